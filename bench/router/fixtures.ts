@@ -1,0 +1,227 @@
+import { randomBytes } from 'node:crypto';
+import { mkdtemp } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { Tenantplane } from '../../src/tenantplane.js';
+import { TEST_POSTGRES_URL } from '../../test/setup/hooks.js';
+import { adminQuery, adminUrlFor } from '../../test/support/test-plane.js';
+
+const ACTOR = { actor: 'bench-router' };
+export const SERVER_ID = 'pg-bench';
+export const MAIN_SHARD_ID = 'shard-main';
+const TOKEN_LIFETIME_SECONDS = 6 * 3600;
+
+/** What cleanup needs, known before anything else is created. */
+export interface BenchScope {
+  prefix: string;
+  controlDatabase: string;
+  dataDir: string;
+}
+
+export async function createScope(): Promise<BenchScope> {
+  // Same shape as the test planes: a random prefix that every database and role of this run carries.
+  const prefix = `rb${randomBytes(4).toString('hex')}`;
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-bench-'));
+  return { prefix, controlDatabase: `${prefix}_control`, dataDir };
+}
+
+/** One tenant the load generator hits, with where it lives. */
+export interface BenchTenant {
+  id: string;
+  token: string;
+  databaseName: string;
+  /** Pool size tenantplane uses for this tenant's database; the baseline uses the same. */
+  poolSize: number;
+}
+
+export interface BenchPlane {
+  scope: BenchScope;
+  tp: Tenantplane;
+  controlUrl: string;
+  dedicated: BenchTenant;
+  shard: BenchTenant;
+  neighbours: string[];
+  issuer: string;
+  audience: string;
+  jwks: unknown;
+}
+
+/** Env for a `tenantctl serve` child that shares this plane's catalog, prefix and signing key. */
+export function serviceEnv(plane: BenchPlane, extra: Record<string, string> = {}): Record<string, string> {
+  return {
+    CONTROL_DATABASE_URL: plane.controlUrl,
+    TENANT_DATABASE_PREFIX: plane.scope.prefix,
+    TENANTPLANE_DATA_DIR: plane.scope.dataDir,
+    LOG_LEVEL: 'warn',
+    ...extra,
+  };
+}
+
+export interface PlaneOptions {
+  rows: number;
+  neighbours: number;
+  poolSize: number;
+  serverMaxConnections: number;
+}
+
+/**
+ * A fresh control database, the bench server registered, one shard with a pro tenant and its neighbours,
+ * and one enterprise tenant on its own database; every tenant gets `rows` deployments.
+ */
+export async function createPlane(scope: BenchScope, options: PlaneOptions): Promise<BenchPlane> {
+  await adminQuery('postgres', `CREATE DATABASE "${scope.controlDatabase}"`);
+  const controlUrl = adminUrlFor(scope.controlDatabase);
+  const config = loadConfig({
+    CONTROL_DATABASE_URL: controlUrl,
+    TENANT_DATABASE_PREFIX: scope.prefix,
+    TENANTPLANE_DATA_DIR: scope.dataDir,
+    PORT: '0',
+  });
+  const tp = await Tenantplane.open({
+    config,
+    logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'),
+    router: { shardPoolSize: options.poolSize },
+  });
+  await tp.servers.add(
+    { id: SERVER_ID, adminUrl: TEST_POSTGRES_URL, maxConnections: options.serverMaxConnections },
+    ACTOR,
+  );
+  await tp.shards.add({ id: MAIN_SHARD_ID, serverId: SERVER_ID }, ACTOR);
+
+  const dedicatedId = 'ent-bench';
+  const shardId = 'pro-bench';
+  const neighbours = Array.from({ length: options.neighbours }, (_, i) => `neighbour-${i + 1}`);
+  await tp.tenants.create({ id: dedicatedId, tier: 'enterprise' }, ACTOR);
+  await tp.tenants.create({ id: shardId, tier: 'pro' }, ACTOR);
+  for (const [i, id] of neighbours.entries()) {
+    await tp.tenants.create({ id, tier: i % 2 === 0 ? 'pro' : 'starter' }, ACTOR);
+  }
+
+  const issuer = tp.devIssuer!;
+  const describe = async (id: string, poolSize?: number): Promise<BenchTenant> => {
+    const route = await tp.catalog.tenantRoute(id);
+    if (!route) throw new Error(`tenant ${id} has no route`);
+    return {
+      id,
+      token: await issuer.mint({ tenantId: id, expiresInSeconds: TOKEN_LIFETIME_SECONDS }),
+      databaseName: route.databaseName,
+      poolSize: poolSize ?? route.poolSize,
+    };
+  };
+  const dedicated = await describe(dedicatedId);
+  const shard = await describe(shardId, options.poolSize);
+  if (dedicated.poolSize !== options.poolSize) {
+    process.stderr.write(
+      `note: the enterprise tier's pool size is ${dedicated.poolSize}; the baseline's dedicated pool uses it too\n`,
+    );
+  }
+
+  await insertDeployments(dedicated.databaseName, [dedicatedId], options.rows);
+  await insertDeployments(shard.databaseName, [shardId, ...neighbours], options.rows);
+
+  return {
+    scope,
+    tp,
+    controlUrl,
+    dedicated,
+    shard,
+    neighbours,
+    issuer: issuer.issuer,
+    audience: issuer.audience,
+    jwks: issuer.jwks(),
+  };
+}
+
+/**
+ * `perTenant` deployments for each tenant, written as the superuser (which row-level security does not
+ * apply to), with distinct created_at values spread over the past days.
+ */
+export async function insertDeployments(databaseName: string, tenantIds: string[], perTenant: number) {
+  await adminQuery(
+    databaseName,
+    `INSERT INTO deployments (tenant_id, project_name, status, url, created_at, updated_at)
+     SELECT t.id,
+            t.id || '-project-' || n,
+            (ARRAY['ready', 'building', 'failed', 'queued'])[1 + n % 4],
+            CASE WHEN n % 3 = 0 THEN NULL ELSE 'https://' || t.id || '-' || n || '.example.com' END,
+            now() - make_interval(secs => n * 37 + t.ord),
+            now() - make_interval(secs => n * 37 + t.ord)
+       FROM unnest($1::text[]) WITH ORDINALITY AS t(id, ord), generate_series(1, $2::int) AS n`,
+    [tenantIds, perTenant],
+  );
+  await adminQuery(databaseName, 'ANALYZE deployments');
+}
+
+export interface Fleet {
+  tenants: BenchTenant[];
+  /** Shard id -> number of fleet tenants placed on it. */
+  placement: Record<string, number>;
+  databases: string[];
+  createSeconds: number;
+}
+
+/**
+ * `count` starter tenants created through the provisioner with limited concurrency, spread by it over
+ * `databases` shards (the main shard plus new ones), two deployments each.
+ */
+export async function createFleet(
+  plane: BenchPlane,
+  options: { count: number; databases: number; concurrency: number; rowsPerTenant?: number },
+  progress: (line: string) => void,
+): Promise<Fleet> {
+  const { tp } = plane;
+  for (let i = 1; i < options.databases; i++) {
+    await tp.shards.add({ id: `shard-fleet-${i}`, serverId: SERVER_ID }, ACTOR);
+  }
+  const ids = Array.from({ length: options.count }, (_, i) => `fleet-${String(i + 1).padStart(5, '0')}`);
+  const started = performance.now();
+  let next = 0;
+  let done = 0;
+  const worker = async () => {
+    while (next < ids.length) {
+      const id = ids[next++]!;
+      await tp.tenants.create({ id, tier: 'starter' }, ACTOR);
+      done += 1;
+      if (done % 250 === 0) progress(`  created ${done}/${ids.length} fleet tenants`);
+    }
+  };
+  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  const createSeconds = (performance.now() - started) / 1000;
+
+  const rows = await tp
+    .knex('tenants as t')
+    .join('databases as d', 'd.id', 't.database_id')
+    .whereIn('t.id', ids)
+    .select('t.id as tenant_id', 'd.id as database_id', 'd.database_name');
+  const byDatabase = new Map<string, { databaseId: string; tenants: string[] }>();
+  for (const row of rows as Array<{ tenant_id: string; database_id: string; database_name: string }>) {
+    const entry = byDatabase.get(row.database_name) ?? { databaseId: row.database_id, tenants: [] };
+    entry.tenants.push(row.tenant_id);
+    byDatabase.set(row.database_name, entry);
+  }
+  const placement: Record<string, number> = {};
+  for (const [databaseName, entry] of byDatabase) {
+    placement[entry.databaseId] = entry.tenants.length;
+    await insertDeployments(databaseName, entry.tenants, options.rowsPerTenant ?? 2);
+  }
+
+  const issuer = tp.devIssuer!;
+  const databaseOf = new Map(
+    (rows as Array<{ tenant_id: string; database_name: string }>).map((row) => [
+      row.tenant_id,
+      row.database_name,
+    ]),
+  );
+  const tenants: BenchTenant[] = [];
+  for (const id of ids) {
+    tenants.push({
+      id,
+      token: await issuer.mint({ tenantId: id, expiresInSeconds: TOKEN_LIFETIME_SECONDS }),
+      databaseName: databaseOf.get(id)!,
+      poolSize: 0,
+    });
+  }
+  return { tenants, placement, databases: [...byDatabase.keys()].sort(), createSeconds };
+}

@@ -1,0 +1,128 @@
+import { parseArgs } from 'node:util';
+
+export interface BenchOptions {
+  /** Measured seconds per run. */
+  duration: number;
+  /** Warm-up seconds before each measured run (results discarded). */
+  warmup: number;
+  /** Concurrent HTTP connections of the load generator. */
+  connections: number;
+  /** Rounds of the four single-tenant cases; each case's median over rounds is reported. */
+  rounds: number;
+  /** Deployments per tenant in the single-tenant cases. */
+  rows: number;
+  /** Other tenants on the shard beside the measured pro tenant. */
+  neighbours: number;
+  /** Connections per database pool, for tenantplane's shard pool and every baseline pool. */
+  poolSize: number;
+  /** AUTH_TOKEN_CACHE_SIZE of the tenantplane service: 0 verifies every token, as the baseline does. */
+  tokenCacheSize: number;
+  /** Connection budget registered for the server (tenantplane may use 80% of it). */
+  serverMaxConnections: number;
+  /** Tenants of the fleet case; 0 skips it. */
+  fleetTenants: number;
+  /** Shard databases the fleet is spread over. */
+  fleetDatabases: number;
+  /** ROUTER_MAX_POOLS of the fleet service; below fleetDatabases so pools are evicted and reopened. */
+  fleetMaxPools: number;
+  /** Measured seconds of the fleet run. */
+  fleetDuration: number;
+  /** Rounds of (warm single-tenant run, fleet run) in the fleet service, order alternating. */
+  fleetRounds: number;
+  /** Concurrent tenant creates while building the fleet. */
+  fleetConcurrency: number;
+  /** Before each run, wait at most this many seconds for the machine to be nearly idle; 0 disables. */
+  quietWait: number;
+  /** Write V8 CPU profiles of the services (node --cpu-prof) into the results folder. */
+  profile: boolean;
+  /** Only the cases whose name contains one of these (e.g. `shard`); empty: all. */
+  only: string[];
+}
+
+const HELP = `npm run bench:router -- [flags]
+
+  --duration S            measured seconds per run (default 10)
+  --warmup S              warm-up seconds before each run (default 3)
+  --connections N         concurrent connections (default 32)
+  --rounds N              rounds of the four single-tenant cases (default 4)
+  --rows N                deployments per tenant (default 200)
+  --neighbours N          extra tenants on the shard (default 6)
+  --pool-size N           connections per pool, both services (default 10)
+  --token-cache-size N    tenantplane's verified-token cache; 0 verifies every request (default 10000)
+  --server-max-connections N   budget registered for the server (default 80)
+  --fleet-tenants N       tenants in the fleet case, 0 to skip it (default 2000)
+  --fleet-databases N     shard databases of the fleet (default 6)
+  --fleet-max-pools N     ROUTER_MAX_POOLS of the fleet service (default 4)
+  --fleet-duration S      measured seconds of the fleet run (default: --duration)
+  --fleet-rounds N        rounds of warm single-tenant run + fleet run (default 2)
+  --fleet-concurrency N   concurrent tenant creates (default 8)
+  --quiet-wait S          before each run wait up to S s for other work on the box to calm down
+                          (below 0.25 busy cores), 0 to disable (default 20)
+  --only NAME[,NAME]      only cases whose name contains one of these (e.g. shard, dedicated, fleet)
+  --profile               write CPU profiles of the services to bench/results/
+  --help
+`;
+
+function positive(name: string, raw: string | undefined, fallback: number, min = 1): number {
+  if (raw === undefined) return fallback;
+  const value = Number(raw);
+  if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number >= ${min}`);
+  return value;
+}
+
+export function parseOptions(argv: string[]): BenchOptions | undefined {
+  const { values } = parseArgs({
+    args: argv,
+    options: {
+      duration: { type: 'string' },
+      warmup: { type: 'string' },
+      connections: { type: 'string' },
+      rounds: { type: 'string' },
+      rows: { type: 'string' },
+      neighbours: { type: 'string' },
+      'pool-size': { type: 'string' },
+      'token-cache-size': { type: 'string' },
+      'server-max-connections': { type: 'string' },
+      'fleet-tenants': { type: 'string' },
+      'fleet-databases': { type: 'string' },
+      'fleet-max-pools': { type: 'string' },
+      'fleet-duration': { type: 'string' },
+      'fleet-rounds': { type: 'string' },
+      'fleet-concurrency': { type: 'string' },
+      only: { type: 'string' },
+      'quiet-wait': { type: 'string' },
+      profile: { type: 'boolean', default: false },
+      help: { type: 'boolean', default: false },
+    },
+    strict: true,
+  });
+  if (values.help) {
+    process.stdout.write(HELP);
+    return undefined;
+  }
+  const duration = positive('duration', values.duration, 10);
+  const fleetDatabases = positive('fleet-databases', values['fleet-databases'], 6);
+  return {
+    duration,
+    warmup: positive('warmup', values.warmup, 3, 0),
+    connections: positive('connections', values.connections, 32),
+    rounds: positive('rounds', values.rounds, 4),
+    rows: positive('rows', values.rows, 200),
+    neighbours: positive('neighbours', values.neighbours, 6, 0),
+    poolSize: positive('pool-size', values['pool-size'], 10),
+    tokenCacheSize: positive('token-cache-size', values['token-cache-size'], 10000, 0),
+    serverMaxConnections: positive('server-max-connections', values['server-max-connections'], 80),
+    fleetTenants: positive('fleet-tenants', values['fleet-tenants'], 2000, 0),
+    fleetDatabases,
+    fleetMaxPools: positive('fleet-max-pools', values['fleet-max-pools'], 4),
+    fleetDuration: positive('fleet-duration', values['fleet-duration'], duration),
+    fleetRounds: positive('fleet-rounds', values['fleet-rounds'], 2),
+    fleetConcurrency: positive('fleet-concurrency', values['fleet-concurrency'], 8),
+    quietWait: positive('quiet-wait', values['quiet-wait'], 20, 0),
+    profile: values.profile,
+    only: (values.only ?? '')
+      .split(',')
+      .map((part) => part.trim())
+      .filter((part) => part !== ''),
+  };
+}

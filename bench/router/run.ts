@@ -1,0 +1,537 @@
+/**
+ * `npm run bench:router`: tenantplane's request path against a hand-written express + jose + pg baseline,
+ * on the same PostgreSQL, for a dedicated and a shard tenant, then a 2,000-tenant fleet through a pool
+ * cache smaller than the number of databases. See README.md beside this file.
+ */
+
+import { mkdirSync } from 'node:fs';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { adminQuery, adminUrlFor, dropEverything } from '../../test/support/test-plane.js';
+import {
+  type BenchPlane,
+  type BenchScope,
+  type BenchTenant,
+  createFleet,
+  createPlane,
+  createScope,
+  type Fleet,
+  serviceEnv,
+} from './fixtures.js';
+import { LIST_PATH, type LoadResult, runLoad, stopCurrentLoad, waitForQuiet } from './load.js';
+import { type BenchOptions, parseOptions } from './options.js';
+import {
+  type CaseSummary,
+  casesTable,
+  check,
+  median,
+  summarize,
+  type TargetCheck,
+  targetsTable,
+} from './report.js';
+import { REPO_ROOT, type Service, startService, stopAllServices } from './services.js';
+
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
+
+/** Set on SIGINT/SIGTERM: from then on only cleanup speaks. */
+let interrupted = false;
+
+function log(line = ''): void {
+  if (!interrupted) process.stdout.write(`${line}\n`);
+}
+
+function warn(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+/** A failure of the bench itself (as opposed to a missed target): the run exits non-zero. */
+class BenchFailure extends Error {}
+
+interface ListBody {
+  data: Array<{ tenant_id: string }>;
+  next_cursor: string | null;
+  tenant_id: string;
+}
+
+async function getList(service: Service, token: string): Promise<{ status: number; text: string }> {
+  const response = await fetch(`${service.url}${LIST_PATH}`, {
+    headers: { authorization: `Bearer ${token}` },
+    signal: AbortSignal.timeout(10000),
+  });
+  return { status: response.status, text: await response.text() };
+}
+
+/** One page for the tenant: 200, the tenant's rows only, `expectedRows` of them; returns the body text. */
+async function checkList(service: Service, tenant: BenchTenant, expectedRows: number): Promise<string> {
+  const { status, text } = await getList(service, tenant.token);
+  if (status !== 200) throw new BenchFailure(`${service.name} answered ${status} for ${tenant.id}: ${text}`);
+  const body = JSON.parse(text) as ListBody;
+  const problems: string[] = [];
+  if (body.tenant_id !== tenant.id) problems.push(`tenant_id ${body.tenant_id}`);
+  if (body.data.length !== expectedRows) problems.push(`${body.data.length} rows, wanted ${expectedRows}`);
+  if (body.data.some((row) => row.tenant_id !== tenant.id)) problems.push('rows of another tenant');
+  if (expectedRows === 20 && typeof body.next_cursor !== 'string') problems.push('no next_cursor');
+  if (problems.length > 0) {
+    throw new BenchFailure(`${service.name} gave a wrong page for ${tenant.id}: ${problems.join(', ')}`);
+  }
+  return text;
+}
+
+/** Small seeded PRNG, so a fleet run's tenant order is the same every time. */
+function mulberry32(seed: number): () => number {
+  let state = seed >>> 0;
+  return () => {
+    state = (state + 0x6d2b79f5) >>> 0;
+    let t = state;
+    t = Math.imul(t ^ (t >>> 15), t | 1);
+    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
+    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
+  };
+}
+
+function shuffled<T>(items: T[], seed: number): T[] {
+  const random = mulberry32(seed);
+  const copy = [...items];
+  for (let i = copy.length - 1; i > 0; i--) {
+    const j = Math.floor(random() * (i + 1));
+    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
+  }
+  return copy;
+}
+
+async function sessionsOf(databases: string[]): Promise<number> {
+  const result = await adminQuery<{ sessions: string }>(
+    'postgres',
+    'SELECT coalesce(sum(sessions), 0)::text AS sessions FROM pg_stat_database WHERE datname = ANY($1)',
+    [databases],
+  );
+  return Number(result.rows[0]!.sessions);
+}
+
+interface CaseSpec {
+  name: string;
+  service: Service;
+  tokens: string[];
+  seconds: number;
+  /** Databases whose backends' CPU is counted. */
+  databases: string[];
+  /** Count backends that ended during the run too, and the sessions opened (connection churn). */
+  countEndedBackends?: boolean;
+}
+
+async function measure(spec: CaseSpec, options: BenchOptions): Promise<LoadResult> {
+  const load = { url: spec.service.url, connections: options.connections, tokens: spec.tokens };
+  const waited = options.quietWait > 0 ? await waitForQuiet(0.25, options.quietWait) : 0;
+  if (options.warmup > 0) await runLoad({ ...load, seconds: options.warmup });
+  const sessionsBefore = spec.countEndedBackends ? await sessionsOf(spec.databases) : 0;
+  const result = await runLoad({
+    ...load,
+    seconds: spec.seconds,
+    servicePid: spec.service.pid,
+    databases: spec.databases,
+    countEndedBackends: spec.countEndedBackends ?? false,
+  });
+  if (spec.countEndedBackends) {
+    // Backends report their session count to the statistics system within about a second.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    result.newConnections = (await sessionsOf(spec.databases)) - sessionsBefore;
+  }
+  const bad = result.errors + result.timeouts + result.non2xx;
+  log(
+    `  ${spec.name.padEnd(28)} ${result.rps.toFixed(0).padStart(6)} req/s  p50 ${result.latencyMs.p50.toFixed(2)} ms` +
+      `  p99 ${result.latencyMs.p99.toFixed(2)} ms  ${bad === 0 ? 'no errors' : `errors/non-2xx ${bad} ${JSON.stringify(result.statusCodes)}`}` +
+      (result.serviceCpu ? `  svc ${result.serviceCpu.coreShare.toFixed(2)} cores` : '') +
+      (result.postgresCpu ? `  pg ${result.postgresCpu.coreShare.toFixed(2)} cores` : '') +
+      `  other ${result.machine.otherCores.toFixed(2)} cores` +
+      (result.machine.stealCores > 0.05 ? `  steal ${result.machine.stealCores.toFixed(2)} cores` : '') +
+      (result.newConnections === undefined
+        ? ''
+        : `  ${(result.newConnections / result.seconds).toFixed(0)} new pg connections/s`) +
+      (waited > 1.5 ? `  (waited ${waited.toFixed(0)} s for a quiet box)` : ''),
+  );
+  return result;
+}
+
+function wanted(options: BenchOptions, name: string): boolean {
+  return options.only.length === 0 || options.only.some((part) => name.includes(part));
+}
+
+async function main(options: BenchOptions): Promise<number> {
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const filePrefix = path.join(RESULTS_DIR, `router-${stamp}`);
+  const profileDir = options.profile ? `${filePrefix}-profiles` : undefined;
+
+  const report: Record<string, unknown> = {
+    startedAt: startedAt.toISOString(),
+    options,
+    environment: {
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      loadAverage: os.loadavg(),
+    },
+  };
+  const cases: CaseSummary[] = [];
+  const targets: TargetCheck[] = [];
+  const failures: string[] = [];
+
+  let scope: BenchScope | undefined;
+  let plane: BenchPlane | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      stopCurrentLoad();
+      await stopAllServices().catch((error) => warn(`cleanup: stopping services failed: ${error}`));
+      if (plane) {
+        const closing = plane.tp.close();
+        const timeout = new Promise((resolve) => setTimeout(resolve, 5000).unref());
+        await Promise.race([closing, timeout]).catch((error) => warn(`cleanup: closing failed: ${error}`));
+      }
+      if (scope) {
+        await dropEverything(scope.prefix).catch((error) =>
+          warn(`cleanup: dropping ${scope?.prefix}_* failed: ${error}`),
+        );
+        await rm(scope.dataDir, { recursive: true, force: true });
+      }
+    })();
+    return cleaning;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`\n${signal}: stopping the load, the services and dropping the bench databases`);
+    interrupted = true;
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    scope = await createScope();
+    log(`bench:router  prefix ${scope.prefix}  ${os.cpus().length} CPUs  node ${process.version}`);
+    log(
+      `load: ${options.connections} connections, ${options.warmup} s warm-up + ${options.duration} s measured per run, ` +
+        `${options.rounds} rounds`,
+    );
+    const version = await adminQuery<{ server_version: string }>('postgres', 'SHOW server_version');
+    (report.environment as Record<string, unknown>).postgres = version.rows[0]!.server_version;
+
+    log('setup: control database, server, shard, tenants, rows');
+    let setupStarted = performance.now();
+    plane = await createPlane(scope, options);
+    const { dedicated, shard } = plane;
+    report.setup = {
+      prefix: scope.prefix,
+      seconds: (performance.now() - setupStarted) / 1000,
+      dedicated: { tenant: dedicated.id, database: dedicated.databaseName, poolSize: dedicated.poolSize },
+      shard: {
+        tenant: shard.id,
+        database: shard.databaseName,
+        poolSize: shard.poolSize,
+        neighbours: plane.neighbours.length,
+      },
+      rowsPerTenant: options.rows,
+    };
+    const tenantplaneEnv = serviceEnv(plane, {
+      ROUTER_SHARD_POOL_SIZE: String(options.poolSize),
+      AUTH_TOKEN_CACHE_SIZE: String(options.tokenCacheSize),
+    });
+
+    // --- single tenant: baseline against tenantplane, dedicated and shard ---------------------------------
+    const singleNames = [
+      'baseline-dedicated',
+      'tenantplane-dedicated',
+      'baseline-shard',
+      'tenantplane-shard',
+    ];
+    const singleWanted = singleNames.filter((name) => wanted(options, name));
+    if (singleWanted.length > 0) {
+      log('starting services: tenantplane (tenantctl serve) and the baseline');
+      const tenantplane = await startService({
+        name: 'tenantplane',
+        script: 'src/cli/main.ts',
+        args: ['serve'],
+        env: tenantplaneEnv,
+        logFile: `${filePrefix}-tenantplane.log`,
+        ...(profileDir ? { cpuProfileDir: profileDir } : {}),
+      });
+      const baseline = await startService({
+        name: 'baseline',
+        script: 'bench/router/baseline-server.ts',
+        env: {
+          BASELINE_JWKS: JSON.stringify(plane.jwks),
+          BASELINE_ISSUER: plane.issuer,
+          BASELINE_AUDIENCE: plane.audience,
+          BASELINE_TENANTS: JSON.stringify({
+            [dedicated.id]: { url: adminUrlFor(dedicated.databaseName), poolSize: dedicated.poolSize },
+            [shard.id]: { url: adminUrlFor(shard.databaseName), poolSize: shard.poolSize },
+          }),
+        },
+        logFile: `${filePrefix}-baseline.log`,
+        ...(profileDir ? { cpuProfileDir: profileDir } : {}),
+      });
+
+      // Both answer the same page, byte for byte, before anything is timed.
+      for (const tenant of [dedicated, shard]) {
+        const ours = await checkList(tenantplane, tenant, 20);
+        const theirs = await checkList(baseline, tenant, 20);
+        if (ours !== theirs) {
+          throw new BenchFailure(`tenantplane and the baseline answer differently for ${tenant.id}`);
+        }
+      }
+      log('checked: both services return the same first page for both tenants');
+
+      const specs: Record<string, CaseSpec> = {
+        'baseline-dedicated': {
+          name: 'baseline-dedicated',
+          service: baseline,
+          tokens: [dedicated.token],
+          seconds: options.duration,
+          databases: [dedicated.databaseName],
+        },
+        'tenantplane-dedicated': {
+          name: 'tenantplane-dedicated',
+          service: tenantplane,
+          tokens: [dedicated.token],
+          seconds: options.duration,
+          databases: [dedicated.databaseName],
+        },
+        'baseline-shard': {
+          name: 'baseline-shard',
+          service: baseline,
+          tokens: [shard.token],
+          seconds: options.duration,
+          databases: [shard.databaseName],
+        },
+        'tenantplane-shard': {
+          name: 'tenantplane-shard',
+          service: tenantplane,
+          tokens: [shard.token],
+          seconds: options.duration,
+          databases: [shard.databaseName],
+        },
+      };
+      const runs = new Map<string, LoadResult[]>(singleWanted.map((name) => [name, []]));
+      for (let round = 0; round < options.rounds; round++) {
+        // Alternate who goes first in each pair, so neither side always runs on a warmer (or hotter) box.
+        const order =
+          round % 2 === 0
+            ? singleNames
+            : ['tenantplane-dedicated', 'baseline-dedicated', 'tenantplane-shard', 'baseline-shard'];
+        log(`round ${round + 1}/${options.rounds}`);
+        for (const name of order.filter((n) => runs.has(n))) {
+          runs.get(name)!.push(await measure(specs[name]!, options));
+        }
+      }
+      for (const name of singleNames) {
+        const measured = runs.get(name);
+        if (!measured) continue;
+        const summary = summarize(name, measured);
+        cases.push(summary);
+        if (summary.errors + summary.non2xx > 0) {
+          failures.push(`${name}: ${summary.errors} errors and ${summary.non2xx} non-2xx responses`);
+        }
+      }
+      await tenantplane.stop();
+      await baseline.stop();
+
+      const byName = new Map(cases.map((summary) => [summary.name, summary]));
+      const pairs: Array<[string, string, number]> = [
+        ['tenantplane-dedicated', 'baseline-dedicated', 0.9],
+        ['tenantplane-shard', 'baseline-shard', 0.85],
+      ];
+      const pairedRatios: Record<string, number[]> = {};
+      for (const [ours, theirs, target] of pairs) {
+        const mine = byName.get(ours);
+        const other = byName.get(theirs);
+        if (!mine || !other) continue;
+        // Each round runs the pair back to back, so the per-round ratio shares the box's state of the moment.
+        const perRound = mine.runs.map((run, i) => run.rps / (other.runs[i]?.rps ?? Number.NaN));
+        pairedRatios[`${ours} / ${theirs}`] = perRound;
+        targets.push(
+          check(
+            `req/s ${ours} / ${theirs}`,
+            mine.median.rps / other.median.rps,
+            '>=',
+            target,
+            `per round ${perRound.map((value) => value.toFixed(2)).join(' ')}, median ${median(perRound).toFixed(2)}`,
+          ),
+        );
+      }
+      report.pairedRatios = pairedRatios;
+    }
+
+    // --- fleet: 2,000 tenants over more databases than the pool cache holds ---------------------------------
+    if (options.fleetTenants > 0 && wanted(options, 'fleet')) {
+      log(
+        `setup: fleet of ${options.fleetTenants} tenants over ${options.fleetDatabases} shards ` +
+          `(${options.fleetConcurrency} creates at a time)`,
+      );
+      setupStarted = performance.now();
+      const fleet: Fleet = await createFleet(
+        plane,
+        {
+          count: options.fleetTenants,
+          databases: options.fleetDatabases,
+          concurrency: options.fleetConcurrency,
+        },
+        log,
+      );
+      log(
+        `  ${fleet.tenants.length} tenants created in ${fleet.createSeconds.toFixed(1)} s; placement ${JSON.stringify(fleet.placement)}`,
+      );
+      const fleetSetupSeconds = (performance.now() - setupStarted) / 1000;
+
+      const service = await startService({
+        name: 'tenantplane-fleet',
+        script: 'src/cli/main.ts',
+        args: ['serve'],
+        env: { ...tenantplaneEnv, ROUTER_MAX_POOLS: String(options.fleetMaxPools) },
+        logFile: `${filePrefix}-tenantplane-fleet.log`,
+        ...(profileDir ? { cpuProfileDir: profileDir } : {}),
+      });
+      const order = shuffled(fleet.tenants, 20240611);
+      for (const tenant of order.slice(0, 25)) await checkList(service, tenant, 2);
+      await checkList(service, shard, 20);
+      log(
+        `checked: 25 fleet tenants and ${shard.id} get their own rows (ROUTER_MAX_POOLS=${options.fleetMaxPools})`,
+      );
+
+      const warmName = 'tenantplane-shard-warm@fleet';
+      const fleetName = 'tenantplane-fleet';
+      const warmRuns: LoadResult[] = [];
+      const fleetRuns: LoadResult[] = [];
+      const newSessions: number[] = [];
+      const { fleetRounds } = options;
+      for (let round = 0; round < fleetRounds; round++) {
+        log(`fleet round ${round + 1}/${fleetRounds}`);
+        const steps = round % 2 === 0 ? ['warm', 'fleet'] : ['fleet', 'warm'];
+        for (const step of steps) {
+          if (step === 'warm') {
+            warmRuns.push(
+              await measure(
+                {
+                  name: warmName,
+                  service,
+                  tokens: [shard.token],
+                  seconds: options.duration,
+                  databases: [shard.databaseName],
+                },
+                options,
+              ),
+            );
+          } else {
+            const tokens = order.map((tenant) => tenant.token);
+            fleetRuns.push(
+              await measure(
+                {
+                  name: fleetName,
+                  service,
+                  tokens,
+                  seconds: options.fleetDuration,
+                  databases: fleet.databases,
+                  countEndedBackends: true,
+                },
+                options,
+              ),
+            );
+            newSessions.push(fleetRuns.at(-1)!.newConnections ?? Number.NaN);
+          }
+        }
+      }
+      await service.stop();
+      const warm = summarize(warmName, warmRuns);
+      const fleetSummary = summarize(fleetName, fleetRuns);
+      cases.push(warm, fleetSummary);
+      if (warm.errors + warm.non2xx > 0) {
+        failures.push(`${warmName}: ${warm.errors} errors and ${warm.non2xx} non-2xx responses`);
+      }
+      targets.push(check('fleet errors + non-2xx', fleetSummary.errors + fleetSummary.non2xx, '==', 0));
+      targets.push(
+        check(
+          'p99 fleet / p99 warm single-tenant shard',
+          fleetSummary.median.p99 / warm.median.p99,
+          '<=',
+          3,
+          'warm run in the same ROUTER_MAX_POOLS service',
+        ),
+      );
+      const mainShard = cases.find((summary) => summary.name === 'tenantplane-shard');
+      report.fleet = {
+        tenants: fleet.tenants.length,
+        databases: fleet.databases,
+        placement: fleet.placement,
+        maxPools: options.fleetMaxPools,
+        setupSeconds: fleetSetupSeconds,
+        createSeconds: fleet.createSeconds,
+        tenantOrderSeed: 20240611,
+        // Connections PostgreSQL accepted on the fleet databases per measured run (warm-up excluded):
+        // each is a pool (re)opened after an eviction, or a connection a pool replaced.
+        newConnectionsPerRun: newSessions,
+        newConnectionsPerSecond: newSessions.map((count) => count / options.fleetDuration),
+        p99RatioToMainShardCase: mainShard ? fleetSummary.median.p99 / mainShard.median.p99 : null,
+      };
+      log(
+        `  new PostgreSQL connections per fleet run: ${newSessions.join(', ')} ` +
+          `(${newSessions.map((count) => (count / options.fleetDuration).toFixed(0)).join(', ')} per s)`,
+      );
+    }
+  } catch (error) {
+    const message = error instanceof Error ? error.message : String(error);
+    failures.push(
+      error instanceof BenchFailure ? message : `bench failed: ${(error as Error)?.stack ?? message}`,
+    );
+  } finally {
+    await cleanup();
+  }
+
+  report.finishedAt = new Date().toISOString();
+  report.cases = Object.fromEntries(cases.map((summary) => [summary.name, summary]));
+  report.targets = targets;
+  report.failures = failures;
+  if (profileDir) report.profiles = profileDir;
+  const file = `${filePrefix}.json`;
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  // Keep the services' logs only when they said something (warnings and errors).
+  for (const name of await readdir(RESULTS_DIR)) {
+    const logFile = path.join(RESULTS_DIR, name);
+    if (logFile.startsWith(filePrefix) && name.endsWith('.log') && (await stat(logFile)).size === 0) {
+      await rm(logFile);
+    }
+  }
+
+  log();
+  if (cases.length > 0) {
+    log(
+      'median over runs. latency: of 2xx responses. svc/pg µs/req: CPU per request of the service process ' +
+        "and of the PostgreSQL backends of the case's databases. svc cores: the service's CPU use. other " +
+        'cores: CPU busy on the machine besides service, backends and load generator (kernel networking, ' +
+        'PostgreSQL background work, other programs). steal: CPU the hypervisor took away.',
+    );
+    log(casesTable(cases));
+    if (cases.some((summary) => summary.name === 'tenantplane-fleet')) {
+      log(
+        '(tenantplane-fleet pg µs/req includes every backend that ended during the run, server-wide: ' +
+          'connection churn, but also autovacuum and other clients)',
+      );
+    }
+    log();
+  }
+  if (targets.length > 0) {
+    log(targetsTable(targets));
+    log();
+  }
+  const fleetReport = report.fleet as { p99RatioToMainShardCase: number | null } | undefined;
+  if (fleetReport?.p99RatioToMainShardCase != null) {
+    log(
+      `(for reference: p99 fleet / p99 tenantplane-shard of the main phase = ${fleetReport.p99RatioToMainShardCase.toFixed(3)})`,
+    );
+  }
+  for (const failure of failures) log(`BENCH FAILURE: ${failure}`);
+  log(`results: ${path.relative(process.cwd(), file)}`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+const options = parseOptions(process.argv.slice(2));
+if (options) process.exitCode = await main(options);

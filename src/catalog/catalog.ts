@@ -1,0 +1,365 @@
+import type { Knex } from 'knex';
+import { ConflictError, NotFoundError } from '../errors.js';
+import type {
+  DatabaseRecord,
+  DatabaseStatus,
+  Placement,
+  ServerRecord,
+  TenantRecord,
+  TenantRoute,
+  TenantStatus,
+  TierRecord,
+} from './records.js';
+import type { SecretBox } from './secret-box.js';
+
+/** What an admin action is attributed to, for the audit log. */
+export interface Actor {
+  actor: string;
+  requestId?: string | undefined;
+}
+
+interface ServerRow {
+  id: string;
+  host: string;
+  port: number;
+  admin_url_sealed: string;
+  app_role: string;
+  app_password_sealed: string;
+  max_connections: number;
+  created_at: Date;
+}
+
+const UNIQUE_VIOLATION = '23505';
+
+function toServer(row: ServerRow): ServerRecord {
+  return {
+    id: row.id,
+    host: row.host,
+    port: row.port,
+    appRole: row.app_role,
+    maxConnections: row.max_connections,
+    createdAt: row.created_at,
+  };
+}
+
+function toDatabase(row: Record<string, unknown>): DatabaseRecord {
+  return {
+    id: row.id as string,
+    kind: row.kind as Placement,
+    serverId: row.server_id as string,
+    databaseName: row.database_name as string,
+    status: row.status as DatabaseStatus,
+    createdAt: row.created_at as Date,
+  };
+}
+
+function toTenant(row: Record<string, unknown>): TenantRecord {
+  return {
+    id: row.id as string,
+    name: row.name as string,
+    tier: row.tier as string,
+    status: row.status as TenantStatus,
+    databaseId: (row.database_id as string | null) ?? null,
+    createdAt: row.created_at as Date,
+    updatedAt: row.updated_at as Date,
+  };
+}
+
+function toTier(row: Record<string, unknown>): TierRecord {
+  const bigint = (value: unknown) => (value === null || value === undefined ? null : Number(value));
+  return {
+    id: row.id as string,
+    placement: row.placement as Placement,
+    poolSize: row.pool_size as number,
+    requestsPerMinute: row.requests_per_minute as number,
+    maxUsers: (row.max_users as number | null) ?? null,
+    maxDeployments: (row.max_deployments as number | null) ?? null,
+    maxWorkflows: (row.max_workflows as number | null) ?? null,
+    maxStorageBytes: bigint(row.max_storage_bytes),
+  };
+}
+
+/**
+ * Reads and writes the control-plane catalog. Secrets go in sealed and come out only through the
+ * methods whose names say so.
+ */
+export class Catalog {
+  constructor(
+    readonly knex: Knex,
+    private readonly secrets: SecretBox,
+  ) {}
+
+  // --- tiers -------------------------------------------------------------------------------------------
+
+  async listTiers(): Promise<TierRecord[]> {
+    return (await this.knex('tiers').orderBy('pool_size')).map(toTier);
+  }
+
+  async getTier(id: string): Promise<TierRecord | undefined> {
+    const row = await this.knex('tiers').where({ id }).first();
+    return row ? toTier(row) : undefined;
+  }
+
+  // --- servers -----------------------------------------------------------------------------------------
+
+  async insertServer(server: {
+    id: string;
+    host: string;
+    port: number;
+    adminUrl: string;
+    appRole: string;
+    appPassword: string;
+    maxConnections: number;
+  }): Promise<ServerRecord> {
+    try {
+      const [row] = await this.knex('servers')
+        .insert({
+          id: server.id,
+          host: server.host,
+          port: server.port,
+          admin_url_sealed: this.secrets.seal(server.adminUrl),
+          app_role: server.appRole,
+          app_password_sealed: this.secrets.seal(server.appPassword),
+          max_connections: server.maxConnections,
+        })
+        .returning('*');
+      return toServer(row as ServerRow);
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw new ConflictError(`server ${server.id} is already registered`, 'server_exists');
+      }
+      throw error;
+    }
+  }
+
+  async getServer(id: string): Promise<ServerRecord | undefined> {
+    const row = await this.knex<ServerRow>('servers').where({ id }).first();
+    return row ? toServer(row) : undefined;
+  }
+
+  async requireServer(id: string): Promise<ServerRecord> {
+    const server = await this.getServer(id);
+    if (!server) throw new NotFoundError(`no server ${id}`, 'server_not_found');
+    return server;
+  }
+
+  async listServers(): Promise<ServerRecord[]> {
+    return (await this.knex<ServerRow>('servers').orderBy('id')).map(toServer);
+  }
+
+  /** Server rows with their sealed secrets; servers are never changed in place, so each is read once. */
+  readonly #serverRows = new Map<string, Promise<ServerRow>>();
+
+  #serverRow(serverId: string): Promise<ServerRow> {
+    let row = this.#serverRows.get(serverId);
+    if (!row) {
+      row = this.knex<ServerRow>('servers')
+        .where({ id: serverId })
+        .first()
+        .then((found) => {
+          if (!found) throw new NotFoundError(`no server ${serverId}`, 'server_not_found');
+          return found;
+        });
+      row.catch(() => this.#serverRows.delete(serverId));
+      this.#serverRows.set(serverId, row);
+    }
+    return row;
+  }
+
+  /** The admin connection URL (with password) of a server, optionally pointed at another database. */
+  async serverAdminUrl(serverId: string, database?: string): Promise<string> {
+    const row = await this.#serverRow(serverId);
+    const url = new URL(this.secrets.open(row.admin_url_sealed));
+    if (database !== undefined) url.pathname = `/${encodeURIComponent(database)}`;
+    return url.toString();
+  }
+
+  /** Connection settings for the server's application role, the one that serves tenant traffic. */
+  async serverAppCredentials(
+    serverId: string,
+  ): Promise<{ host: string; port: number; user: string; password: string }> {
+    const row = await this.#serverRow(serverId);
+    return {
+      host: row.host,
+      port: row.port,
+      user: row.app_role,
+      password: this.secrets.open(row.app_password_sealed),
+    };
+  }
+
+  /** Servers with the number of databases on each, fewest first: where the next dedicated database goes. */
+  async serverLoads(): Promise<Array<ServerRecord & { databases: number }>> {
+    const rows = await this.knex('servers as s')
+      .leftJoin('databases as d', 'd.server_id', 's.id')
+      .groupBy('s.id')
+      .select('s.*', this.knex.raw('count(d.id)::int AS databases'))
+      .orderBy([{ column: 'databases', order: 'asc' }, { column: 's.id' }]);
+    return rows.map((row: ServerRow & { databases: number }) => ({
+      ...toServer(row),
+      databases: row.databases,
+    }));
+  }
+
+  // --- databases ---------------------------------------------------------------------------------------
+
+  async insertDatabase(database: {
+    id: string;
+    kind: Placement;
+    serverId: string;
+    databaseName: string;
+  }): Promise<DatabaseRecord> {
+    try {
+      const [row] = await this.knex('databases')
+        .insert({
+          id: database.id,
+          kind: database.kind,
+          server_id: database.serverId,
+          database_name: database.databaseName,
+          status: 'creating',
+        })
+        .returning('*');
+      return toDatabase(row);
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw new ConflictError(`database ${database.id} already exists`, 'database_exists');
+      }
+      throw error;
+    }
+  }
+
+  async getDatabase(id: string): Promise<DatabaseRecord | undefined> {
+    const row = await this.knex('databases').where({ id }).first();
+    return row ? toDatabase(row) : undefined;
+  }
+
+  async listDatabases(kind?: Placement): Promise<DatabaseRecord[]> {
+    const query = this.knex('databases').orderBy('id');
+    if (kind) query.where({ kind });
+    return (await query).map(toDatabase);
+  }
+
+  async setDatabaseStatus(id: string, status: DatabaseStatus): Promise<void> {
+    await this.knex('databases').where({ id }).update({ status });
+  }
+
+  async deleteDatabase(id: string): Promise<void> {
+    await this.knex('databases').where({ id }).delete();
+  }
+
+  /** Shards with the number of live tenants on each, fewest first. */
+  async shardLoads(): Promise<Array<DatabaseRecord & { tenants: number }>> {
+    const rows = await this.knex('databases as d')
+      .leftJoin('tenants as t', function joinLiveTenants() {
+        this.on('t.database_id', 'd.id').andOnNotIn('t.status', ['deleted']);
+      })
+      .where({ 'd.kind': 'shard', 'd.status': 'ready' })
+      .groupBy('d.id')
+      .select('d.*', this.knex.raw('count(t.id)::int AS tenants'))
+      .orderBy([{ column: 'tenants', order: 'asc' }, { column: 'd.id' }]);
+    return rows.map((row: Record<string, unknown>) => ({
+      ...toDatabase(row),
+      tenants: row.tenants as number,
+    }));
+  }
+
+  // --- tenants -----------------------------------------------------------------------------------------
+
+  async insertTenant(tenant: { id: string; name: string; tier: string }): Promise<TenantRecord> {
+    try {
+      const [row] = await this.knex('tenants')
+        .insert({ id: tenant.id, name: tenant.name, tier: tenant.tier, status: 'provisioning' })
+        .returning('*');
+      return toTenant(row);
+    } catch (error) {
+      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+        throw new ConflictError(`tenant ${tenant.id} already exists`, 'tenant_exists');
+      }
+      throw error;
+    }
+  }
+
+  async getTenant(id: string): Promise<TenantRecord | undefined> {
+    const row = await this.knex('tenants').where({ id }).first();
+    return row ? toTenant(row) : undefined;
+  }
+
+  async requireTenant(id: string): Promise<TenantRecord> {
+    const tenant = await this.getTenant(id);
+    if (!tenant || tenant.status === 'deleted')
+      throw new NotFoundError(`no tenant ${id}`, 'tenant_not_found');
+    return tenant;
+  }
+
+  /** Live tenants in id order, a page at a time (`after` is the last id of the previous page). */
+  async listTenants(options: { after?: string; limit: number }): Promise<TenantRecord[]> {
+    const query = this.knex('tenants').whereNot({ status: 'deleted' }).orderBy('id').limit(options.limit);
+    if (options.after) query.where('id', '>', options.after);
+    return (await query).map(toTenant);
+  }
+
+  async updateTenant(
+    id: string,
+    changes: Partial<{ name: string; tier: string; status: TenantStatus; databaseId: string | null }>,
+  ): Promise<TenantRecord> {
+    const update: Record<string, unknown> = { updated_at: this.knex.fn.now() };
+    if (changes.name !== undefined) update.name = changes.name;
+    if (changes.tier !== undefined) update.tier = changes.tier;
+    if (changes.status !== undefined) {
+      update.status = changes.status;
+      if (changes.status === 'deleted') update.deleted_at = this.knex.fn.now();
+    }
+    if (changes.databaseId !== undefined) update.database_id = changes.databaseId;
+    const [row] = await this.knex('tenants').where({ id }).update(update).returning('*');
+    if (!row) throw new NotFoundError(`no tenant ${id}`, 'tenant_not_found');
+    return toTenant(row);
+  }
+
+  /** Removes a tenant row outright; only for a create that never finished. */
+  async deleteTenantRow(id: string): Promise<void> {
+    await this.knex('tenants').where({ id }).delete();
+  }
+
+  /** One query for everything the router needs; undefined when the tenant has no placement yet. */
+  async tenantRoute(id: string): Promise<TenantRoute | undefined> {
+    const row = await this.knex('tenants as t')
+      .join('tiers as ti', 'ti.id', 't.tier')
+      .join('databases as d', 'd.id', 't.database_id')
+      .join('servers as s', 's.id', 'd.server_id')
+      .where('t.id', id)
+      .first(
+        't.id',
+        't.status',
+        't.tier',
+        'ti.pool_size',
+        'd.id as database_id',
+        'd.kind',
+        'd.database_name',
+        'd.server_id',
+        's.max_connections',
+      );
+    if (!row) return undefined;
+    return {
+      tenantId: row.id,
+      status: row.status,
+      tier: row.tier,
+      placement: row.kind,
+      poolSize: row.pool_size,
+      databaseId: row.database_id,
+      databaseName: row.database_name,
+      serverId: row.server_id,
+      serverMaxConnections: row.max_connections,
+    };
+  }
+
+  // --- audit -------------------------------------------------------------------------------------------
+
+  async audit(actor: Actor, action: string, tenantId: string | null, details: Record<string, unknown> = {}) {
+    await this.knex('audit_log').insert({
+      actor: actor.actor,
+      action,
+      tenant_id: tenantId,
+      request_id: actor.requestId ?? null,
+      details: JSON.stringify(details),
+    });
+  }
+}

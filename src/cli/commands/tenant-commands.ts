@@ -1,0 +1,143 @@
+import type { Command } from 'commander';
+import { assertSlug } from '../../ids.js';
+import { describeTenant, describeTenants, type TenantView } from '../../provisioning/tenant-view.js';
+import { type CommonOptions, runCommand } from '../command-runner.js';
+import { printResult, table } from '../output.js';
+import { withRuntime } from '../runtime.js';
+import { CLI_ACTOR } from './catalog-commands.js';
+
+function showTenant(view: TenantView): string {
+  const placement = view.placement
+    ? `${view.placement.kind} ${view.placement.database_id} (database ${view.placement.database_name} on ${view.placement.server_id})`
+    : 'none';
+  return [
+    `id:        ${view.id}`,
+    `name:      ${view.name}`,
+    `tier:      ${view.tier}`,
+    `status:    ${view.status}`,
+    `placement: ${placement}`,
+    `created:   ${view.created_at}`,
+  ].join('\n');
+}
+
+/** `tenants ...`: create, inspect, suspend and delete tenants. */
+export function registerTenantCommands(program: Command): void {
+  const tenants = program.command('tenants').description('tenants and their placement');
+
+  tenants
+    .command('create <id>')
+    .description('create a tenant: placed, its database or rows ready, migrated')
+    .requiredOption('--tier <tier>', 'starter, pro or enterprise')
+    .option('--name <name>', 'display name (default: the id)')
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (id: string, options: CommonOptions & { tier: string; name?: string }) => {
+        assertSlug(id);
+        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+          const tenant = await tp.tenants.create(
+            { id, tier: options.tier, ...(options.name ? { name: options.name } : {}) },
+            CLI_ACTOR,
+          );
+          const view = await describeTenant(tp.catalog, tenant);
+          printResult(Boolean(options.json), view, () => `tenant ${id} created\n${showTenant(view)}`);
+        });
+      }),
+    );
+
+  tenants
+    .command('list')
+    .description('list tenants')
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (options: CommonOptions) => {
+        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+          const views: TenantView[] = [];
+          let after: string | undefined;
+          for (;;) {
+            const page = await tp.catalog.listTenants({ limit: 500, ...(after ? { after } : {}) });
+            views.push(...(await describeTenants(tp.catalog, page)));
+            if (page.length < 500) break;
+            after = page.at(-1)!.id;
+          }
+          printResult(Boolean(options.json), views, () =>
+            table(
+              views.map((view) => ({
+                id: view.id,
+                tier: view.tier,
+                status: view.status,
+                placement: view.placement?.database_id ?? '',
+                name: view.name,
+              })),
+            ),
+          );
+        });
+      }),
+    );
+
+  tenants
+    .command('show <id>')
+    .description('show one tenant and its placement')
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (id: string, options: CommonOptions) => {
+        assertSlug(id);
+        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+          const view = await describeTenant(tp.catalog, await tp.catalog.requireTenant(id));
+          printResult(Boolean(options.json), view, () => showTenant(view));
+        });
+      }),
+    );
+
+  tenants
+    .command('set-tier <id> <tier>')
+    .description('change a tenant’s tier')
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (id: string, tier: string, options: CommonOptions) => {
+        assertSlug(id);
+        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+          const view = await describeTenant(tp.catalog, await tp.tenants.setTier(id, tier, CLI_ACTOR));
+          printResult(Boolean(options.json), view, () => `tenant ${id} is now on tier ${view.tier}`);
+        });
+      }),
+    );
+
+  for (const [command, status, verb] of [
+    ['suspend', 'suspended', 'suspended: every request is refused with 403'],
+    ['resume', 'active', 'active again'],
+  ] as const) {
+    tenants
+      .command(`${command} <id>`)
+      .description(
+        command === 'suspend' ? 'refuse all of a tenant’s requests' : 'serve a suspended tenant again',
+      )
+      .option('--json', 'machine-readable output')
+      .action(
+        runCommand(async (id: string, options: CommonOptions) => {
+          assertSlug(id);
+          await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+            const view = await describeTenant(tp.catalog, await tp.tenants.setStatus(id, status, CLI_ACTOR));
+            printResult(Boolean(options.json), view, () => `tenant ${id} ${verb}`);
+          });
+        }),
+      );
+  }
+
+  tenants
+    .command('delete <id>')
+    .description('delete a tenant: its shard rows, or its dedicated database')
+    .option('--confirm <id>', 'repeat the tenant id to confirm')
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (id: string, options: CommonOptions & { confirm?: string }) => {
+        assertSlug(id);
+        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+          const view = await describeTenant(
+            tp.catalog,
+            await tp.tenants.delete({ id, confirm: options.confirm }, CLI_ACTOR),
+          );
+          printResult(Boolean(options.json), view, () => `tenant ${id} deleted`);
+        });
+      }),
+    );
+}

@@ -1,0 +1,43 @@
+import type { Command } from 'commander';
+import { ConfigError, InvalidInputError } from '../../errors.js';
+import { startWorkers } from '../../jobs/bullmq-job-queue.js';
+import { jobHandlers } from '../../jobs/job-handlers.js';
+import { runCommand } from '../command-runner.js';
+import { openRuntime } from '../runtime.js';
+import { onShutdownSignal } from '../shutdown.js';
+
+/** `worker`: runs queued jobs (fleet migrations, and later exports and backups) from Redis. */
+export function registerWorkerCommand(program: Command): void {
+  program
+    .command('worker')
+    .description('run background jobs from the Redis queues (needs REDIS_URL)')
+    .option('--concurrency <n>', 'jobs run at once per queue', process.env.WORKER_CONCURRENCY ?? '4')
+    .action(
+      runCommand(async (flags: { concurrency: string }) => {
+        if (!/^\d+$/.test(flags.concurrency) || Number(flags.concurrency) < 1) {
+          throw new InvalidInputError('--concurrency must be a positive integer');
+        }
+        const runtime = await openRuntime({ serveTraffic: false, logLevel: 'info' });
+        const { tp, logger } = runtime;
+        if (!tp.config.redisUrl) {
+          await runtime.close();
+          throw new ConfigError('tenantctl worker needs REDIS_URL');
+        }
+        const workers = startWorkers({
+          redisUrl: tp.config.redisUrl,
+          prefix: tp.jobsPrefix,
+          handlers: jobHandlers(tp),
+          concurrency: Number(flags.concurrency),
+          logger,
+        });
+        logger.info(
+          { queues: Object.keys(jobHandlers(tp)), concurrency: Number(flags.concurrency) },
+          'worker started',
+        );
+        onShutdownSignal(logger, 'worker stopping after its current jobs', async () => {
+          await workers.close();
+          await runtime.close();
+        });
+      }),
+    );
+}

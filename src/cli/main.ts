@@ -1,0 +1,31 @@
+#!/usr/bin/env node
+import { Command, CommanderError } from 'commander';
+import { EXIT_USAGE, reportFailure } from './command-runner.js';
+import { registerCatalogCommands } from './commands/catalog-commands.js';
+import { registerMigrateCommands } from './commands/migrate-commands.js';
+import { registerServeCommand } from './commands/serve-command.js';
+import { registerTenantCommands } from './commands/tenant-commands.js';
+import { registerTokenCommand } from './commands/token-command.js';
+import { registerWorkerCommand } from './commands/worker-command.js';
+
+const program = new Command('tenantctl')
+  .description('tenantplane operator CLI: servers, shards, tenants and the API service')
+  .showHelpAfterError()
+  .exitOverride();
+registerCatalogCommands(program);
+registerTenantCommands(program);
+registerMigrateCommands(program);
+registerTokenCommand(program);
+registerServeCommand(program);
+registerWorkerCommand(program);
+
+try {
+  await program.parseAsync(process.argv);
+} catch (error) {
+  if (error instanceof CommanderError) {
+    // --help and --version end here with exit code 0; usage mistakes get the contract's 2.
+    process.exitCode = error.exitCode === 0 ? 0 : EXIT_USAGE;
+  } else {
+    reportFailure(error, process.argv.includes('--json'));
+  }
+}

@@ -1,0 +1,128 @@
+import path from 'node:path';
+import { ConfigError } from './errors.js';
+import { DATABASE_PREFIX_PATTERN } from './ids.js';
+
+export interface AuthConfig {
+  /** JWKS endpoint of the identity provider; unset selects the built-in development issuer. */
+  jwksUrl: string | undefined;
+  issuer: string | undefined;
+  audience: string | undefined;
+  /** AUTH_TOKEN_CACHE_SIZE: verified tokens remembered (0 = verify every request). */
+  tokenCacheSize: number;
+}
+
+export interface Config {
+  production: boolean;
+  /** Unset means: start an embedded PostgreSQL under `dataDir` (development only). */
+  controlDatabaseUrl: string | undefined;
+  redisUrl: string | undefined;
+  auth: AuthConfig;
+  backupUrl: string | undefined;
+  kmsKeyId: string | undefined;
+  port: number;
+  /** Folder for development state: embedded PostgreSQL, development keys. Default `.data`. */
+  dataDir: string;
+  /** Base64 of 32 bytes that seals connection secrets in the catalog; unset uses a key file in `dataDir`. */
+  catalogSecretKey: string | undefined;
+  /** Prefix of every database and role name tenantplane creates. Default `tp`. */
+  databasePrefix: string;
+  logLevel: string;
+  /** TENANT_DOMAIN: base domain of tenant subdomains (`acme.<domain>`), checked against the token. */
+  tenantDomain: string | undefined;
+  /** TRUST_PROXY=true: take the client address and host from X-Forwarded-* (behind a load balancer). */
+  trustProxy: boolean;
+  /** Router tuning from ROUTER_* variables; unset fields keep the router's defaults. */
+  router: RouterConfig;
+}
+
+export interface RouterConfig {
+  /** ROUTER_MAX_POOLS: most pools open at once. */
+  maxPools?: number;
+  /** ROUTER_IDLE_MS: a pool unused this long is closed. */
+  idleMs?: number;
+  /** ROUTER_SHARD_POOL_SIZE: connections per shard pool. */
+  shardPoolSize?: number;
+  /** ROUTER_ACQUIRE_TIMEOUT_MS: wait for a connection before 503. */
+  acquireTimeoutMs?: number;
+}
+
+function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: number, max: number): number {
+  const raw = env[name];
+  if (raw === undefined || raw === '') return fallback;
+  const value = Number(raw);
+  if (!Number.isInteger(value) || value < min || value > max) {
+    throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
+  }
+  return value;
+}
+
+function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
+  const value = env[name];
+  return value === undefined || value.trim() === '' ? undefined : value.trim();
+}
+
+/** Reads and checks the environment once, at start; a bad value fails here and not on the first request. */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+  const production = env.NODE_ENV === 'production';
+  const auth: AuthConfig = {
+    jwksUrl: optional(env, 'AUTH_JWKS_URL'),
+    issuer: optional(env, 'AUTH_ISSUER'),
+    audience: optional(env, 'AUTH_AUDIENCE'),
+    tokenCacheSize: integer(env, 'AUTH_TOKEN_CACHE_SIZE', 10000, 0, 10_000_000),
+  };
+  const authSet = [auth.jwksUrl, auth.issuer, auth.audience].filter((v) => v !== undefined).length;
+  if (authSet !== 0 && authSet !== 3) {
+    throw new ConfigError('set all of AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE, or none of them');
+  }
+  const databasePrefix = optional(env, 'TENANT_DATABASE_PREFIX') ?? 'tp';
+  if (!DATABASE_PREFIX_PATTERN.test(databasePrefix)) {
+    throw new ConfigError(
+      `TENANT_DATABASE_PREFIX must match ${DATABASE_PREFIX_PATTERN}, got ${databasePrefix}`,
+    );
+  }
+  const config: Config = {
+    production,
+    controlDatabaseUrl: optional(env, 'CONTROL_DATABASE_URL'),
+    redisUrl: optional(env, 'REDIS_URL'),
+    auth,
+    backupUrl: optional(env, 'BACKUP_URL'),
+    kmsKeyId: optional(env, 'KMS_KEY_ID'),
+    port: integer(env, 'PORT', 3000, 0, 65535),
+    dataDir: path.resolve(optional(env, 'TENANTPLANE_DATA_DIR') ?? '.data'),
+    catalogSecretKey: optional(env, 'CATALOG_SECRET_KEY'),
+    databasePrefix,
+    logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
+    tenantDomain: optional(env, 'TENANT_DOMAIN')?.toLowerCase(),
+    trustProxy: env.TRUST_PROXY === 'true',
+    router: routerConfig(env),
+  };
+  if (production) assertNoDevelopmentFallbacks(config);
+  return config;
+}
+
+function routerConfig(env: NodeJS.ProcessEnv): RouterConfig {
+  const config: RouterConfig = {};
+  const read = (name: string, key: keyof RouterConfig, min: number, max: number) => {
+    if (optional(env, name) !== undefined) config[key] = integer(env, name, 0, min, max);
+  };
+  read('ROUTER_MAX_POOLS', 'maxPools', 1, 100000);
+  read('ROUTER_IDLE_MS', 'idleMs', 1000, 86400000);
+  read('ROUTER_SHARD_POOL_SIZE', 'shardPoolSize', 1, 1000);
+  read('ROUTER_ACQUIRE_TIMEOUT_MS', 'acquireTimeoutMs', 100, 600000);
+  return config;
+}
+
+/** In production every development fallback is refused, all at once, so one restart fixes them all. */
+function assertNoDevelopmentFallbacks(config: Config): void {
+  const missing: string[] = [];
+  if (!config.controlDatabaseUrl)
+    missing.push('CONTROL_DATABASE_URL (else an embedded PostgreSQL would start)');
+  if (!config.auth.jwksUrl)
+    missing.push('AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE (else the development issuer)');
+  if (!config.catalogSecretKey) missing.push('CATALOG_SECRET_KEY (else a development key file)');
+  if (!config.backupUrl) missing.push('BACKUP_URL (else file storage under .data/)');
+  if (!config.kmsKeyId) missing.push('KMS_KEY_ID (else a development key file)');
+  if (missing.length > 0) {
+    throw new ConfigError(`NODE_ENV=production refuses development fallbacks; set: ${missing.join('; ')}`);
+  }
+}

@@ -1,0 +1,49 @@
+import express, { type Express, type RequestHandler } from 'express';
+import { authenticate, requireAdmin } from '../auth/authenticate.js';
+import type { Tenantplane } from '../tenantplane.js';
+import { errorHandler, notFound } from './error-handler.js';
+import { requestId } from './request-id.js';
+import { adminApi } from './routes/admin-api.js';
+import { adminMigrationsApi } from './routes/admin-migrations.js';
+import { applicationApi } from './routes/application-api.js';
+import { healthRoutes } from './routes/health.js';
+import { tenantContext } from './tenant-context.js';
+
+/** Parses JSON bodies of the methods that carry one; GET and DELETE skip the parser entirely. */
+function jsonBodies(): RequestHandler {
+  const json = express.json({ limit: '256kb' });
+  return (req, res, next) =>
+    req.method === 'GET' || req.method === 'DELETE' ? next() : json(req, res, next);
+}
+
+/** The service's express app: the application API, the admin API, health and, in development, the JWKS. */
+export function createApp(tp: Tenantplane): Express {
+  if (!tp.router || !tp.verifier) throw new Error('Tenantplane was opened without serveTraffic');
+  const app = express();
+  app.disable('x-powered-by');
+  app.disable('etag');
+  app.set('trust proxy', tp.config.trustProxy);
+  app.use(requestId(tp.logger));
+  // The application API first: it is the hot path, and every layer in front of it costs on each request.
+  app.use(
+    '/api/v1',
+    authenticate(tp.verifier),
+    tenantContext(tp.router, tp.config.tenantDomain ? { tenantDomain: tp.config.tenantDomain } : {}),
+    jsonBodies(),
+    applicationApi(),
+  );
+  app.use(
+    '/admin/v1',
+    authenticate(tp.verifier),
+    requireAdmin(),
+    jsonBodies(),
+    adminApi(tp),
+    adminMigrationsApi(tp),
+  );
+  app.use(healthRoutes(tp));
+  const devIssuer = tp.devIssuer;
+  if (devIssuer) app.get('/.well-known/jwks.json', (_req, res) => res.json(devIssuer.jwks()));
+  app.use(notFound());
+  app.use(errorHandler(tp.logger));
+  return app;
+}

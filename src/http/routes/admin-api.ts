@@ -1,0 +1,86 @@
+import { type Request, Router } from 'express';
+import type { Actor } from '../../catalog/catalog.js';
+import { InvalidInputError } from '../../errors.js';
+import { assertSlug } from '../../ids.js';
+import { describeTenant, describeTenants } from '../../provisioning/tenant-view.js';
+import type { Tenantplane } from '../../tenantplane.js';
+import { parseLimit } from '../pagination.js';
+
+function actorOf(req: Request): Actor {
+  return { actor: `token:${req.principal?.subject ?? 'admin'}`, requestId: req.requestId };
+}
+
+function body(req: Request): Record<string, unknown> {
+  if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
+    throw new InvalidInputError('request body must be a JSON object', 'invalid_body');
+  }
+  return req.body as Record<string, unknown>;
+}
+
+/** The admin API under /admin/v1 (the caller's token carries `tenantplane:admin`). */
+export function adminApi(tp: Tenantplane): Router {
+  const router = Router();
+
+  router.post('/tenants', async (req, res) => {
+    const { id, name, tier, ...rest } = body(req);
+    if (Object.keys(rest).length > 0) throw new InvalidInputError('unknown fields in body', 'unknown_field');
+    if (typeof tier !== 'string') throw new InvalidInputError('tier is required', 'missing_field');
+    if (name !== undefined && typeof name !== 'string') throw new InvalidInputError('name must be a string');
+    const tenant = await tp.tenants.create(
+      { id: assertSlug(id), tier, ...(name === undefined ? {} : { name }) },
+      actorOf(req),
+    );
+    res.status(201).json(await describeTenant(tp.catalog, tenant));
+  });
+
+  router.get('/tenants', async (req, res) => {
+    const limit = parseLimit(req.query.limit, 50, 500);
+    const after = req.query.cursor === undefined ? undefined : assertSlug(req.query.cursor, 'cursor');
+    const tenants = await tp.catalog.listTenants({ limit: limit + 1, ...(after ? { after } : {}) });
+    const page = tenants.slice(0, limit);
+    res.json({
+      data: await describeTenants(tp.catalog, page),
+      next_cursor: tenants.length > limit ? (page.at(-1)?.id ?? null) : null,
+    });
+  });
+
+  router.get('/tenants/:id', async (req, res) => {
+    const tenant = await tp.catalog.requireTenant(assertSlug(req.params.id));
+    res.json(await describeTenant(tp.catalog, tenant));
+  });
+
+  router.patch('/tenants/:id', async (req, res) => {
+    const id = assertSlug(req.params.id);
+    const { tier, status, name, ...rest } = body(req);
+    if (Object.keys(rest).length > 0) throw new InvalidInputError('unknown fields in body', 'unknown_field');
+    if (tier === undefined && status === undefined && name === undefined) {
+      throw new InvalidInputError('give tier, status or name', 'empty_update');
+    }
+    const actor = actorOf(req);
+    if (status !== undefined) {
+      if (status !== 'active' && status !== 'suspended') {
+        throw new InvalidInputError('status must be "active" or "suspended"', 'invalid_field');
+      }
+      await tp.tenants.setStatus(id, status, actor);
+    }
+    if (tier !== undefined) {
+      if (typeof tier !== 'string') throw new InvalidInputError('tier must be a string', 'invalid_field');
+      await tp.tenants.setTier(id, tier, actor);
+    }
+    if (name !== undefined) {
+      if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
+        throw new InvalidInputError('name must be 1-200 characters', 'invalid_field');
+      }
+      await tp.catalog.updateTenant(id, { name });
+    }
+    res.json(await describeTenant(tp.catalog, await tp.catalog.requireTenant(id)));
+  });
+
+  router.delete('/tenants/:id', async (req, res) => {
+    const id = assertSlug(req.params.id);
+    const tenant = await tp.tenants.delete({ id, confirm: id }, actorOf(req));
+    res.json(await describeTenant(tp.catalog, tenant));
+  });
+
+  return router;
+}

@@ -1,0 +1,75 @@
+import { randomUUID } from 'node:crypto';
+import { type Request, Router } from 'express';
+import { InvalidInputError, NotFoundError } from '../../errors.js';
+import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
+import { MIGRATION_RUN_QUEUE } from '../../migrations/migration-jobs.js';
+import type { Tenantplane } from '../../tenantplane.js';
+
+function runOptions(req: Request): FleetRunOptions {
+  const body = (req.body ?? {}) as Record<string, unknown>;
+  if (typeof body !== 'object' || Array.isArray(body))
+    throw new InvalidInputError('request body must be a JSON object');
+  const allowed = ['direction', 'to', 'concurrency', 'canary', 'target', 'dry_run'];
+  const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) throw new InvalidInputError(`unknown field ${unknown.join(', ')}`, 'unknown_field');
+  const direction = body.direction ?? 'up';
+  if (direction !== 'up' && direction !== 'down')
+    throw new InvalidInputError('direction must be "up" or "down"', 'invalid_field');
+  if (direction === 'down' && typeof body.to !== 'string')
+    throw new InvalidInputError('a down run needs "to"', 'missing_field');
+  const integer = (name: string, min: number) => {
+    const value = body[name];
+    if (value === undefined) return undefined;
+    if (!Number.isInteger(value) || (value as number) < min)
+      throw new InvalidInputError(`${name} must be an integer ≥ ${min}`, 'invalid_field');
+    return value as number;
+  };
+  const text = (name: string) => {
+    const value = body[name];
+    if (value === undefined) return undefined;
+    if (typeof value !== 'string' || value.length > 200)
+      throw new InvalidInputError(`${name} must be a string`, 'invalid_field');
+    return value;
+  };
+  const concurrency = integer('concurrency', 1);
+  const canary = integer('canary', 0);
+  const to = text('to');
+  const target = text('target');
+  return {
+    direction,
+    actor: `token:${req.principal?.subject ?? 'admin'}`,
+    dryRun: body.dry_run === true,
+    ...(concurrency === undefined ? {} : { concurrency }),
+    ...(canary === undefined ? {} : { canary }),
+    ...(to === undefined ? {} : { to }),
+    ...(target === undefined ? {} : { target }),
+  };
+}
+
+/** Fleet migration status and runs, and job status, under /admin/v1. */
+export function adminMigrationsApi(tp: Tenantplane): Router {
+  const router = Router();
+
+  router.get('/migrations', async (_req, res) => {
+    res.json({ data: await tp.migrationStatus() });
+  });
+
+  router.post('/migrations/runs', async (req, res) => {
+    const options = runOptions(req);
+    const jobId = `migration-run-${randomUUID()}`;
+    await tp.jobs.enqueue(MIGRATION_RUN_QUEUE, options, { jobId, attempts: 1 });
+    await tp.catalog.audit({ actor: options.actor, requestId: req.requestId }, 'migration.run', null, {
+      ...options,
+      jobId,
+    });
+    res.status(202).json({ job_id: jobId });
+  });
+
+  router.get('/jobs/:id', async (req, res) => {
+    const job = await tp.jobs.find(req.params.id);
+    if (!job) throw new NotFoundError('no such job', 'job_not_found');
+    res.json({ id: job.id, state: job.state, progress: job.progress, result: job.result, error: job.error });
+  });
+
+  return router;
+}

@@ -1,0 +1,27 @@
+/**
+ * tenantplane as a library: open the control plane, then route requests of your own express app to each
+ * tenant's database.
+ *
+ * ```ts
+ * const tp = await Tenantplane.open({ config: loadConfig() });
+ * app.use('/api', authenticate(tp.verifier!), tenantContext(tp.router!), myRoutes);
+ * // in a handler: await req.tenantDb!.knex('deployments').where({ tenant_id: req.tenantDb!.tenantId })
+ * ```
+ */
+export { authenticate, requireAdmin } from './auth/authenticate.js';
+export { DevIssuer } from './auth/dev-issuer.js';
+export { ADMIN_SCOPE, type Principal, type TokenVerifier } from './auth/principal.js';
+export { createTokenVerifier, type TokenVerifierOptions } from './auth/token-verifier.js';
+export { Catalog } from './catalog/catalog.js';
+export type { TenantRecord, TenantRoute, TierRecord } from './catalog/records.js';
+export { type Config, loadConfig } from './config.js';
+export * from './errors.js';
+export { errorHandler } from './http/error-handler.js';
+export { requestId } from './http/request-id.js';
+export { type TenantContextOptions, tenantContext } from './http/tenant-context.js';
+export { assertSlug, isSlug, SLUG_PATTERN } from './ids.js';
+export { createLogger } from './logging/logger.js';
+export { PoolCache, type PoolCacheOptions } from './routing/pool-cache.js';
+export { TenantDatabase, type TenantKnex, TenantTransaction } from './routing/tenant-database.js';
+export { TenantRouter, type TenantRouterOptions } from './routing/tenant-router.js';
+export { Tenantplane, type TenantplaneOptions } from './tenantplane.js';

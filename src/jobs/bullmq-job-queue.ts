@@ -1,0 +1,175 @@
+import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
+import { Redis } from 'ioredis';
+import type { Logger } from '../logging/logger.js';
+import {
+  assertJobId,
+  type EnqueueOptions,
+  type JobHandler,
+  type JobQueue,
+  type JobSnapshot,
+  type JobState,
+} from './job-queue.js';
+
+export interface BullJobQueueOptions {
+  redisUrl: string;
+  /** Key prefix in Redis; separates deployments (and test runs) sharing one Redis. Default `tenantplane`. */
+  prefix?: string;
+  /** Queues this process may enqueue to or look up. */
+  queues: string[];
+  logger: Logger;
+}
+
+function connect(url: string): Redis {
+  // BullMQ's blocking commands need maxRetriesPerRequest null.
+  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+}
+
+async function snapshotOf(queue: string, job: Job): Promise<JobSnapshot> {
+  const state = (await job.getState()) as string;
+  const known: JobState[] = ['waiting', 'active', 'completed', 'failed', 'delayed'];
+  return {
+    id: job.id!,
+    queue,
+    state: known.includes(state as JobState)
+      ? (state as JobState)
+      : state === 'prioritized'
+        ? 'waiting'
+        : 'unknown',
+    progress: job.progress,
+    result: job.returnvalue ?? null,
+    error: job.failedReason || null,
+    attempts: job.attemptsMade,
+  };
+}
+
+/** Jobs on BullMQ: enqueued here, run by `tenantctl worker` processes on any machine. */
+export class BullJobQueue implements JobQueue {
+  readonly distributed = true;
+  readonly #connection: Redis;
+  readonly #prefix: string;
+  readonly #queues = new Map<string, Queue>();
+  readonly #events = new Map<string, QueueEvents>();
+  /** BullMQ leaves connections it was given open; they are closed here. */
+  readonly #connections: Redis[] = [];
+
+  constructor(private readonly options: BullJobQueueOptions) {
+    this.#connection = connect(options.redisUrl);
+    this.#connections.push(this.#connection);
+    this.#prefix = options.prefix ?? 'tenantplane';
+  }
+
+  #queue(name: string): Queue {
+    if (!this.options.queues.includes(name)) throw new TypeError(`unknown queue ${name}`);
+    let queue = this.#queues.get(name);
+    if (!queue) {
+      queue = new Queue(name, { connection: this.#connection, prefix: this.#prefix });
+      this.#queues.set(name, queue);
+    }
+    return queue;
+  }
+
+  async #queueEvents(name: string): Promise<QueueEvents> {
+    let events = this.#events.get(name);
+    if (!events) {
+      const connection = connect(this.options.redisUrl);
+      this.#connections.push(connection);
+      events = new QueueEvents(name, { connection, prefix: this.#prefix });
+      this.#events.set(name, events);
+      await events.waitUntilReady();
+    }
+    return events;
+  }
+
+  async enqueue(queue: string, data: unknown, options: EnqueueOptions): Promise<string> {
+    const jobId = assertJobId(options.jobId);
+    // BullMQ ignores an add whose jobId already exists: the same request twice is one job.
+    await this.#queue(queue).add(queue, data, {
+      jobId,
+      attempts: options.attempts ?? 3,
+      backoff: { type: 'exponential', delay: options.backoffMs ?? 1000 },
+      removeOnComplete: { age: 7 * 86400 },
+      removeOnFail: { age: 30 * 86400 },
+    });
+    return jobId;
+  }
+
+  async get(queue: string, jobId: string): Promise<JobSnapshot | undefined> {
+    const job = await this.#queue(queue).getJob(jobId);
+    return job ? snapshotOf(queue, job) : undefined;
+  }
+
+  async find(jobId: string): Promise<JobSnapshot | undefined> {
+    for (const queue of this.options.queues) {
+      const found = await this.get(queue, jobId);
+      if (found) return found;
+    }
+    return undefined;
+  }
+
+  async wait(queue: string, jobId: string): Promise<unknown> {
+    const events = await this.#queueEvents(queue);
+    const job = await this.#queue(queue).getJob(jobId);
+    if (!job) throw new TypeError(`no job ${jobId} in ${queue}`);
+    return job.waitUntilFinished(events);
+  }
+
+  async reachable(): Promise<boolean> {
+    const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000).unref());
+    const ping = this.#connection.ping().then(
+      (answer) => answer === 'PONG',
+      () => false,
+    );
+    return Promise.race([ping, timeout]);
+  }
+
+  /** Workers registered on a queue right now, on any machine. */
+  async workerCount(queue: string): Promise<number> {
+    return (await this.#queue(queue).getWorkers()).length;
+  }
+
+  async close(): Promise<void> {
+    await Promise.all([...this.#events.values()].map((events) => events.close()));
+    await Promise.all([...this.#queues.values()].map((queue) => queue.close()));
+    for (const connection of this.#connections) connection.disconnect();
+  }
+}
+
+/** Runs the handlers of the given queues on this machine: what `tenantctl worker` does. */
+export function startWorkers(options: {
+  redisUrl: string;
+  prefix?: string;
+  handlers: Record<string, JobHandler>;
+  concurrency: number;
+  logger: Logger;
+}): { close(): Promise<void> } {
+  const connections: Redis[] = [];
+  const workers = Object.entries(options.handlers).map(([name, handler]) => {
+    const connection = connect(options.redisUrl);
+    connections.push(connection);
+    const worker = new Worker(
+      name,
+      async (job: Job) =>
+        handler(job.data as never, {
+          attempt: job.attemptsMade + 1,
+          progress: (value) => job.updateProgress(value),
+        }),
+      {
+        connection,
+        prefix: options.prefix ?? 'tenantplane',
+        concurrency: options.concurrency,
+      },
+    );
+    worker.on('failed', (job, error) =>
+      options.logger.warn({ queue: name, job: job?.id, err: error }, 'job failed'),
+    );
+    worker.on('error', (error) => options.logger.error({ queue: name, err: error }, 'worker error'));
+    return worker;
+  });
+  return {
+    // Worker.close waits for the jobs in progress to finish.
+    close: async () => {
+      await Promise.all(workers.map((worker) => worker.close()));
+      for (const connection of connections) connection.disconnect();
+    },
+  };
+}

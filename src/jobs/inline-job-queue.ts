@@ -1,0 +1,95 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import {
+  assertJobId,
+  type EnqueueOptions,
+  type JobHandler,
+  type JobQueue,
+  type JobSnapshot,
+} from './job-queue.js';
+
+interface InlineJob {
+  snapshot: JobSnapshot;
+  done: Promise<unknown>;
+}
+
+/**
+ * Runs jobs in this process, with the same ids, retries and progress as the BullMQ queue: what runs without
+ * REDIS_URL. State lives in memory, so it is lost with the process.
+ */
+export class InlineJobQueue implements JobQueue {
+  readonly distributed = false;
+  readonly #jobs = new Map<string, InlineJob>();
+
+  constructor(private readonly handlers: Record<string, JobHandler>) {}
+
+  async enqueue(queue: string, data: unknown, options: EnqueueOptions): Promise<string> {
+    const id = assertJobId(options.jobId);
+    const key = `${queue}/${id}`;
+    if (this.#jobs.has(key)) return id;
+    const handler = this.handlers[queue];
+    if (!handler) throw new TypeError(`no handler for queue ${queue}`);
+    const snapshot: JobSnapshot = {
+      id,
+      queue,
+      state: 'active',
+      progress: 0,
+      result: null,
+      error: null,
+      attempts: 0,
+    };
+    const attempts = options.attempts ?? 3;
+    const run = async () => {
+      for (let attempt = 1; ; attempt++) {
+        snapshot.attempts = attempt;
+        snapshot.state = 'active';
+        try {
+          snapshot.result = await handler(data as never, {
+            attempt,
+            progress: async (value) => {
+              snapshot.progress = value;
+            },
+          });
+          snapshot.state = 'completed';
+          snapshot.error = null;
+          return snapshot.result;
+        } catch (error) {
+          snapshot.error = (error as Error).message;
+          if (attempt >= attempts) {
+            snapshot.state = 'failed';
+            throw error;
+          }
+          snapshot.state = 'delayed';
+          await sleep((options.backoffMs ?? 1000) * 2 ** (attempt - 1));
+        }
+      }
+    };
+    const done = run();
+    done.catch(() => {});
+    this.#jobs.set(key, { snapshot, done });
+    return id;
+  }
+
+  async get(queue: string, jobId: string): Promise<JobSnapshot | undefined> {
+    const job = this.#jobs.get(`${queue}/${jobId}`);
+    return job ? { ...job.snapshot } : undefined;
+  }
+
+  async find(jobId: string): Promise<JobSnapshot | undefined> {
+    for (const job of this.#jobs.values()) if (job.snapshot.id === jobId) return { ...job.snapshot };
+    return undefined;
+  }
+
+  async wait(queue: string, jobId: string): Promise<unknown> {
+    const job = this.#jobs.get(`${queue}/${jobId}`);
+    if (!job) throw new TypeError(`no job ${jobId} in ${queue}`);
+    return job.done;
+  }
+
+  async reachable(): Promise<boolean> {
+    return true;
+  }
+
+  async close(): Promise<void> {
+    await Promise.allSettled([...this.#jobs.values()].map((job) => job.done));
+  }
+}

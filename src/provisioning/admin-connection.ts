@@ -1,0 +1,47 @@
+import pg from 'pg';
+import { UnavailableError } from '../errors.js';
+import { quoteIdent } from '../ids.js';
+
+/** Runs `fn` on a short-lived admin connection, closed whatever happens. */
+export async function withAdminClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  try {
+    await client.connect();
+  } catch (error) {
+    throw new UnavailableError(
+      `cannot connect to the server: ${(error as Error).message}`,
+      'server_unreachable',
+      {
+        cause: error,
+      },
+    );
+  }
+  try {
+    return await fn(client);
+  } finally {
+    await client.end().catch(() => {});
+  }
+}
+
+export async function databaseExists(client: pg.Client, name: string): Promise<boolean> {
+  const result = await client.query('SELECT 1 FROM pg_database WHERE datname = $1', [name]);
+  return result.rowCount === 1;
+}
+
+/** Creates the database unless it exists; returns whether this call created it. */
+export async function createDatabaseIfMissing(client: pg.Client, name: string): Promise<boolean> {
+  if (await databaseExists(client, name)) return false;
+  try {
+    await client.query(`CREATE DATABASE ${quoteIdent(name)}`);
+    return true;
+  } catch (error) {
+    // A concurrent create of the same tenant got there first.
+    if ((error as { code?: string }).code === '42P04') return false;
+    throw error;
+  }
+}
+
+/** Drops the database, disconnecting anyone still on it. */
+export async function dropDatabaseIfExists(client: pg.Client, name: string): Promise<void> {
+  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+}

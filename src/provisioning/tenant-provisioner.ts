@@ -1,0 +1,172 @@
+import type pg from 'pg';
+import type { Actor } from '../catalog/catalog.js';
+import { dedicatedDatabaseId, type TenantRecord } from '../catalog/records.js';
+import { ConflictError, InvalidInputError } from '../errors.js';
+import { assertSlug, dedicatedDatabaseName, quoteIdent } from '../ids.js';
+import { withAdminClient } from './admin-connection.js';
+import { DatabaseBuilder } from './database-builder.js';
+import type { ProvisioningContext } from './provisioning-context.js';
+import { tenantTables } from './tenant-database.js';
+
+export interface CreateTenantInput {
+  id: string;
+  tier: string;
+  name?: string;
+}
+
+const NAME_MAX = 200;
+
+/**
+ * Creates and deletes tenants. A tenant is `provisioning` until its placement is ready and migrated; a
+ * re-run of a create that died halfway finishes it, and a create that fails removes everything it made.
+ */
+export class TenantProvisioner {
+  readonly #builder: DatabaseBuilder;
+
+  constructor(private readonly context: ProvisioningContext) {
+    this.#builder = new DatabaseBuilder(context);
+  }
+
+  async create(input: CreateTenantInput, actor: Actor): Promise<TenantRecord> {
+    const id = assertSlug(input.id);
+    const name = input.name ?? id;
+    if (typeof name !== 'string' || name.trim() === '' || name.length > NAME_MAX) {
+      throw new InvalidInputError(`tenant name must be 1-${NAME_MAX} characters`, 'invalid_name');
+    }
+    const { catalog, logger } = this.context;
+    const tier = await catalog.getTier(input.tier);
+    if (!tier) throw new InvalidInputError(`unknown tier ${JSON.stringify(input.tier)}`, 'unknown_tier');
+
+    const existing = await catalog.getTenant(id);
+    if (existing && (existing.status !== 'provisioning' || existing.tier !== tier.id)) {
+      throw new ConflictError(`tenant ${id} already exists`, 'tenant_exists');
+    }
+    if (!existing) await catalog.insertTenant({ id, name, tier: tier.id });
+    logger.info({ tenant: id, tier: tier.id, resuming: Boolean(existing) }, 'creating tenant');
+
+    try {
+      const databaseId =
+        tier.placement === 'shard' ? await this.#pickShard(existing) : await this.#buildDedicated(id);
+      await catalog.updateTenant(id, { databaseId });
+      const tenant = await catalog.updateTenant(id, { status: 'active' });
+      await catalog.audit(actor, 'tenant.create', id, { tier: tier.id, database: databaseId });
+      return tenant;
+    } catch (error) {
+      await this.#forgetFailedCreate(id).catch((cleanupError) =>
+        logger.error({ tenant: id, err: cleanupError }, 'cleanup after failed tenant create also failed'),
+      );
+      throw error;
+    }
+  }
+
+  async #pickShard(existing: TenantRecord | undefined): Promise<string> {
+    if (existing?.databaseId) return existing.databaseId;
+    const [leastLoaded] = await this.context.catalog.shardLoads();
+    if (!leastLoaded)
+      throw new ConflictError('no shard is ready: add one with `tenantctl shards add`', 'no_shard');
+    return leastLoaded.id;
+  }
+
+  async #buildDedicated(tenantId: string): Promise<string> {
+    const { catalog } = this.context;
+    const databaseId = dedicatedDatabaseId(tenantId);
+    const resumed = await catalog.getDatabase(databaseId);
+    const serverId = resumed?.serverId ?? (await catalog.serverLoads())[0]?.id;
+    if (!serverId)
+      throw new ConflictError('no server is registered: add one with `tenantctl servers add`', 'no_server');
+    await this.#builder.build({
+      id: databaseId,
+      kind: 'dedicated',
+      serverId,
+      databaseName: dedicatedDatabaseName(this.context.databasePrefix, tenantId),
+      ownerTenantId: tenantId,
+    });
+    return databaseId;
+  }
+
+  async #forgetFailedCreate(tenantId: string): Promise<void> {
+    const { catalog } = this.context;
+    await catalog.updateTenant(tenantId, { databaseId: null });
+    await this.#builder.destroy(dedicatedDatabaseId(tenantId));
+    await catalog.deleteTenantRow(tenantId);
+  }
+
+  /** Suspends (every request refused with 403) or resumes a tenant. */
+  async setStatus(tenantId: string, status: 'active' | 'suspended', actor: Actor): Promise<TenantRecord> {
+    const tenant = await this.context.catalog.requireTenant(tenantId);
+    const allowedFrom = status === 'active' ? ['suspended', 'active'] : ['active', 'suspended'];
+    if (!allowedFrom.includes(tenant.status)) {
+      throw new ConflictError(`tenant ${tenantId} is ${tenant.status}`, 'invalid_status_change');
+    }
+    const updated = await this.context.catalog.updateTenant(tenantId, { status });
+    await this.context.catalog.audit(
+      actor,
+      status === 'active' ? 'tenant.resume' : 'tenant.suspend',
+      tenantId,
+    );
+    return updated;
+  }
+
+  /**
+   * Changes a tenant's tier. Between tiers with the same placement (starter and pro) this is a catalog
+   * change; a change of placement copies the tenant's rows and is the job of the tier-move worker.
+   */
+  async setTier(tenantId: string, tierId: string, actor: Actor): Promise<TenantRecord> {
+    const { catalog } = this.context;
+    const tenant = await catalog.requireTenant(tenantId);
+    const [from, to] = await Promise.all([catalog.getTier(tenant.tier), catalog.getTier(tierId)]);
+    if (!to) throw new InvalidInputError(`unknown tier ${JSON.stringify(tierId)}`, 'unknown_tier');
+    if (from?.placement !== to.placement) {
+      throw new ConflictError(
+        `moving ${tenantId} from ${from?.placement} to ${to.placement} needs a placement move, which this version does not perform yet`,
+        'placement_move_unsupported',
+      );
+    }
+    const updated = await catalog.updateTenant(tenantId, { tier: to.id });
+    await catalog.audit(actor, 'tenant.set_tier', tenantId, { from: tenant.tier, to: to.id });
+    return updated;
+  }
+
+  /** Removes a tenant's rows from its shard, or drops its dedicated database. Re-running finishes it. */
+  async delete(input: { id: string; confirm: string | undefined }, actor: Actor): Promise<TenantRecord> {
+    const id = assertSlug(input.id);
+    if (input.confirm !== id) {
+      throw new InvalidInputError(`deleting a tenant needs --confirm ${id}`, 'confirmation_required');
+    }
+    const { catalog, logger } = this.context;
+    const tenant = await catalog.requireTenant(id);
+    // Every router stops serving the tenant from here on (the catalog notifies them).
+    await catalog.updateTenant(id, { status: 'deleting' });
+    const database = tenant.databaseId ? await catalog.getDatabase(tenant.databaseId) : undefined;
+    if (database?.kind === 'shard') {
+      const url = await catalog.serverAdminUrl(database.serverId, database.databaseName);
+      const removed = await withAdminClient(url, (client) => deleteTenantRows(client, id));
+      logger.info({ tenant: id, shard: database.id, removed }, 'tenant rows removed from shard');
+    }
+    await catalog.updateTenant(id, { databaseId: null });
+    // Found by its derived id, so a re-run after a failed drop still finds it.
+    await this.#builder.destroy(dedicatedDatabaseId(id));
+    const deleted = await catalog.updateTenant(id, { status: 'deleted' });
+    await catalog.audit(actor, 'tenant.delete', id, { database: database?.id ?? null });
+    return deleted;
+  }
+}
+
+/** Deletes one tenant's rows from every tenant table of a shard, in one transaction. */
+async function deleteTenantRows(client: pg.Client, tenantId: string): Promise<number> {
+  let removed = 0;
+  await client.query('BEGIN');
+  try {
+    // The admin role may be subject to forced row-level security too: act as the tenant.
+    await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [tenantId]);
+    for (const table of await tenantTables(client)) {
+      const result = await client.query(`DELETE FROM ${quoteIdent(table)} WHERE tenant_id = $1`, [tenantId]);
+      removed += result.rowCount ?? 0;
+    }
+    await client.query('COMMIT');
+  } catch (error) {
+    await client.query('ROLLBACK');
+    throw error;
+  }
+  return removed;
+}

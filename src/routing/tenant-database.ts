@@ -1,0 +1,181 @@
+import type { Knex } from 'knex';
+import type pg from 'pg';
+import type { Placement } from '../catalog/records.js';
+import type { PoolCache, PoolLease, PoolTarget } from './pool-cache.js';
+
+/**
+ * The statements wrapped around every shard query, prepared once per connection (named) so the server
+ * parses them once. set_config(..., true) sets the tenant for the current transaction only.
+ */
+const BEGIN = { name: 'tenantplane_begin', text: 'BEGIN' };
+const SET_TENANT_TEXT = "SELECT set_config('tenantplane.tenant_id', $1, true)";
+const COMMIT = { name: 'tenantplane_commit', text: 'COMMIT' };
+
+function setTenant(tenantId: string): pg.QueryConfig {
+  return { name: 'tenantplane_set_tenant', text: SET_TENANT_TEXT, values: [tenantId] };
+}
+
+/** The slice of a pg client that knex's `.connection()` needs. */
+interface KnexConnection {
+  query(config: pg.QueryConfig, callback: (error: Error | null, result?: pg.QueryResult) => void): void;
+}
+
+/** A knex query builder factory whose queries run as one tenant. */
+export type TenantKnex = (table: string) => Knex.QueryBuilder;
+
+/**
+ * One tenant's view of its database, as returned by `router.forTenant(id)`.
+ *
+ * On a shard every statement runs in a transaction that first sets `tenantplane.tenant_id` with
+ * `set_config(..., true)`, so nothing about the tenant outlives the transaction on the pooled connection.
+ * The four statements are pipelined, costing one round trip. On a dedicated database the setting is fixed
+ * per database, so statements run as they are. Either way row-level security holds the boundary, and the
+ * service's own queries filter on tenant_id too.
+ */
+export class TenantDatabase {
+  #knex: TenantKnex | undefined;
+
+  constructor(
+    readonly tenantId: string,
+    readonly placement: Placement,
+    private readonly target: PoolTarget,
+    private readonly pools: PoolCache,
+    private readonly builder: Knex,
+  ) {}
+
+  /** Build queries with `db.knex('deployments').where(...)`; awaiting one runs it as this tenant. */
+  get knex(): TenantKnex {
+    // Built on first use: most requests run plain statements and never need it.
+    this.#knex ??= (() => {
+      const connection: KnexConnection = {
+        query: (config, callback) => {
+          this.query(config.text, config.values as unknown[]).then(
+            (result) => callback(null, result),
+            (error: Error) => callback(error),
+          );
+        },
+      };
+      return (table: string) => this.builder(table).connection(connection as never);
+    })();
+    return this.#knex;
+  }
+
+  get databaseId(): string {
+    return this.target.databaseId;
+  }
+
+  /**
+   * Runs one parameterised statement as this tenant. `name` prepares it once per connection: give it only
+   * to statements from a small fixed set, since each name stays prepared on the server connection.
+   */
+  async query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    text: string,
+    values: unknown[] = [],
+    name?: string,
+  ): Promise<pg.QueryResult<R>> {
+    const statement: pg.QueryConfig = name === undefined ? { text, values } : { name, text, values };
+    const lease = await this.pools.lease(this.target);
+    try {
+      const client = await lease.connect();
+      if (this.placement === 'dedicated')
+        return await runAndRelease(client, () => client.query<R>(statement));
+      return await runAndRelease(client, async () => {
+        // allSettled, not all: the client must not go back to the pool with statements still in flight.
+        const [begin, setTenantResult, result, commit] = await Promise.allSettled([
+          client.query(BEGIN),
+          client.query(setTenant(this.tenantId)),
+          client.query<R>(statement),
+          client.query(COMMIT),
+        ]);
+        for (const step of [begin, setTenantResult, commit]) {
+          if (step.status === 'rejected') throw new ConnectionStateError(step.reason);
+        }
+        if (result.status === 'rejected') throw result.reason;
+        return result.value;
+      });
+    } finally {
+      lease.release();
+    }
+  }
+
+  /**
+   * Runs `work` in one transaction as this tenant. Use the `trx` it receives (its `knex` and `query`), not
+   * this object, inside the callback.
+   */
+  async transaction<T>(work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
+    const lease: PoolLease = await this.pools.lease(this.target);
+    try {
+      const client = await lease.connect();
+      return await runAndRelease(client, async () => {
+        await Promise.all([client.query(BEGIN), client.query(setTenant(this.tenantId))]);
+        try {
+          const value = await work(new TenantTransaction(this.tenantId, client, this.builder));
+          await client.query('COMMIT');
+          return value;
+        } catch (error) {
+          await client.query('ROLLBACK').catch((rollbackError) => {
+            throw new ConnectionStateError(rollbackError);
+          });
+          throw error;
+        }
+      });
+    } finally {
+      lease.release();
+    }
+  }
+}
+
+/** The handle passed to `TenantDatabase.transaction` callbacks; all its statements share one transaction. */
+export class TenantTransaction {
+  readonly knex: TenantKnex;
+
+  constructor(
+    readonly tenantId: string,
+    private readonly client: pg.PoolClient,
+    builder: Knex,
+  ) {
+    const connection: KnexConnection = {
+      query: (config, callback) => {
+        client.query(config.text, config.values as unknown[]).then(
+          (result) => callback(null, result),
+          (error: Error) => callback(error),
+        );
+      },
+    };
+    this.knex = (table) => builder(table).connection(connection as never);
+  }
+
+  query<R extends pg.QueryResultRow = Record<string, unknown>>(
+    text: string,
+    values: unknown[] = [],
+  ): Promise<pg.QueryResult<R>> {
+    return this.client.query<R>(text, values);
+  }
+}
+
+/** BEGIN, set_config or COMMIT failed: the connection's state is unknown, so it must not be reused. */
+class ConnectionStateError extends Error {
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? 'connection state unknown', { cause });
+  }
+}
+
+/** An error PostgreSQL raised for a statement, after which the session itself is still sound. */
+function isStatementError(error: unknown): boolean {
+  const code = (error as { code?: unknown }).code;
+  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57|XX)/.test(code);
+}
+
+async function runAndRelease<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
+  try {
+    const value = await work();
+    client.release();
+    return value;
+  } catch (error) {
+    // A statement error leaves the connection clean (its transaction was rolled back); anything else may
+    // not, so that connection is destroyed rather than handed to the next tenant.
+    const clean = !(error instanceof ConnectionStateError) && isStatementError(error);
+    client.release(clean ? undefined : (error as Error));
+    throw error instanceof ConnectionStateError ? (error.cause as Error) : error;
+  }
+}

@@ -1,0 +1,96 @@
+import knexFactory, { type Knex } from 'knex';
+import type { Catalog } from '../catalog/catalog.js';
+import { ROUTER_BUDGET_SHARE } from '../catalog/connection-budget.js';
+import { dedicatedDatabaseId, type TenantRoute } from '../catalog/records.js';
+import type { TenantDirectory } from '../catalog/tenant-directory.js';
+import { ForbiddenError, UnavailableError } from '../errors.js';
+import { assertSlug } from '../ids.js';
+import type { Logger } from '../logging/logger.js';
+import { PoolCache, type PoolCacheOptions } from './pool-cache.js';
+import { TenantDatabase } from './tenant-database.js';
+
+export interface TenantRouterOptions extends Omit<PoolCacheOptions, 'credentials' | 'logger'> {
+  catalog: Catalog;
+  directory: TenantDirectory;
+  logger: Logger;
+  /** Connections per shard pool; shared by all the shard's tenants. Default 10. */
+  shardPoolSize?: number;
+  /**
+   * Share of each server's `max_connections` budget the router may use, leaving the rest to migrations and
+   * jobs. Default 0.8.
+   */
+  budgetShare?: number;
+}
+
+/**
+ * Sends each tenant to its database. Looks the tenant up (cached, see TenantDirectory), refuses a tenant
+ * that is not active before any pool exists, and hands out a TenantDatabase bound to the tenant.
+ */
+export class TenantRouter {
+  readonly pools: PoolCache;
+  readonly #directory: TenantDirectory;
+  readonly #shardPoolSize: number;
+  readonly #budgetShare: number;
+  /** Compiles knex builders only; statements run through TenantDatabase. */
+  readonly #builder: Knex = knexFactory({ client: 'pg' });
+  readonly #onChange: (tenantId: string) => void;
+
+  constructor(options: TenantRouterOptions) {
+    this.#directory = options.directory;
+    this.#shardPoolSize = options.shardPoolSize ?? 10;
+    this.#budgetShare = options.budgetShare ?? ROUTER_BUDGET_SHARE;
+    if (!(this.#budgetShare > 0 && this.#budgetShare <= 1))
+      throw new TypeError('budgetShare must be in (0, 1]');
+    const { catalog } = options;
+    this.pools = new PoolCache({
+      ...options,
+      credentials: (serverId) => catalog.serverAppCredentials(serverId),
+    });
+    // A dedicated tenant that changed (suspended, deleted, moved) gets its pool closed once in-flight work
+    // ends; shard pools are shared and stay.
+    this.#onChange = (tenantId) => this.pools.evict(dedicatedDatabaseId(tenantId));
+    this.#directory.on('changed', this.#onChange);
+  }
+
+  /** The tenant's database handle; throws 403 for an unknown, suspended or deleted tenant. */
+  async forTenant(tenantId: string): Promise<TenantDatabase> {
+    assertSlug(tenantId);
+    const route = await this.#directory.lookup(tenantId);
+    assertServable(tenantId, route);
+    return new TenantDatabase(
+      tenantId,
+      route.placement,
+      {
+        databaseId: route.databaseId,
+        databaseName: route.databaseName,
+        serverId: route.serverId,
+        poolSize: route.placement === 'shard' ? this.#shardPoolSize : route.poolSize,
+        serverBudget: Math.max(1, Math.floor(route.serverMaxConnections * this.#budgetShare)),
+      },
+      this.pools,
+      this.#builder,
+    );
+  }
+
+  async close(): Promise<void> {
+    this.#directory.off('changed', this.#onChange);
+    await this.pools.close();
+    await this.#builder.destroy();
+  }
+}
+
+function assertServable(tenantId: string, route: TenantRoute | undefined): asserts route is TenantRoute {
+  switch (route?.status) {
+    case 'active':
+      return;
+    case 'suspended':
+      throw new ForbiddenError(`tenant ${tenantId} is suspended`, 'tenant_suspended');
+    case 'moving':
+      throw new UnavailableError(`tenant ${tenantId} is moving; retry shortly`, 'tenant_moving', {
+        retryAfterSeconds: 5,
+      });
+    default:
+      // Unknown, still provisioning, being deleted or deleted: nothing to serve, and no hint which.
+      throw new ForbiddenError(`tenant ${tenantId} is not available`, 'tenant_unavailable');
+  }
+}

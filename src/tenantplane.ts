@@ -1,0 +1,182 @@
+import { createServer, type Server } from 'node:http';
+import type { Knex } from 'knex';
+import { DevIssuer } from './auth/dev-issuer.js';
+import type { TokenVerifier } from './auth/principal.js';
+import { createTokenVerifier } from './auth/token-verifier.js';
+import { Catalog } from './catalog/catalog.js';
+import { connectControlDatabase, migrateControlDatabase } from './catalog/control-database.js';
+import { SecretBox } from './catalog/secret-box.js';
+import { TenantDirectory } from './catalog/tenant-directory.js';
+import type { Config } from './config.js';
+import { ConfigError } from './errors.js';
+import { createApp } from './http/app.js';
+import { BullJobQueue } from './jobs/bullmq-job-queue.js';
+import { InlineJobQueue } from './jobs/inline-job-queue.js';
+import { jobHandlers } from './jobs/job-handlers.js';
+import type { JobQueue } from './jobs/job-queue.js';
+import { createLogger, type Logger } from './logging/logger.js';
+import { FleetRunner } from './migrations/fleet-runner.js';
+import { type DatabaseMigrationStatus, fleetStatus } from './migrations/fleet-status.js';
+import { distributedExecutor } from './migrations/migration-jobs.js';
+import { MigrationLedger } from './migrations/migration-ledger.js';
+import { loadMigrations } from './migrations/migration-source.js';
+import { DEFAULT_TENANT_MIGRATIONS_DIR } from './paths.js';
+import type { ProvisioningContext } from './provisioning/provisioning-context.js';
+import { ServerProvisioner } from './provisioning/server-provisioner.js';
+import { ShardProvisioner } from './provisioning/shard-provisioner.js';
+import { TenantProvisioner } from './provisioning/tenant-provisioner.js';
+import { TenantRouter, type TenantRouterOptions } from './routing/tenant-router.js';
+
+export interface TenantplaneOptions {
+  config: Config;
+  /** The control database URL to use; defaults to `config.controlDatabaseUrl` (embedded is resolved by the caller). */
+  controlDatabaseUrl?: string;
+  logger?: Logger;
+  /** Folder of tenant migrations. Default: `TENANT_MIGRATIONS_DIR` or the package's `tenant-migrations/`. */
+  tenantMigrationsDir?: string;
+  /** Router tuning: pool counts, idle eviction, timeouts. */
+  router?: Partial<Omit<TenantRouterOptions, 'catalog' | 'directory' | 'logger'>>;
+  /** Redis key prefix of the job queues (default `JOBS_PREFIX` or `tenantplane`). */
+  jobsPrefix?: string;
+  /** Run `control migrate` on open. Default true. */
+  migrate?: boolean;
+  /** Serve tenant traffic (router, LISTEN connection). CLI commands that only provision pass false. */
+  serveTraffic?: boolean;
+}
+
+/**
+ * The composition root: builds the catalog, router, provisioners and authentication from one config and
+ * hands each its dependencies. Nothing else in tenantplane holds process-wide state.
+ */
+export class Tenantplane {
+  private constructor(
+    readonly config: Config,
+    readonly logger: Logger,
+    readonly controlDatabaseUrl: string,
+    readonly knex: Knex,
+    readonly catalog: Catalog,
+    readonly servers: ServerProvisioner,
+    readonly shards: ShardProvisioner,
+    readonly tenants: TenantProvisioner,
+    readonly directory: TenantDirectory | undefined,
+    readonly router: TenantRouter | undefined,
+    readonly verifier: TokenVerifier | undefined,
+    readonly devIssuer: DevIssuer | undefined,
+    readonly tenantMigrationsDir: string,
+    readonly jobsPrefix: string,
+  ) {
+    this.ledger = new MigrationLedger(knex);
+    this.jobs = config.redisUrl
+      ? new BullJobQueue({
+          redisUrl: config.redisUrl,
+          prefix: jobsPrefix,
+          queues: Object.keys(jobHandlers(this)),
+          logger,
+        })
+      : new InlineJobQueue(jobHandlers(this));
+  }
+
+  /** Background jobs: on BullMQ with REDIS_URL, else run inline in this process. */
+  readonly jobs: JobQueue;
+
+  /** The fleet migration ledger in the catalog. */
+  readonly ledger: MigrationLedger;
+
+  /**
+   * A fleet runner over the tenant migrations as they are on disk now. `distributed` spreads the databases
+   * over `tenantctl worker` processes through the job queue (needs REDIS_URL).
+   */
+  async fleetRunner(options: { distributed?: boolean } = {}): Promise<FleetRunner> {
+    if (options.distributed && !this.jobs.distributed) {
+      throw new ConfigError('distributed migrations need REDIS_URL and at least one `tenantctl worker`');
+    }
+    const migrations = await loadMigrations(this.tenantMigrationsDir);
+    return new FleetRunner({
+      catalog: this.catalog,
+      ledger: this.ledger,
+      migrations,
+      logger: this.logger,
+      ...(options.distributed ? { executor: distributedExecutor(this.jobs) } : {}),
+    });
+  }
+
+  /** Every database's applied migrations compared with the files, plus its latest ledger row. */
+  async migrationStatus(): Promise<DatabaseMigrationStatus[]> {
+    return fleetStatus(this.catalog, this.ledger, await loadMigrations(this.tenantMigrationsDir));
+  }
+
+  static async open(options: TenantplaneOptions): Promise<Tenantplane> {
+    const { config } = options;
+    const logger = options.logger ?? createLogger(config.logLevel);
+    const url = options.controlDatabaseUrl ?? config.controlDatabaseUrl;
+    if (!url) throw new ConfigError('CONTROL_DATABASE_URL is not set');
+    if (options.migrate ?? true) await migrateControlDatabase(url);
+    const secrets = config.catalogSecretKey
+      ? SecretBox.fromBase64(config.catalogSecretKey)
+      : await SecretBox.fromKeyFile(config.dataDir);
+    const knex = connectControlDatabase(url);
+    const catalog = new Catalog(knex, secrets);
+    const context: ProvisioningContext = {
+      catalog,
+      databasePrefix: config.databasePrefix,
+      tenantMigrationsDir:
+        options.tenantMigrationsDir ?? process.env.TENANT_MIGRATIONS_DIR ?? DEFAULT_TENANT_MIGRATIONS_DIR,
+      logger,
+    };
+    let directory: TenantDirectory | undefined;
+    let router: TenantRouter | undefined;
+    let verifier: TokenVerifier | undefined;
+    let devIssuer: DevIssuer | undefined;
+    if (options.serveTraffic ?? true) {
+      directory = new TenantDirectory({ catalog, controlDatabaseUrl: url, logger });
+      await directory.start();
+      router = new TenantRouter({ ...config.router, ...options.router, catalog, directory, logger });
+      if (config.auth.jwksUrl && config.auth.issuer && config.auth.audience) {
+        verifier = createTokenVerifier({
+          issuer: config.auth.issuer,
+          audience: config.auth.audience,
+          keys: { jwksUrl: config.auth.jwksUrl },
+          verifiedTokenCacheSize: config.auth.tokenCacheSize,
+        });
+      } else {
+        devIssuer = await DevIssuer.load(config.dataDir);
+        verifier = devIssuer.verifier({ verifiedTokenCacheSize: config.auth.tokenCacheSize });
+      }
+    }
+    return new Tenantplane(
+      config,
+      logger,
+      url,
+      knex,
+      catalog,
+      new ServerProvisioner(context),
+      new ShardProvisioner(context),
+      new TenantProvisioner(context),
+      directory,
+      router,
+      verifier,
+      devIssuer,
+      context.tenantMigrationsDir,
+      options.jobsPrefix ?? process.env.JOBS_PREFIX ?? 'tenantplane',
+    );
+  }
+
+  /** Starts the HTTP API. */
+  listen(port = this.config.port, host?: string): Promise<Server> {
+    const server = createServer(createApp(this));
+    return new Promise((resolve, reject) => {
+      server.once('error', reject);
+      server.listen(port, host, () => {
+        server.off('error', reject);
+        resolve(server);
+      });
+    });
+  }
+
+  async close(): Promise<void> {
+    await this.jobs.close();
+    await this.router?.close();
+    await this.directory?.close();
+    await this.knex.destroy();
+  }
+}

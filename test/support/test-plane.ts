@@ -1,0 +1,134 @@
+import { randomBytes } from 'node:crypto';
+import { cp, mkdtemp, rm } from 'node:fs/promises';
+import type { Server } from 'node:http';
+import os from 'node:os';
+import path from 'node:path';
+import pg from 'pg';
+import { loadConfig } from '../../src/config.js';
+import { createLogger } from '../../src/logging/logger.js';
+import { DEFAULT_TENANT_MIGRATIONS_DIR } from '../../src/paths.js';
+import { Tenantplane, type TenantplaneOptions } from '../../src/tenantplane.js';
+import { TEST_POSTGRES_URL } from '../setup/hooks.js';
+
+export const TEST_ACTOR = { actor: 'test' };
+
+export function adminUrlFor(database: string): string {
+  const url = new URL(TEST_POSTGRES_URL);
+  url.pathname = `/${database}`;
+  return url.toString();
+}
+
+export async function adminQuery<R extends pg.QueryResultRow = Record<string, unknown>>(
+  database: string,
+  text: string,
+  values: unknown[] = [],
+): Promise<pg.QueryResult<R>> {
+  const client = new pg.Client({ connectionString: adminUrlFor(database) });
+  await client.connect();
+  try {
+    return await client.query<R>(text, values);
+  } finally {
+    await client.end();
+  }
+}
+
+/** A tenantplane on its own fresh control database, with its own database-name prefix and data folder. */
+export interface TestPlane {
+  tp: Tenantplane;
+  prefix: string;
+  dataDir: string;
+  /** Registers the test PostgreSQL as a server (default id `pg-main`). */
+  addServer(id?: string, maxConnections?: number): Promise<void>;
+  listen(): Promise<string>;
+  /** Environment for a `tenantctl` child process working on this plane's catalog. */
+  cliEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
+  /** Opens another Tenantplane on the same catalog (a second instance of the service). */
+  openAnother(options?: Partial<TenantplaneOptions>): Promise<Tenantplane>;
+  close(): Promise<void>;
+}
+
+export async function createTestPlane(
+  options: Partial<TenantplaneOptions> = {},
+  env: Record<string, string> = {},
+): Promise<TestPlane> {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const controlDatabase = `${prefix}_control`;
+  await adminQuery('postgres', `CREATE DATABASE "${controlDatabase}"`);
+  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-test-'));
+  const config = loadConfig({
+    CONTROL_DATABASE_URL: adminUrlFor(controlDatabase),
+    TENANT_DATABASE_PREFIX: prefix,
+    TENANTPLANE_DATA_DIR: dataDir,
+    PORT: '0',
+    ...env,
+  });
+  const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
+  const open = (extra: Partial<TenantplaneOptions> = {}) =>
+    Tenantplane.open({ config, logger, ...options, ...extra });
+  const tp = await open();
+  const others: Tenantplane[] = [];
+  const servers: Server[] = [];
+  return {
+    tp,
+    prefix,
+    dataDir,
+    async addServer(id = 'pg-main', maxConnections = 40) {
+      await tp.servers.add({ id, adminUrl: TEST_POSTGRES_URL, maxConnections }, TEST_ACTOR);
+    },
+    async listen() {
+      const server = await tp.listen(0, '127.0.0.1');
+      servers.push(server);
+      const address = server.address() as { port: number };
+      return `http://127.0.0.1:${address.port}`;
+    },
+    cliEnv(extra = {}) {
+      return {
+        ...process.env,
+        CONTROL_DATABASE_URL: adminUrlFor(controlDatabase),
+        TENANT_DATABASE_PREFIX: prefix,
+        TENANTPLANE_DATA_DIR: dataDir,
+        ...extra,
+      };
+    },
+    async openAnother(extra) {
+      const another = await open(extra);
+      others.push(another);
+      return another;
+    },
+    async close() {
+      for (const server of servers) {
+        server.closeAllConnections();
+        await new Promise((resolve) => server.close(resolve));
+      }
+      for (const another of others) await another.close();
+      await tp.close();
+      await dropEverything(prefix);
+      await rm(dataDir, { recursive: true, force: true });
+    },
+  };
+}
+
+/** A copy of the package's tenant migrations in a temporary folder, for tests that add their own. */
+export async function copyOfTenantMigrations(): Promise<string> {
+  const directory = await mkdtemp(path.join(os.tmpdir(), 'tenant-migrations-'));
+  await cp(DEFAULT_TENANT_MIGRATIONS_DIR, directory, { recursive: true });
+  return directory;
+}
+
+/** Drops every database and role a test plane made: all carry its prefix. */
+export async function dropEverything(prefix: string): Promise<void> {
+  const databases = await adminQuery<{ datname: string }>(
+    'postgres',
+    'SELECT datname FROM pg_database WHERE datname LIKE $1',
+    [`${prefix}\\_%`],
+  );
+  for (const { datname } of databases.rows) {
+    await adminQuery('postgres', `DROP DATABASE IF EXISTS "${datname}" WITH (FORCE)`);
+  }
+  const roles = await adminQuery<{ rolname: string }>(
+    'postgres',
+    'SELECT rolname FROM pg_roles WHERE rolname LIKE $1',
+    [`${prefix}\\_%`],
+  );
+  for (const { rolname } of roles.rows) await adminQuery('postgres', `DROP ROLE IF EXISTS "${rolname}"`);
+}
