@@ -3,6 +3,7 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
+import { MIGRATOR_APPLICATION_NAME } from '../src/migrations/database-migrator.js';
 import type { FleetRunResult } from '../src/migrations/fleet-runner.js';
 import {
   adminQuery,
@@ -24,6 +25,19 @@ describe('fleet migrations', function () {
   );
   const databaseOf = (id: string) => `${plane.prefix}_t_${id.replaceAll('-', '_')}`;
   let allDatabases: string[];
+
+  const waitForRunnerSessionsToEnd = async () => {
+    for (let attempt = 0; attempt < 200; attempt += 1) {
+      const { rows } = await adminQuery<{ count: number }>(
+        'postgres',
+        'SELECT count(*)::int AS count FROM pg_stat_activity WHERE application_name = $1 AND datname = ANY($2)',
+        [MIGRATOR_APPLICATION_NAME, allDatabases],
+      );
+      if (rows[0]?.count === 0) return;
+      await new Promise((resolve) => setTimeout(resolve, 50));
+    }
+    throw new Error('the killed runner still has sessions on the fleet after 10 s');
+  };
 
   const addMigration = (name: string, up: string, down?: string) =>
     Promise.all([
@@ -155,6 +169,9 @@ describe('fleet migrations', function () {
     });
     child.kill('SIGKILL');
     await new Promise((resolve) => child.once('exit', resolve));
+    // A migration the runner had already sent ends on the server (committing with its ledger row, or
+    // not at all) after the runner is gone; count only once those sessions are over.
+    await waitForRunnerSessionsToEnd();
 
     let done = 0;
     for (const database of allDatabases) {

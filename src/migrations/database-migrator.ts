@@ -67,6 +67,9 @@ export function rootMessage(error: unknown): string {
 
 const LOCK_POLL_MS = 50;
 
+/** The application_name of every session a migration runner opens on a tenant database. */
+export const MIGRATOR_APPLICATION_NAME = 'tenantplane-migrate';
+
 /**
  * Takes the database's migration lock by polling pg_try_advisory_lock rather than blocking in
  * pg_advisory_lock: a blocked statement holds a snapshot, and CREATE INDEX CONCURRENTLY in the lock
@@ -144,6 +147,8 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
   const client = new pg.Client({
     connectionString: options.connectionString,
     connectionTimeoutMillis: 10000,
+    // Lets operators (and tests) find a runner's sessions in pg_stat_activity.
+    application_name: MIGRATOR_APPLICATION_NAME,
   });
   await client.connect();
   try {
