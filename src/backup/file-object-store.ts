@@ -1,0 +1,127 @@
+import { randomBytes } from 'node:crypto';
+import { createWriteStream, type Dirent } from 'node:fs';
+import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import path from 'node:path';
+import { type Readable, Transform } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { pathToFileURL } from 'node:url';
+import { NotFoundError } from '../errors.js';
+import { assertObjectKey, assertObjectPrefix } from './object-key.js';
+import type { ObjectInfo, ObjectStore, StoredObject } from './object-store.js';
+import { RunningDigest } from './running-digest.js';
+
+/**
+ * Objects as files under a folder (`file:///path`). A put writes a hidden temporary file beside the final
+ * name, fsyncs it, renames it into place and fsyncs the folder, so a crash leaves either the old object or
+ * the new one, never a torn file under the key.
+ */
+export class FileObjectStore implements ObjectStore {
+  readonly location: string;
+
+  constructor(private readonly root: string) {
+    this.root = path.resolve(root);
+    this.location = pathToFileURL(this.root).href;
+  }
+
+  async put(key: string, body: Readable): Promise<StoredObject> {
+    const file = this.pathOf(key);
+    const directory = path.dirname(file);
+    await mkdir(directory, { recursive: true });
+    const temporary = path.join(
+      directory,
+      `.${path.basename(file)}.${randomBytes(6).toString('hex')}.partial`,
+    );
+    const digest = new RunningDigest();
+    const tap = new Transform({
+      transform(chunk: Buffer, _encoding, callback) {
+        digest.update(chunk);
+        callback(null, chunk);
+      },
+    });
+    try {
+      await pipeline(body, tap, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
+      await fsync(temporary, 'r+');
+      await rename(temporary, file);
+    } catch (error) {
+      await unlink(temporary).catch(() => {});
+      throw error;
+    }
+    await fsync(directory, 'r');
+    return { key, size: digest.size, sha256: digest.hex() };
+  }
+
+  async get(key: string): Promise<Readable> {
+    try {
+      // Opening first turns a missing file into NotFoundError here rather than into a stream error later.
+      const handle = await open(this.pathOf(key), 'r');
+      return handle.createReadStream();
+    } catch (error) {
+      if (isMissing(error)) throw new NotFoundError(`no object ${key} in ${this.location}`);
+      throw error;
+    }
+  }
+
+  async head(key: string): Promise<ObjectInfo | undefined> {
+    try {
+      const info = await stat(this.pathOf(key));
+      return info.isFile() ? { key, size: info.size, lastModified: info.mtime } : undefined;
+    } catch (error) {
+      if (isMissing(error)) return undefined;
+      throw error;
+    }
+  }
+
+  async list(prefix: string): Promise<ObjectInfo[]> {
+    assertObjectPrefix(prefix);
+    // Only the folder the prefix points into can hold matches; no need to walk the whole store.
+    const base = prefix.includes('/') ? prefix.slice(0, prefix.lastIndexOf('/')) : '';
+    const found: ObjectInfo[] = [];
+    const walk = async (relative: string): Promise<void> => {
+      let entries: Dirent[];
+      try {
+        entries = await readdir(path.join(this.root, relative), { withFileTypes: true });
+      } catch (error) {
+        if (isMissing(error)) return;
+        throw error;
+      }
+      for (const entry of entries) {
+        if (entry.name.startsWith('.')) continue;
+        const key = relative === '' ? entry.name : `${relative}/${entry.name}`;
+        if (entry.isDirectory()) {
+          if (`${key}/`.startsWith(prefix) || prefix.startsWith(`${key}/`)) await walk(key);
+        } else if (entry.isFile() && key.startsWith(prefix)) {
+          const info = await stat(path.join(this.root, key));
+          found.push({ key, size: info.size, lastModified: info.mtime });
+        }
+      }
+    };
+    await walk(base);
+    return found.sort((a, b) => (a.key < b.key ? -1 : a.key > b.key ? 1 : 0));
+  }
+
+  async delete(key: string): Promise<void> {
+    try {
+      await unlink(this.pathOf(key));
+    } catch (error) {
+      if (!isMissing(error)) throw error;
+    }
+  }
+
+  private pathOf(key: string): string {
+    return path.join(this.root, assertObjectKey(key));
+  }
+}
+
+async function fsync(file: string, flags: string): Promise<void> {
+  const handle = await open(file, flags);
+  try {
+    await handle.sync();
+  } finally {
+    await handle.close();
+  }
+}
+
+function isMissing(error: unknown): boolean {
+  const code = (error as NodeJS.ErrnoException).code;
+  return code === 'ENOENT' || code === 'ENOTDIR';
+}
