@@ -9,6 +9,12 @@ import type { TenantRoute } from './records.js';
 /** The channel the catalog's trigger notifies on every change to a tenant row. */
 export const TENANT_CHANGED_CHANNEL = 'tenantplane_tenant_changed';
 
+/**
+ * How stale a router's view of a tenant can be, in ms: notifications arrive within milliseconds, and while
+ * the LISTEN connection is down entries live this long. A tier move waits this long after pausing a tenant.
+ */
+export const CATALOG_CHANGE_BOUND_MS = 1000;
+
 export interface TenantDirectoryOptions {
   catalog: Catalog;
   /** Control database URL for the LISTEN connection. */
@@ -56,7 +62,7 @@ export class TenantDirectory extends EventEmitter<{ changed: [tenantId: string] 
     this.#url = options.controlDatabaseUrl;
     this.#logger = options.logger;
     this.#ttlMs = options.ttlMs ?? 30000;
-    this.#fallbackTtlMs = options.fallbackTtlMs ?? 1000;
+    this.#fallbackTtlMs = options.fallbackTtlMs ?? CATALOG_CHANGE_BOUND_MS;
     this.#cache = new LRUCache({ max: options.maxEntries ?? 100000, ttl: this.#ttlMs });
   }
 

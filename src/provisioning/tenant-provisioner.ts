@@ -1,12 +1,11 @@
-import type pg from 'pg';
 import type { Actor } from '../catalog/catalog.js';
 import { dedicatedDatabaseId, type TenantRecord } from '../catalog/records.js';
 import { ConflictError, InvalidInputError } from '../errors.js';
-import { assertSlug, dedicatedDatabaseName, quoteIdent } from '../ids.js';
+import { assertSlug, dedicatedDatabaseName } from '../ids.js';
 import { withAdminClient } from './admin-connection.js';
 import { DatabaseBuilder } from './database-builder.js';
 import type { ProvisioningContext } from './provisioning-context.js';
-import { tenantTables } from './tenant-database.js';
+import { deleteTenantRows } from './tenant-rows.js';
 
 export interface CreateTenantInput {
   id: string;
@@ -150,23 +149,4 @@ export class TenantProvisioner {
     await catalog.audit(actor, 'tenant.delete', id, { database: database?.id ?? null });
     return deleted;
   }
-}
-
-/** Deletes one tenant's rows from every tenant table of a shard, in one transaction. */
-async function deleteTenantRows(client: pg.Client, tenantId: string): Promise<number> {
-  let removed = 0;
-  await client.query('BEGIN');
-  try {
-    // The admin role may be subject to forced row-level security too: act as the tenant.
-    await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [tenantId]);
-    for (const table of await tenantTables(client)) {
-      const result = await client.query(`DELETE FROM ${quoteIdent(table)} WHERE tenant_id = $1`, [tenantId]);
-      removed += result.rowCount ?? 0;
-    }
-    await client.query('COMMIT');
-  } catch (error) {
-    await client.query('ROLLBACK');
-    throw error;
-  }
-  return removed;
 }

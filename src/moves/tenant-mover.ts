@@ -1,0 +1,333 @@
+import { setTimeout as sleep } from 'node:timers/promises';
+import type pg from 'pg';
+import type { Actor, Catalog } from '../catalog/catalog.js';
+import { type DatabaseRecord, dedicatedDatabaseId, type TierRecord } from '../catalog/records.js';
+import { CATALOG_CHANGE_BOUND_MS } from '../catalog/tenant-directory.js';
+import { ConflictError, InvalidInputError } from '../errors.js';
+import { assertSlug, dedicatedDatabaseName } from '../ids.js';
+import type { Logger } from '../logging/logger.js';
+import { withAdminClient } from '../provisioning/admin-connection.js';
+import { DatabaseBuilder } from '../provisioning/database-builder.js';
+import type { ProvisioningContext } from '../provisioning/provisioning-context.js';
+import { deleteTenantRows } from '../provisioning/tenant-rows.js';
+import { connectForMove, inMoveTransactions } from './move-connections.js';
+import { MoveLedger, type MoveRecord } from './move-ledger.js';
+import { lockTenantMove } from './move-lock.js';
+import { copyTable } from './row-copier.js';
+import { resyncTable } from './row-resync.js';
+import { matchingLayouts, type TableLayout } from './table-layout.js';
+import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.js';
+
+export interface TenantMoverOptions extends ProvisioningContext {
+  controlDatabaseUrl: string;
+  /**
+   * How long after pausing a tenant every router is known to refuse it, in ms. Default: the catalog's
+   * change bound plus 500 ms for requests that had just passed their last check.
+   */
+  settleMs?: number;
+  /** How long the pause waits for transactions begun before it, in ms. Default 30000. */
+  drainTimeoutMs?: number;
+}
+
+export type MovePhase = 'preparing' | 'copying' | 'catching_up' | 'paused' | 'switched' | 'cleaning' | 'done';
+
+/** What a move reports as it goes (the job's progress). */
+export interface MoveProgress {
+  phase: MovePhase;
+  table?: string;
+  rows?: number;
+}
+
+export interface MoveResult {
+  tenant_id: string;
+  moved: boolean;
+  from: { tier: string; database_id: string | null };
+  to: { tier: string; database_id: string | null };
+  rows_copied: number;
+  /** Rows re-synced while writes were paused (inserted, updated or deleted since the catch-up). */
+  rows_resynced: number;
+  /** How long the tenant's requests got 503, in ms. */
+  pause_ms: number;
+  duration_ms: number;
+}
+
+type OnProgress = (progress: MoveProgress) => Promise<void> | void;
+
+/**
+ * Moves a tenant between a shared shard and a dedicated database when its tier changes placement.
+ *
+ * The rows are copied from a snapshot while the tenant keeps serving from its old placement, then caught up
+ * once more. Only then is the tenant paused (status `moving`, 503 with Retry-After): once every router
+ * refuses it and every transaction begun before the pause has ended, what changed since the catch-up is
+ * re-synced, and the catalog switches placement, tier and status in one transaction. The old rows (or the
+ * old dedicated database) go last.
+ *
+ * Any failure before the switch puts the tenant back on its old placement and removes what was copied.
+ * Progress is recorded in `tenant_moves`, so a move interrupted by a crash is rolled back (or, past the
+ * switch, finished) by the next move of that tenant.
+ */
+export class TenantMover {
+  readonly #catalog: Catalog;
+  readonly #logger: Logger;
+  readonly #builder: DatabaseBuilder;
+  readonly #ledger: MoveLedger;
+  readonly #settleMs: number;
+  readonly #drainTimeoutMs: number;
+
+  constructor(private readonly options: TenantMoverOptions) {
+    this.#catalog = options.catalog;
+    this.#logger = options.logger;
+    this.#builder = new DatabaseBuilder(options);
+    this.#ledger = new MoveLedger(options.catalog.knex);
+    this.#settleMs = options.settleMs ?? CATALOG_CHANGE_BOUND_MS + 500;
+    this.#drainTimeoutMs = options.drainTimeoutMs ?? 30000;
+  }
+
+  async move(tenantId: string, tierId: string, actor: Actor, onProgress: OnProgress = () => {}) {
+    assertSlug(tenantId);
+    const release = await lockTenantMove(this.options.controlDatabaseUrl, tenantId);
+    try {
+      await this.#recover(tenantId, actor);
+      return await this.#start(tenantId, tierId, actor, onProgress);
+    } catch (error) {
+      // Every failed attempt is on record, which also gives a re-request a fresh job id.
+      await this.#catalog
+        .audit(actor, 'tenant.move_failed', tenantId, { tier: tierId, error: (error as Error).message })
+        .catch((auditError) => this.#logger.error({ err: auditError }, 'could not audit the failed move'));
+      throw error;
+    } finally {
+      await release();
+    }
+  }
+
+  async #start(tenantId: string, tierId: string, actor: Actor, onProgress: OnProgress): Promise<MoveResult> {
+    const started = Date.now();
+    const catalog = this.#catalog;
+    const tenant = await catalog.requireTenant(tenantId);
+    const [from, to] = await Promise.all([catalog.getTier(tenant.tier), catalog.getTier(tierId)]);
+    if (!to) throw new InvalidInputError(`unknown tier ${JSON.stringify(tierId)}`, 'unknown_tier');
+    const unmoved = (moved: boolean): MoveResult => ({
+      tenant_id: tenantId,
+      moved,
+      from: { tier: tenant.tier, database_id: tenant.databaseId },
+      to: { tier: to.id, database_id: tenant.databaseId },
+      rows_copied: 0,
+      rows_resynced: 0,
+      pause_ms: 0,
+      duration_ms: Date.now() - started,
+    });
+    if (tenant.tier === to.id) return unmoved(false);
+    if (from?.placement === to.placement) {
+      // The placement stayed (the tenant changed since the request): a catalog change is all it takes.
+      await catalog.updateTenant(tenantId, { tier: to.id });
+      await catalog.audit(actor, 'tenant.set_tier', tenantId, { from: tenant.tier, to: to.id });
+      return unmoved(false);
+    }
+    if ((tenant.status !== 'active' && tenant.status !== 'suspended') || !tenant.databaseId) {
+      throw new ConflictError(
+        `tenant ${tenantId} is ${tenant.status}; it cannot move`,
+        'invalid_status_change',
+      );
+    }
+    const move: MoveRecord = {
+      tenantId,
+      fromDatabaseId: tenant.databaseId,
+      toDatabaseId: await this.#targetId(tenantId, to, tenant.databaseId),
+      fromTier: tenant.tier,
+      toTier: to.id,
+      fromStatus: tenant.status,
+      state: 'copying',
+    };
+    await this.#ledger.start(move);
+    this.#logger.info(
+      { tenant: tenantId, from: move.fromDatabaseId, to: move.toDatabaseId },
+      'moving tenant',
+    );
+    try {
+      const counts = await this.#copyAndSwitch(move, actor, onProgress);
+      await onProgress({ phase: 'cleaning' });
+      await this.#cleanUp(move);
+      await onProgress({ phase: 'done' });
+      return {
+        ...unmoved(true),
+        to: { tier: to.id, database_id: move.toDatabaseId },
+        ...counts,
+        duration_ms: Date.now() - started,
+      };
+    } catch (error) {
+      if ((await this.#ledger.get(tenantId))?.state === 'switched') {
+        // The tenant already serves from its new placement; only the old one's cleanup is left.
+        throw new ConflictError(
+          `tenant ${tenantId} moved, but removing its old placement failed (${(error as Error).message}); run the move again to finish`,
+          'move_cleanup_failed',
+        );
+      }
+      await this.#rollBack(move, error);
+      throw error;
+    }
+  }
+
+  /** The least-loaded other shard, or the tenant's dedicated database (built in #prepareTarget). */
+  async #targetId(tenantId: string, to: TierRecord, currentId: string): Promise<string> {
+    if (to.placement === 'dedicated') return dedicatedDatabaseId(tenantId);
+    const shard = (await this.#catalog.shardLoads()).find((candidate) => candidate.id !== currentId);
+    if (!shard) throw new ConflictError('no shard is ready: add one with `tenantctl shards add`', 'no_shard');
+    return shard.id;
+  }
+
+  async #copyAndSwitch(
+    move: MoveRecord,
+    actor: Actor,
+    onProgress: OnProgress,
+  ): Promise<Pick<MoveResult, 'rows_copied' | 'rows_resynced' | 'pause_ms'>> {
+    await onProgress({ phase: 'preparing' });
+    const sourceDb = await this.#requireDatabase(move.fromDatabaseId);
+    const targetDb = await this.#prepareTarget(move);
+    const clients: pg.Client[] = [];
+    try {
+      const source = await connectForMove(this.#catalog, sourceDb);
+      clients.push(source);
+      const target = await connectForMove(this.#catalog, targetDb);
+      clients.push(target);
+      const layouts = await matchingLayouts(source, target);
+
+      let copied = 0;
+      await inMoveTransactions(source, target, move.tenantId, async () => {
+        for (const layout of layouts) {
+          await onProgress({ phase: 'copying', table: layout.table, rows: copied });
+          copied += await copyTable(source, target, move.tenantId, layout);
+        }
+      });
+      // Writes went on during the bulk copy: catch up once while still serving, so the pause is short.
+      await onProgress({ phase: 'catching_up', rows: copied });
+      await this.#resync(source, target, move.tenantId, layouts);
+
+      if (!(await this.#ledger.pause(move))) {
+        throw new ConflictError(`tenant ${move.tenantId} changed during its move`, 'tenant_changed');
+      }
+      const pausedAt = performance.now();
+      await onProgress({ phase: 'paused', rows: copied });
+      await sleep(this.#settleMs);
+      const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
+      await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
+      const resynced = await this.#resync(source, target, move.tenantId, layouts);
+      const pauseMs = Math.round(performance.now() - pausedAt);
+      const counts = { rows_copied: copied, rows_resynced: resynced, pause_ms: pauseMs };
+      await this.#ledger.switchPlacement(move, actor, {
+        from: { tier: move.fromTier, database: move.fromDatabaseId },
+        to: { tier: move.toTier, database: move.toDatabaseId },
+        ...counts,
+      });
+      this.#logger.info({ tenant: move.tenantId, ...counts }, 'tenant switched to its new placement');
+      await onProgress({ phase: 'switched', rows: copied });
+      return counts;
+    } finally {
+      await Promise.all(clients.map((client) => client.end().catch(() => {})));
+    }
+  }
+
+  async #resync(source: pg.Client, target: pg.Client, tenantId: string, layouts: TableLayout[]) {
+    return inMoveTransactions(source, target, tenantId, async () => {
+      let changed = 0;
+      for (const layout of layouts) {
+        const count = await resyncTable(source, target, tenantId, layout);
+        changed += count.copied + count.removed;
+      }
+      return changed;
+    });
+  }
+
+  /** The target, ready and empty of the tenant: built (and migrated) if dedicated, cleared if a shard. */
+  async #prepareTarget(move: MoveRecord): Promise<DatabaseRecord> {
+    if (move.toDatabaseId === dedicatedDatabaseId(move.tenantId)) {
+      const leftover = await this.#catalog.getDatabase(move.toDatabaseId);
+      // A database left by an earlier attempt is dropped and built afresh rather than trusted.
+      if (leftover) await this.#builder.destroy(move.toDatabaseId);
+      const serverId = (await this.#catalog.serverLoads())[0]?.id;
+      if (!serverId) throw new ConflictError('no server is registered', 'no_server');
+      await this.#builder.build({
+        id: move.toDatabaseId,
+        kind: 'dedicated',
+        serverId,
+        databaseName: dedicatedDatabaseName(this.options.databasePrefix, move.tenantId),
+        ownerTenantId: move.tenantId,
+      });
+    }
+    const target = await this.#requireDatabase(move.toDatabaseId);
+    await this.#clearTarget(move, target);
+    return target;
+  }
+
+  /** Removes the tenant's rows from a target that does not serve it (what an earlier attempt left). */
+  async #clearTarget(move: MoveRecord, target: DatabaseRecord): Promise<void> {
+    const tenant = await this.#catalog.getTenant(move.tenantId);
+    if (tenant?.databaseId === target.id)
+      throw new Error(`refusing to clear ${target.id}: it serves the tenant`);
+    const url = await this.#catalog.serverAdminUrl(target.serverId, target.databaseName);
+    await withAdminClient(url, (client) => deleteTenantRows(client, move.tenantId));
+  }
+
+  /** After the switch: the old placement loses the tenant's rows, or is dropped if it was its own. */
+  async #cleanUp(move: MoveRecord): Promise<void> {
+    const old = await this.#catalog.getDatabase(move.fromDatabaseId);
+    if (old?.kind === 'dedicated') {
+      // Routers close the old pool once the switch reaches them; give them that long before forcing it.
+      const appRole = (await this.#catalog.requireServer(old.serverId)).appRole;
+      await withAdminClient(await this.#catalog.serverAdminUrl(old.serverId), (client) =>
+        waitForNoConnections(client, old.databaseName, appRole, this.#settleMs * 2),
+      );
+      await this.#builder.destroy(old.id);
+    } else if (old) {
+      const url = await this.#catalog.serverAdminUrl(old.serverId, old.databaseName);
+      const removed = await withAdminClient(url, (client) => deleteTenantRows(client, move.tenantId));
+      this.#logger.info({ tenant: move.tenantId, shard: old.id, removed }, 'old rows removed from shard');
+    }
+    await this.#ledger.forget(move.tenantId);
+  }
+
+  /** Before the switch: the tenant serves from where it was again, and the target loses what was copied. */
+  async #rollBack(move: MoveRecord, cause: unknown): Promise<void> {
+    this.#logger.warn({ tenant: move.tenantId, err: cause }, 'tenant move failed; rolling back');
+    try {
+      await this.#ledger.resume(move);
+      const target = await this.#catalog.getDatabase(move.toDatabaseId);
+      const tenant = await this.#catalog.getTenant(move.tenantId);
+      if (target && tenant?.databaseId !== target.id) {
+        if (target.kind === 'dedicated') await this.#builder.destroy(target.id);
+        else await this.#clearTarget(move, target);
+      }
+      await this.#ledger.forget(move.tenantId);
+    } catch (rollbackError) {
+      // The record stays: the next move of this tenant finishes the rollback first.
+      this.#logger.error({ tenant: move.tenantId, err: rollbackError }, 'rolling back the move also failed');
+    }
+  }
+
+  /** Rolls back, or finishes, a move an earlier process left behind (it held the lock we now hold). */
+  async #recover(tenantId: string, actor: Actor): Promise<void> {
+    const leftover = await this.#ledger.get(tenantId);
+    if (!leftover) return;
+    this.#logger.warn({ tenant: tenantId, state: leftover.state }, 'found an interrupted move');
+    if (leftover.state === 'switched') await this.#cleanUp(leftover);
+    else await this.#rollBack(leftover, new Error('interrupted before the switch'));
+    await this.#catalog.audit(actor, 'tenant.move_recovered', tenantId, {
+      state: leftover.state,
+      from: leftover.fromDatabaseId,
+      to: leftover.toDatabaseId,
+    });
+    // A rollback that failed again leaves the record; moving on top of it would lose track of the target.
+    if (await this.#ledger.get(tenantId)) {
+      throw new ConflictError(
+        `tenant ${tenantId} has an unfinished move that could not be cleared`,
+        'move_stuck',
+      );
+    }
+  }
+
+  async #requireDatabase(id: string): Promise<DatabaseRecord> {
+    const database = await this.#catalog.getDatabase(id);
+    if (database?.status !== 'ready')
+      throw new ConflictError(`database ${id} is not ready`, 'database_not_ready');
+    return database;
+  }
+}
