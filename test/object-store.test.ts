@@ -16,7 +16,7 @@ import type { ObjectStore } from '../src/backup/object-store.js';
 import { openObjectStore } from '../src/backup/object-store-factory.js';
 import { S3ObjectStore } from '../src/backup/s3-object-store.js';
 import { TenantplaneError } from '../src/errors.js';
-import { type Moto, startMoto } from './support/moto.js';
+import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
 
 const MIB = 1024 * 1024;
 
@@ -270,7 +270,7 @@ describe('object stores', () => {
     it('turns an unreachable endpoint into a retryable storage_unavailable error', async () => {
       const store = new S3ObjectStore({
         bucket,
-        client: { endpoint: 'http://127.0.0.1:9', maxAttempts: 1 },
+        client: { endpoint: await closedEndpoint(), maxAttempts: 1 },
       });
       opened.push(store);
       const error = (await rejection(store.head('x'))) as TenantplaneError;

@@ -55,6 +55,11 @@ async function launch(): Promise<Moto> {
   throw lastError ?? new Error('no attempt made');
 }
 
+/** An endpoint nothing listens on (a port found free and released): for "service unreachable" tests. */
+export async function closedEndpoint(): Promise<string> {
+  return `http://127.0.0.1:${await freePort()}`;
+}
+
 function freePort(): Promise<number> {
   return new Promise((resolve, reject) => {
     const server = createServer();
