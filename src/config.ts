@@ -33,7 +33,20 @@ export interface Config {
   trustProxy: boolean;
   /** Router tuning from ROUTER_* variables; unset fields keep the router's defaults. */
   router: RouterConfig;
+  /** RATE_LIMITS=off: no per-tenant request limits and no X-RateLimit-* headers. Default on. */
+  rateLimits: boolean;
+  metrics: MetricsConfig;
 }
+
+export interface MetricsConfig {
+  /** METRICS=off: no /metrics and nothing measured per request. Default on. */
+  enabled: boolean;
+  /** METRICS_TOKEN: when set, /metrics answers only `Authorization: Bearer <token>`. */
+  token: string | undefined;
+  /** METRICS_TENANT_LABELS: tenants with a label of their own in the per-tenant counter. Default 100. */
+  tenantLabels: number;
+}
+
 
 export interface RouterConfig {
   /** ROUTER_MAX_POOLS: most pools open at once. */
@@ -54,6 +67,14 @@ function integer(env: NodeJS.ProcessEnv, name: string, fallback: number, min: nu
     throw new ConfigError(`${name} must be an integer from ${min} to ${max}, got ${JSON.stringify(raw)}`);
   }
   return value;
+}
+
+function toggle(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolean {
+  const value = optional(env, name)?.toLowerCase();
+  if (value === undefined) return fallback;
+  if (value === 'on' || value === 'true') return true;
+  if (value === 'off' || value === 'false') return false;
+  throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value)}`);
 }
 
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
@@ -95,6 +116,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     tenantDomain: optional(env, 'TENANT_DOMAIN')?.toLowerCase(),
     trustProxy: env.TRUST_PROXY === 'true',
     router: routerConfig(env),
+    rateLimits: toggle(env, 'RATE_LIMITS', true),
+    metrics: {
+      enabled: toggle(env, 'METRICS', true),
+      token: optional(env, 'METRICS_TOKEN'),
+      tenantLabels: integer(env, 'METRICS_TENANT_LABELS', 100, 1, 10000),
+    },
   };
   if (production) assertNoDevelopmentFallbacks(config);
   return config;

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import type { Placement } from '../catalog/records.js';
+import type { Placement, TenantLimits } from '../catalog/records.js';
 import type { PoolCache, PoolLease, PoolTarget } from './pool-cache.js';
 
 /**
@@ -41,6 +41,9 @@ export class TenantDatabase {
     private readonly target: PoolTarget,
     private readonly pools: PoolCache,
     private readonly builder: Knex,
+    /** The tenant's tier and limits as the router found them (cached with its route). */
+    readonly tier: string,
+    readonly limits: TenantLimits,
   ) {}
 
   /** Build queries with `db.knex('deployments').where(...)`; awaiting one runs it as this tenant. */

@@ -69,6 +69,8 @@ export class TenantRouter {
       },
       this.pools,
       this.#builder,
+      route.tier,
+      route.limits,
     );
   }
 

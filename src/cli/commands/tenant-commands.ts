@@ -1,5 +1,8 @@
 import type { Command } from 'commander';
+import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
+import { setRequestRate } from '../../limits/tenant-limits.js';
+import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
 import { describeTenant, describeTenants, type TenantView } from '../../provisioning/tenant-view.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
@@ -82,8 +85,19 @@ export function registerTenantCommands(program: Command): void {
       runCommand(async (id: string, options: CommonOptions) => {
         assertSlug(id);
         await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-          const view = await describeTenant(tp.catalog, await tp.catalog.requireTenant(id));
-          printResult(Boolean(options.json), view, () => showTenant(view));
+          const view = await describeTenantWithUsage(tp.catalog, await tp.catalog.requireTenant(id));
+          printResult(Boolean(options.json), view, () => {
+            const of = (key: string, used: number | undefined) =>
+              `${used ?? '?'} of ${view.limits[key] ?? 'unlimited'}`;
+            return [
+              showTenant(view),
+              `rate:      ${view.limits.requests_per_minute} requests per minute`,
+              `users:     ${of('users', view.usage?.users)}`,
+              `deploys:   ${of('deployments', view.usage?.deployments)}`,
+              `workflows: ${of('workflows', view.usage?.workflows)}`,
+              `storage:   ${of('storage_bytes', view.usage?.storage_bytes)} bytes`,
+            ].join('\n');
+          });
         });
       }),
     );
@@ -100,6 +114,40 @@ export function registerTenantCommands(program: Command): void {
           printResult(Boolean(options.json), view, () => `tenant ${id} is now on tier ${view.tier}`);
         });
       }),
+    );
+
+  tenants
+    .command('set-limit <id>')
+    .description('override the tenant’s request rate, or go back to its tier’s')
+    .option('--requests-per-minute <n>', 'requests per minute, shared by every instance')
+    .option('--tier-default', 'drop the override: the tier’s rate applies again')
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(
+        async (
+          id: string,
+          options: CommonOptions & { requestsPerMinute?: string; tierDefault?: boolean },
+        ) => {
+          assertSlug(id);
+          if ((options.requestsPerMinute === undefined) === !options.tierDefault) {
+            throw new InvalidInputError('give either --requests-per-minute N or --tier-default');
+          }
+          const rate = options.tierDefault
+            ? null
+            : /^\d{1,9}$/.test(options.requestsPerMinute ?? '')
+              ? Number(options.requestsPerMinute)
+              : Number.NaN;
+          await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+            const tenant = await setRequestRate(tp.catalog, id, rate, CLI_ACTOR);
+            const view = await describeTenantWithUsage(tp.catalog, tenant);
+            printResult(
+              Boolean(options.json),
+              view,
+              () => `tenant ${id}: ${view.limits.requests_per_minute} requests per minute`,
+            );
+          });
+        },
+      ),
     );
 
   for (const [command, status, verb] of [

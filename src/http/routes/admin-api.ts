@@ -2,6 +2,8 @@ import { type Request, Router } from 'express';
 import type { Actor } from '../../catalog/catalog.js';
 import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
+import { checkRequestRate, setRequestRate } from '../../limits/tenant-limits.js';
+import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
 import { describeTenant, describeTenants } from '../../provisioning/tenant-view.js';
 import type { Tenantplane } from '../../tenantplane.js';
 import { parseLimit } from '../pagination.js';
@@ -46,16 +48,18 @@ export function adminApi(tp: Tenantplane): Router {
 
   router.get('/tenants/:id', async (req, res) => {
     const tenant = await tp.catalog.requireTenant(assertSlug(req.params.id));
-    res.json(await describeTenant(tp.catalog, tenant));
+    res.json(await describeTenantWithUsage(tp.catalog, tenant));
   });
 
   router.patch('/tenants/:id', async (req, res) => {
     const id = assertSlug(req.params.id);
-    const { tier, status, name, ...rest } = body(req);
+    const { tier, status, name, requests_per_minute: rate, ...rest } = body(req);
     if (Object.keys(rest).length > 0) throw new InvalidInputError('unknown fields in body', 'unknown_field');
-    if (tier === undefined && status === undefined && name === undefined) {
-      throw new InvalidInputError('give tier, status or name', 'empty_update');
+    if (tier === undefined && status === undefined && name === undefined && rate === undefined) {
+      throw new InvalidInputError('give tier, status, name or requests_per_minute', 'empty_update');
     }
+    // Checked before anything changes, so a bad field leaves the tenant as it was.
+    if (rate !== undefined) checkRequestRate(rate);
     const actor = actorOf(req);
     if (status !== undefined) {
       if (status !== 'active' && status !== 'suspended') {
@@ -71,9 +75,12 @@ export function adminApi(tp: Tenantplane): Router {
       if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
         throw new InvalidInputError('name must be 1-200 characters', 'invalid_field');
       }
+      const before = await tp.catalog.requireTenant(id);
       await tp.catalog.updateTenant(id, { name });
+      await tp.catalog.audit(actor, 'tenant.rename', id, { from: before.name, to: name });
     }
-    res.json(await describeTenant(tp.catalog, await tp.catalog.requireTenant(id)));
+    if (rate !== undefined) await setRequestRate(tp.catalog, id, rate as number | null, actor);
+    res.json(await describeTenantWithUsage(tp.catalog, await tp.catalog.requireTenant(id)));
   });
 
   router.delete('/tenants/:id', async (req, res) => {

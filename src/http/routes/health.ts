@@ -2,8 +2,8 @@ import { Router } from 'express';
 import type { Tenantplane } from '../../tenantplane.js';
 
 /**
- * `/health`: the process is up. `/ready`: it can serve: the control database answers, and so does Redis
- * when REDIS_URL is set.
+ * `/health`: the process is up. `/ready`: it can serve: the control database answers (Redis being down
+ * only makes it `degraded`, see below).
  */
 export function healthRoutes(tp: Tenantplane): Router {
   const router = Router();
@@ -24,8 +24,15 @@ export function healthRoutes(tp: Tenantplane): Router {
       : (await tp.jobs.reachable())
         ? 'ok'
         : 'unreachable';
-    const ready = checks.control_database === 'ok' && checks.redis !== 'unreachable';
-    res.status(ready ? 200 : 503).json({ status: ready ? 'ready' : 'not_ready', checks });
+    checks.rate_limit = tp.rateLimiter?.mode ?? 'off';
+    // Redis down degrades (rate limits count per process, jobs cannot be queued) but does not make the
+    // instance unready: all instances share that Redis, so failing readiness would take every one of them
+    // out of the load balancer and turn a degradation into an outage.
+    const ready = checks.control_database === 'ok';
+    const degraded = checks.redis === 'unreachable' || checks.rate_limit === 'degraded_local';
+    res
+      .status(ready ? 200 : 503)
+      .json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not_ready', checks });
   });
   return router;
 }
