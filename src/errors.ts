@@ -69,6 +69,24 @@ export class UnavailableError extends TenantplaneError {
   }
 }
 
+/** A tenant created past one of its tier's quotas (HTTP 403); the body names the quota, limit and usage. */
+export class QuotaExceededError extends TenantplaneError {
+  constructor(quota: string, limit: number, usage: number) {
+    super('quota_exceeded', 403, `quota ${quota} reached: ${usage} of ${limit}`, {
+      details: { quota, limit, usage },
+    });
+  }
+}
+
+/** Too many requests for the tenant's rate limit (HTTP 429, with Retry-After). */
+export class RateLimitedError extends TenantplaneError {
+  readonly retryAfterSeconds: number;
+  constructor(message: string, retryAfterSeconds: number) {
+    super('rate_limited', 429, message);
+    this.retryAfterSeconds = retryAfterSeconds;
+  }
+}
+
 /** Configuration is missing or contradictory; raised at start, never on a request. */
 export class ConfigError extends TenantplaneError {
   constructor(message: string) {

@@ -14,7 +14,9 @@ import { BullJobQueue } from './jobs/bullmq-job-queue.js';
 import { InlineJobQueue } from './jobs/inline-job-queue.js';
 import { jobHandlers } from './jobs/job-handlers.js';
 import type { JobQueue } from './jobs/job-queue.js';
+import { TenantRateLimiter } from './limits/tenant-rate-limiter.js';
 import { createLogger, type Logger } from './logging/logger.js';
+import { Metrics } from './metrics/metrics.js';
 import { FleetRunner } from './migrations/fleet-runner.js';
 import { type DatabaseMigrationStatus, fleetStatus } from './migrations/fleet-status.js';
 import { distributedExecutor } from './migrations/migration-jobs.js';
@@ -65,6 +67,7 @@ export class Tenantplane {
     readonly tenantMigrationsDir: string,
     readonly jobsPrefix: string,
   ) {
+    this.metrics = new Metrics({ tenantLabels: config.metrics.tenantLabels });
     this.ledger = new MigrationLedger(knex);
     this.jobs = config.redisUrl
       ? new BullJobQueue({
@@ -74,7 +77,25 @@ export class Tenantplane {
           logger,
         })
       : new InlineJobQueue(jobHandlers(this));
+    this.metrics.watchJobs(this.jobs);
+    if (router) this.metrics.watchPools(router.pools);
+    if (directory) this.metrics.watchCatalogCache(directory);
+    // Counters live in the Redis the job queues use; the database prefix keeps deployments apart.
+    this.rateLimiter =
+      router && config.rateLimits
+        ? new TenantRateLimiter({
+            redisUrl: config.redisUrl,
+            keyPrefix: `${jobsPrefix}:rate:${config.databasePrefix}`,
+            logger,
+          })
+        : undefined;
   }
+
+  /** Prometheus metrics of this instance, on its own registry. */
+  readonly metrics: Metrics;
+
+  /** Per-tenant request limits; undefined with RATE_LIMITS=off or without serveTraffic. */
+  readonly rateLimiter: TenantRateLimiter | undefined;
 
   /** Background jobs: on BullMQ with REDIS_URL, else run inline in this process. */
   readonly jobs: JobQueue;
@@ -91,13 +112,19 @@ export class Tenantplane {
       throw new ConfigError('distributed migrations need REDIS_URL and at least one `tenantctl worker`');
     }
     const migrations = await loadMigrations(this.tenantMigrationsDir);
-    return new FleetRunner({
+    const runner = new FleetRunner({
       catalog: this.catalog,
       ledger: this.ledger,
       migrations,
       logger: this.logger,
       ...(options.distributed ? { executor: distributedExecutor(this.jobs) } : {}),
     });
+    runner.on('event', (event) => {
+      if (event.type === 'finish' && !event.dryRun) {
+        this.metrics.recordMigrationRun(event.direction, event.status, event.failed);
+      }
+    });
+    return runner;
   }
 
   /** Every database's applied migrations compared with the files, plus its latest ledger row. */
@@ -175,6 +202,7 @@ export class Tenantplane {
 
   async close(): Promise<void> {
     await this.jobs.close();
+    await this.rateLimiter?.close();
     await this.router?.close();
     await this.directory?.close();
     await this.knex.destroy();

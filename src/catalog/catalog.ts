@@ -12,6 +12,17 @@ import type {
 } from './records.js';
 import type { SecretBox } from './secret-box.js';
 
+/** One row of the audit log. */
+export interface AuditEntry {
+  id: number;
+  at: Date;
+  actor: string;
+  action: string;
+  tenantId: string | null;
+  requestId: string | null;
+  details: Record<string, unknown>;
+}
+
 /** What an admin action is attributed to, for the audit log. */
 export interface Actor {
   actor: string;
@@ -60,6 +71,7 @@ function toTenant(row: Record<string, unknown>): TenantRecord {
     tier: row.tier as string,
     status: row.status as TenantStatus,
     databaseId: (row.database_id as string | null) ?? null,
+    requestsPerMinute: (row.requests_per_minute as number | null) ?? null,
     createdAt: row.created_at as Date,
     updatedAt: row.updated_at as Date,
   };
@@ -299,9 +311,16 @@ export class Catalog {
 
   async updateTenant(
     id: string,
-    changes: Partial<{ name: string; tier: string; status: TenantStatus; databaseId: string | null }>,
+    changes: Partial<{
+      name: string;
+      tier: string;
+      status: TenantStatus;
+      databaseId: string | null;
+      requestsPerMinute: number | null;
+    }>,
   ): Promise<TenantRecord> {
     const update: Record<string, unknown> = { updated_at: this.knex.fn.now() };
+    if (changes.requestsPerMinute !== undefined) update.requests_per_minute = changes.requestsPerMinute;
     if (changes.name !== undefined) update.name = changes.name;
     if (changes.tier !== undefined) update.tier = changes.tier;
     if (changes.status !== undefined) {
@@ -331,6 +350,11 @@ export class Catalog {
         't.status',
         't.tier',
         'ti.pool_size',
+        this.knex.raw('COALESCE(t.requests_per_minute, ti.requests_per_minute) AS requests_per_minute'),
+        'ti.max_users',
+        'ti.max_deployments',
+        'ti.max_workflows',
+        'ti.max_storage_bytes',
         'd.id as database_id',
         'd.kind',
         'd.database_name',
@@ -348,6 +372,14 @@ export class Catalog {
       databaseName: row.database_name,
       serverId: row.server_id,
       serverMaxConnections: row.max_connections,
+      limits: {
+        requestsPerMinute: row.requests_per_minute,
+        users: row.max_users,
+        deployments: row.max_deployments,
+        workflows: row.max_workflows,
+        // bigint arrives as a string; storage quotas stay far below 2^53.
+        storageBytes: row.max_storage_bytes === null ? null : Number(row.max_storage_bytes),
+      },
     };
   }
 
@@ -361,5 +393,22 @@ export class Catalog {
       request_id: actor.requestId ?? null,
       details: JSON.stringify(details),
     });
+  }
+
+  /** Audit entries newest first, optionally for one tenant; `before` is the last id of the previous page. */
+  async listAudit(options: { tenantId?: string; before?: number; limit: number }): Promise<AuditEntry[]> {
+    const query = this.knex('audit_log').orderBy('id', 'desc').limit(options.limit);
+    if (options.tenantId !== undefined) query.where({ tenant_id: options.tenantId });
+    if (options.before !== undefined) query.where('id', '<', options.before);
+    return (await query).map((row: Record<string, unknown>) => ({
+      // bigserial arrives as a string; ids stay far below 2^53.
+      id: Number(row.id),
+      at: row.at as Date,
+      actor: row.actor as string,
+      action: row.action as string,
+      tenantId: (row.tenant_id as string | null) ?? null,
+      requestId: (row.request_id as string | null) ?? null,
+      details: row.details as Record<string, unknown>,
+    }));
   }
 }

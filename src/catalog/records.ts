@@ -40,8 +40,19 @@ export interface TenantRecord {
   tier: string;
   status: TenantStatus;
   databaseId: string | null;
+  /** The tenant's own request rate, overriding its tier's; null keeps the tier's. */
+  requestsPerMinute: number | null;
   createdAt: Date;
   updatedAt: Date;
+}
+
+/** What a tenant may use: its tier's limits with the tenant's overrides applied. Quotas: null is unlimited. */
+export interface TenantLimits {
+  requestsPerMinute: number;
+  users: number | null;
+  deployments: number | null;
+  workflows: number | null;
+  storageBytes: number | null;
 }
 
 /** Everything the router needs to reach a tenant's rows. */
@@ -55,6 +66,8 @@ export interface TenantRoute {
   databaseName: string;
   serverId: string;
   serverMaxConnections: number;
+  /** Rate limit and quotas, cached with the route so no request needs a catalog query for them. */
+  limits: TenantLimits;
 }
 
 /** The catalog id of a tenant's dedicated database; ':' never appears in a shard id, so the two cannot clash. */

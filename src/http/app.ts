@@ -2,8 +2,11 @@ import express, { type Express, type RequestHandler } from 'express';
 import { authenticate, requireAdmin } from '../auth/authenticate.js';
 import type { Tenantplane } from '../tenantplane.js';
 import { errorHandler, notFound } from './error-handler.js';
+import { rateLimit } from './rate-limit.js';
 import { requestId } from './request-id.js';
+import { metricsEndpoint, mountedAt, requestMetrics } from './request-metrics.js';
 import { adminApi } from './routes/admin-api.js';
+import { adminAuditApi } from './routes/admin-audit.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
@@ -24,22 +27,30 @@ export function createApp(tp: Tenantplane): Express {
   app.disable('etag');
   app.set('trust proxy', tp.config.trustProxy);
   app.use(requestId(tp.logger));
+  const metrics = tp.config.metrics.enabled ? tp.metrics : undefined;
+  if (metrics) app.use(requestMetrics(metrics));
+  const passThrough: RequestHandler = (_req, _res, next) => next();
   // The application API first: it is the hot path, and every layer in front of it costs on each request.
   app.use(
     '/api/v1',
+    metrics ? mountedAt() : passThrough,
     authenticate(tp.verifier),
     tenantContext(tp.router, tp.config.tenantDomain ? { tenantDomain: tp.config.tenantDomain } : {}),
+    tp.rateLimiter ? rateLimit(tp.rateLimiter) : passThrough,
     jsonBodies(),
     applicationApi(),
   );
   app.use(
     '/admin/v1',
+    mountedAt(),
     authenticate(tp.verifier),
     requireAdmin(),
     jsonBodies(),
     adminApi(tp),
     adminMigrationsApi(tp),
+    adminAuditApi(tp),
   );
+  if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));
   app.use(healthRoutes(tp));
   const devIssuer = tp.devIssuer;
   if (devIssuer) app.get('/.well-known/jwks.json', (_req, res) => res.json(devIssuer.jwks()));

@@ -1,5 +1,5 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { NotFoundError, TenantplaneError, UnavailableError } from '../errors.js';
+import { NotFoundError, RateLimitedError, TenantplaneError, UnavailableError } from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 
 /** Unmatched routes get the same error body as everything else. */
@@ -12,7 +12,10 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (error, _req, res, next) => {
     if (res.headersSent) return next(error);
     if (error instanceof TenantplaneError) {
-      if (error instanceof UnavailableError && error.retryAfterSeconds !== undefined) {
+      if (
+        (error instanceof UnavailableError || error instanceof RateLimitedError) &&
+        error.retryAfterSeconds !== undefined
+      ) {
         res.setHeader('Retry-After', String(error.retryAfterSeconds));
       }
       if (error.status >= 500) logger.warn({ err: error }, error.message);

@@ -40,3 +40,16 @@ export function parseLimit(raw: unknown, fallback = 20, max = 100): number {
     throw new InvalidInputError(`limit must be an integer from 1 to ${max}`, 'invalid_limit');
   return value;
 }
+
+/** An opaque cursor over a positive integer key (such as a bigserial id), for lists ordered by it. */
+export function encodeSequenceCursor(position: number): string {
+  return Buffer.from(`s${position}`).toString('base64url');
+}
+
+export function decodeSequenceCursor(raw: unknown): number | undefined {
+  if (raw === undefined || raw === '') return undefined;
+  const text = typeof raw === 'string' && raw.length <= 40 ? Buffer.from(raw, 'base64url').toString() : '';
+  const match = /^s([1-9]\d{0,15})$/.exec(text);
+  if (!match) throw new InvalidInputError('cursor is not one this API returned', 'invalid_cursor');
+  return Number(match[1]);
+}

@@ -113,6 +113,17 @@ export class BullJobQueue implements JobQueue {
     return job.waitUntilFinished(events);
   }
 
+  async stateCounts(): Promise<Array<{ queue: string; state: JobState; count: number }>> {
+    const states = ['waiting', 'active', 'completed', 'failed', 'delayed'] as const;
+    const perQueue = await Promise.all(
+      this.options.queues.map(async (queue) => {
+        const counts = await this.#queue(queue).getJobCounts(...states);
+        return states.map((state) => ({ queue, state, count: counts[state] ?? 0 }));
+      }),
+    );
+    return perQueue.flat();
+  }
+
   async reachable(): Promise<boolean> {
     const timeout = new Promise<boolean>((resolve) => setTimeout(() => resolve(false), 1000).unref());
     const ping = this.#connection.ping().then(

@@ -5,6 +5,7 @@ import {
   type JobHandler,
   type JobQueue,
   type JobSnapshot,
+  type JobState,
 } from './job-queue.js';
 
 interface InlineJob {
@@ -83,6 +84,17 @@ export class InlineJobQueue implements JobQueue {
     const job = this.#jobs.get(`${queue}/${jobId}`);
     if (!job) throw new TypeError(`no job ${jobId} in ${queue}`);
     return job.done;
+  }
+
+  async stateCounts(): Promise<Array<{ queue: string; state: JobState; count: number }>> {
+    const counts = new Map<string, { queue: string; state: JobState; count: number }>();
+    for (const { snapshot } of this.#jobs.values()) {
+      const key = `${snapshot.queue}/${snapshot.state}`;
+      const entry = counts.get(key) ?? { queue: snapshot.queue, state: snapshot.state, count: 0 };
+      entry.count += 1;
+      counts.set(key, entry);
+    }
+    return [...counts.values()];
   }
 
   async reachable(): Promise<boolean> {

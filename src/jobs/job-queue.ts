@@ -39,6 +39,8 @@ export interface JobQueue {
   find(jobId: string): Promise<JobSnapshot | undefined>;
   /** Resolves with the job's result once it completes; rejects with its error once it has failed for good. */
   wait(queue: string, jobId: string): Promise<unknown>;
+  /** Jobs per queue and state, for metrics (with BullMQ: every process's jobs). */
+  stateCounts(): Promise<Array<{ queue: string; state: JobState; count: number }>>;
   /** Whether the queue's backing store answers (always true inline). */
   reachable(): Promise<boolean>;
   close(): Promise<void>;

@@ -40,7 +40,15 @@ export type FleetEvent =
   | { type: 'start'; runId: string | undefined; total: number; concurrency: number; canary: number }
   | { type: 'target-start'; databaseId: string }
   | { type: 'target-done'; result: TargetResult }
-  | { type: 'canary-failed'; failed: string[] };
+  | { type: 'canary-failed'; failed: string[] }
+  | {
+      type: 'finish';
+      runId: string | undefined;
+      direction: 'up' | 'down';
+      dryRun: boolean;
+      status: RunStatus;
+      failed: number;
+    };
 
 /** Migrates one database of a run: here in this process, or as a job on a `tenantctl worker`. */
 export type TargetExecutor = (
@@ -167,12 +175,21 @@ export class FleetRunner extends EventEmitter<{ event: [FleetEvent] }> {
     await writer?.flush();
     if (runId) await ledger.finishRun(runId, status);
     const ordered = results.sort((a, b) => a.databaseId.localeCompare(b.databaseId));
+    const failed = ordered.filter((result) => result.status === 'failed');
+    this.emit('event', {
+      type: 'finish',
+      runId,
+      direction: options.direction,
+      dryRun: plan.dryRun,
+      status,
+      failed: failed.length,
+    });
     return {
       runId,
       status,
       concurrency,
       targets: ordered,
-      failed: ordered.filter((result) => result.status === 'failed'),
+      failed,
     };
   }
 

@@ -66,6 +66,16 @@ async function runFleet(tp: Tenantplane, direction: 'up' | 'down', flags: RunFla
   } finally {
     reporter.finish();
   }
+  if (!flags.dryRun) {
+    await tp.catalog.audit(CLI_ACTOR, 'migration.run', null, {
+      direction,
+      runId: result.runId,
+      status: result.status,
+      failed: result.failed.map((failed) => failed.databaseId),
+      ...(flags.to === undefined ? {} : { to: flags.to }),
+      ...(flags.target === undefined ? {} : { target: flags.target }),
+    });
+  }
   printResult(Boolean(flags.json), result, () => summary(result, Boolean(flags.dryRun)));
   if (result.status !== 'succeeded') process.exitCode = EXIT_FAILED;
 }

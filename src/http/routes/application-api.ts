@@ -6,6 +6,7 @@ export function applicationApi(): Router {
   const router = Router();
   registerResource(router, '/deployments', {
     table: 'deployments',
+    quota: 'deployments',
     fields: {
       project_name: { kind: 'text', required: true, max: 200 },
       status: { kind: 'status', required: true, max: 40 },
@@ -14,6 +15,7 @@ export function applicationApi(): Router {
   });
   registerResource(router, '/workflows', {
     table: 'workflows',
+    quota: 'workflows',
     fields: {
       name: { kind: 'text', required: true, max: 200 },
       status: { kind: 'status', required: true, max: 40 },

@@ -1,6 +1,8 @@
 import type { Request, Router } from 'express';
 import { InvalidInputError, NotFoundError } from '../../errors.js';
 import { quoteIdent } from '../../ids.js';
+import { insertWithinQuota } from '../../limits/quota-guard.js';
+import type { CountedQuota } from '../../limits/tenant-usage.js';
 import type { TenantDatabase } from '../../routing/tenant-database.js';
 import { decodeCursor, encodeCursor, isUuid, parseLimit } from '../pagination.js';
 import { checkBody, type FieldSpecs } from './resource-fields.js';
@@ -9,6 +11,8 @@ export interface ResourceSpec {
   /** Table in the tenant schema. */
   table: string;
   fields: FieldSpecs;
+  /** The tier quota a create counts against (the storage quota applies to every create). */
+  quota: CountedQuota;
 }
 
 function db(req: Request): TenantDatabase {
@@ -83,12 +87,12 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
     const values = checkBody(req.body, spec.fields, false);
     const given = Object.keys(values);
     const params = [tenant.tenantId, ...given.map((name) => values[name])];
-    const result = await tenant.query(
-      `INSERT INTO ${table} (tenant_id${given.map((name) => `, ${quoteIdent(name)}`).join('')})
+    const result = await insertWithinQuota(tenant, spec.quota, {
+      text: `INSERT INTO ${table} (tenant_id${given.map((name) => `, ${quoteIdent(name)}`).join('')})
        VALUES ($1${given.map((_, index) => `, $${index + 2}`).join('')}) RETURNING ${columns}`,
-      params,
-      statementName('insert', given),
-    );
+      values: params,
+      name: statementName('insert', given),
+    });
     res.status(201).json(result.rows[0]);
   });
 

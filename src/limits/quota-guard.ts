@@ -1,0 +1,38 @@
+import type pg from 'pg';
+import { QuotaExceededError } from '../errors.js';
+import type { TenantDatabase } from '../routing/tenant-database.js';
+import { type CountedQuota, TENANT_USAGE_SQL, toUsage } from './tenant-usage.js';
+
+/** Advisory lock class of quota checks ('quot'), so they never collide with the migration locks. */
+const QUOTA_LOCK_CLASS = 0x71756f74;
+
+/**
+ * Runs a create statement unless it would take the tenant past its quota for `quota` or its storage
+ * quota: 403 `quota_exceeded` with the quota, limit and usage.
+ *
+ * Race-safe: the check and the insert share one transaction that first takes a per-tenant advisory lock,
+ * so concurrent creates of one tenant are counted one after another (each statement after the lock sees
+ * the rows the previous holder committed). A tenant without these quotas pays nothing extra.
+ */
+export async function insertWithinQuota<R extends pg.QueryResultRow>(
+  db: TenantDatabase,
+  quota: CountedQuota,
+  statement: { text: string; values: unknown[]; name?: string },
+): Promise<pg.QueryResult<R>> {
+  const countLimit = db.limits[quota];
+  const storageLimit = db.limits.storageBytes;
+  if (countLimit === null && storageLimit === null) {
+    return db.query<R>(statement.text, statement.values, statement.name);
+  }
+  return db.transaction(async (trx) => {
+    await trx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [QUOTA_LOCK_CLASS, db.tenantId]);
+    const usage = toUsage((await trx.query(TENANT_USAGE_SQL, [db.tenantId])).rows[0]);
+    if (countLimit !== null && usage[quota] >= countLimit) {
+      throw new QuotaExceededError(quota, countLimit, usage[quota]);
+    }
+    if (storageLimit !== null && usage.storage_bytes >= storageLimit) {
+      throw new QuotaExceededError('storage_bytes', storageLimit, usage.storage_bytes);
+    }
+    return trx.query<R>(statement.text, statement.values);
+  });
+}

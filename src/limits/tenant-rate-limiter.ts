@@ -1,0 +1,124 @@
+import { Redis } from 'ioredis';
+import {
+  type RateLimiterAbstract,
+  RateLimiterMemory,
+  RateLimiterRedis,
+  RateLimiterRes,
+} from 'rate-limiter-flexible';
+import type { Logger } from '../logging/logger.js';
+
+/** Where the counters live right now: Redis (shared), this process only by choice, or by necessity. */
+export type RateLimitMode = 'redis' | 'local' | 'degraded_local';
+
+export interface RateLimitDecision {
+  allowed: boolean;
+  limit: number;
+  remaining: number;
+  /** Milliseconds until the tenant's window resets. */
+  resetMs: number;
+}
+
+export interface TenantRateLimiterOptions {
+  /** Shared counters in this Redis; unset keeps them per process. */
+  redisUrl?: string | undefined;
+  /** Redis key prefix; separates deployments (and test runs) sharing one Redis. */
+  keyPrefix: string;
+  logger: Logger;
+  /** Window length in seconds. Default 60 (limits are per minute). */
+  windowSeconds?: number;
+  /** A Redis command slower than this counts as Redis being down for that request, in ms. Default 500. */
+  commandTimeoutMs?: number;
+}
+
+/**
+ * Per-tenant request limits, fixed window, counted in Redis so every instance shares them. Each request
+ * costs one Redis round trip (rate-limiter-flexible's increment script); a tenant that used up its window
+ * is then refused from memory until the window ends, without asking Redis again.
+ *
+ * When Redis is unreachable each process counts on its own (the insurance limiter) and requests keep being
+ * served; the change is logged once each way and shows in `mode`.
+ */
+export class TenantRateLimiter {
+  readonly #redis: Redis | undefined;
+  readonly #options: TenantRateLimiterOptions;
+  readonly #windowSeconds: number;
+  /** One limiter per distinct limit: tiers and overrides give a handful. They share keys, so changing a
+   * tenant's limit keeps what it used in the current window. */
+  readonly #limiters = new Map<number, RateLimiterAbstract>();
+  #degraded = false;
+
+  constructor(options: TenantRateLimiterOptions) {
+    this.#options = options;
+    this.#windowSeconds = options.windowSeconds ?? 60;
+    if (options.redisUrl) {
+      this.#redis = new Redis(options.redisUrl, {
+        // Fail at once while disconnected (the insurance limiter answers) instead of queueing requests.
+        enableOfflineQueue: false,
+        maxRetriesPerRequest: 0,
+        commandTimeout: options.commandTimeoutMs ?? 500,
+        enableAutoPipelining: true,
+        retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
+      });
+      // Until the first connection counting is local too (see `mode`), but only a failure is logged.
+      this.#redis.on('ready', () => this.#setDegraded(false));
+      this.#redis.on('close', () => this.#setDegraded(true));
+      this.#redis.on('error', (error) => this.#setDegraded(true, error));
+    }
+  }
+
+  get mode(): RateLimitMode {
+    if (!this.#redis) return 'local';
+    return this.#redis.status === 'ready' ? 'redis' : 'degraded_local';
+  }
+
+  #setDegraded(degraded: boolean, error?: Error): void {
+    if (degraded === this.#degraded) return;
+    this.#degraded = degraded;
+    if (degraded) {
+      this.#options.logger.warn(
+        { err: error },
+        'rate limits: Redis unreachable, counting per process until it is back',
+      );
+    } else {
+      this.#options.logger.info('rate limits: Redis reachable again, counting shared');
+    }
+  }
+
+  #limiter(limit: number): RateLimiterAbstract {
+    let limiter = this.#limiters.get(limit);
+    if (!limiter) {
+      const common = { points: limit, duration: this.#windowSeconds, keyPrefix: this.#options.keyPrefix };
+      limiter = this.#redis
+        ? new RateLimiterRedis({
+            ...common,
+            storeClient: this.#redis,
+            rejectIfRedisNotReady: true,
+            inMemoryBlockOnConsumed: limit,
+            insuranceLimiter: new RateLimiterMemory(common),
+          })
+        : new RateLimiterMemory(common);
+      this.#limiters.set(limit, limiter);
+    }
+    return limiter;
+  }
+
+  /** Counts one request of `key` against `limit` per window. */
+  async consume(key: string, limit: number): Promise<RateLimitDecision> {
+    try {
+      const result = await this.#limiter(limit).consume(key);
+      return { allowed: true, limit, remaining: result.remainingPoints, resetMs: result.msBeforeNext };
+    } catch (rejection) {
+      if (rejection instanceof RateLimiterRes) {
+        return { allowed: false, limit, remaining: 0, resetMs: rejection.msBeforeNext };
+      }
+      // Only reachable if the insurance limiter itself failed: never refuse a request for that.
+      this.#options.logger.error({ err: rejection }, 'rate limiter failed; request let through');
+      return { allowed: true, limit, remaining: limit, resetMs: this.#windowSeconds * 1000 };
+    }
+  }
+
+  async close(): Promise<void> {
+    this.#redis?.removeAllListeners('close');
+    this.#redis?.disconnect();
+  }
+}

@@ -1,0 +1,217 @@
+import { expect } from 'chai';
+import { OTHER_TENANTS } from '../src/metrics/metrics.js';
+import { TopTenants } from '../src/metrics/top-tenants.js';
+import { callJson } from './support/http-client.js';
+import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+
+interface Sample {
+  name: string;
+  labels: Record<string, string>;
+  value: number;
+}
+
+function parse(text: string): Sample[] {
+  const samples: Sample[] = [];
+  for (const line of text.split('\n')) {
+    const match = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (\S+)$/i.exec(line);
+    if (!match) continue;
+    const labels: Record<string, string> = {};
+    for (const pair of (match[2] ?? '').matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g))
+      labels[pair[1]!] = pair[2]!;
+    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
+  }
+  return samples;
+}
+
+function pick(samples: Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
+  return samples.filter(
+    (sample) =>
+      sample.name === name && Object.entries(labels).every(([key, value]) => sample.labels[key] === value),
+  );
+}
+
+const METRICS_TOKEN = 'scrape-secret';
+
+describe('metrics', function () {
+  this.timeout(120000);
+  let plane: TestPlane;
+  let base: string;
+  const tokens: Record<string, string> = {};
+
+  async function scrape(): Promise<Sample[]> {
+    const answer = await callJson(base, METRICS_TOKEN, 'GET', '/metrics');
+    expect(answer.status).to.equal(200);
+    expect(answer.headers.get('content-type')).to.match(/^text\/plain/);
+    return parse(answer.body);
+  }
+
+  before(async () => {
+    plane = await createTestPlane({}, { METRICS_TOKEN, METRICS_TENANT_LABELS: '50' });
+    await plane.addServer();
+    await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
+    await plane.tp.tenants.create({ id: 'alpha', tier: 'starter' }, TEST_ACTOR);
+    await plane.tp.tenants.create({ id: 'corp', tier: 'enterprise' }, TEST_ACTOR);
+    for (const tenant of ['alpha', 'corp'])
+      tokens[tenant] = await plane.tp.devIssuer!.mint({ tenantId: tenant });
+    tokens.admin = await plane.tp.devIssuer!.mint({ admin: true });
+    base = await plane.listen();
+  });
+  after(async () => plane.close());
+
+  it('needs the metrics token when one is configured', async () => {
+    expect((await callJson(base, undefined, 'GET', '/metrics')).status).to.equal(401);
+    expect((await callJson(base, 'wrong', 'GET', '/metrics')).status).to.equal(401);
+  });
+
+  it('counts requests by tier, route pattern and status, and exposes pools, cache, jobs and migrations', async () => {
+    const created = await callJson(base, tokens.alpha, 'POST', '/api/v1/deployments', {
+      project_name: 'web',
+      status: 'ready',
+    });
+    expect(created.status).to.equal(201);
+    expect(
+      (await callJson(base, tokens.alpha, 'GET', `/api/v1/deployments/${created.body.id}`)).status,
+    ).to.equal(200);
+    const missing = '00000000-0000-4000-8000-000000000000';
+    expect((await callJson(base, tokens.corp, 'GET', `/api/v1/deployments/${missing}`)).status).to.equal(404);
+    expect((await callJson(base, tokens.alpha, 'GET', '/no/such/path')).status).to.equal(404);
+    const run = await callJson(base, tokens.admin, 'POST', '/admin/v1/migrations/runs', {});
+    expect(run.status).to.equal(202);
+    await plane.tp.jobs.wait('migration-run', run.body.job_id);
+
+    const samples = await scrape();
+    expect(
+      pick(samples, 'tenantplane_http_requests_total', {
+        tier: 'starter',
+        route: '/api/v1/deployments/:id',
+        method: 'GET',
+        status: '200',
+      })[0]?.value,
+    ).to.equal(1);
+    expect(
+      pick(samples, 'tenantplane_http_requests_total', {
+        tier: 'enterprise',
+        route: '/api/v1/deployments/:id',
+        status: '404',
+      })[0]?.value,
+    ).to.equal(1);
+    expect(
+      pick(samples, 'tenantplane_http_requests_total', { route: 'unmatched', status: '404' }),
+    ).to.have.length(1);
+    expect(
+      pick(samples, 'tenantplane_http_requests_total', {
+        tier: 'none',
+        route: '/admin/v1/migrations/runs',
+        status: '202',
+      }),
+    ).to.have.length(1);
+    expect(
+      pick(samples, 'tenantplane_http_request_duration_seconds_count', {
+        tier: 'starter',
+        route: '/api/v1/deployments',
+        method: 'POST',
+        status: '201',
+      })[0]?.value,
+    ).to.equal(1);
+    // Raw paths never become labels.
+    expect(
+      samples.some((sample) => Object.values(sample.labels).some((value) => value.includes(created.body.id))),
+    ).to.be.false;
+
+    expect(pick(samples, 'tenantplane_router_pools_open', { server: 'pg-main' })[0]?.value).to.equal(2);
+    const connections = pick(samples, 'tenantplane_router_connections', { server: 'pg-main' });
+    expect(connections.map((sample) => sample.labels.state).sort()).to.deep.equal(['idle', 'in_use']);
+    expect(pick(samples, 'tenantplane_router_waiting_requests', { server: 'pg-main' })[0]?.value).to.equal(0);
+    expect(
+      pick(samples, 'tenantplane_catalog_cache_lookups_total', { result: 'miss' })[0]?.value,
+    ).to.be.at.least(2);
+    expect(
+      pick(samples, 'tenantplane_catalog_cache_lookups_total', { result: 'hit' })[0]?.value,
+    ).to.be.at.least(1);
+    expect(
+      pick(samples, 'tenantplane_jobs', { queue: 'migration-run', state: 'completed' })[0]?.value,
+    ).to.equal(1);
+    expect(
+      pick(samples, 'tenantplane_job_runs_total', { queue: 'migration-run', state: 'completed' })[0]?.value,
+    ).to.equal(1);
+    expect(
+      pick(samples, 'tenantplane_job_duration_seconds_count', { queue: 'migration-run' })[0]?.value,
+    ).to.equal(1);
+    expect(
+      pick(samples, 'tenantplane_migration_runs_total', { direction: 'up', status: 'succeeded' })[0]?.value,
+    ).to.equal(1);
+    expect(pick(samples, 'tenantplane_tenant_requests_total', { tenant: 'alpha' })[0]?.value).to.equal(2);
+  });
+
+  it('keeps the per-tenant label set bounded with 5,000 tenants, the busiest one tracked', async () => {
+    // 5,000 active tenants on the shard, straight into the catalog: a shard tenant needs nothing else.
+    await plane.tp.knex.raw(
+      `INSERT INTO tenants (id, name, tier, status, database_id)
+       SELECT 'load-' || g, 'load ' || g, 'starter', 'active', 'shard-one' FROM generate_series(1, 5000) g`,
+    );
+    const before = await scrape();
+    const apiBefore = pick(before, 'tenantplane_tenant_requests_total').reduce((sum, s) => sum + s.value, 0);
+    const order: string[] = [];
+    for (let index = 1; index <= 5000; index++) {
+      order.push(`load-${index}`);
+      if (index % 20 === 0) order.push('load-1');
+    }
+    const minted = new Map<string, string>();
+    for (const tenant of new Set(order))
+      minted.set(tenant, await plane.tp.devIssuer!.mint({ tenantId: tenant }));
+    let next = 0;
+    const failures: number[] = [];
+    await Promise.all(
+      Array.from({ length: 16 }, async () => {
+        while (next < order.length) {
+          const tenant = order[next++]!;
+          const answer = await callJson(base, minted.get(tenant), 'GET', '/api/v1/deployments?limit=1');
+          if (answer.status !== 200) failures.push(answer.status);
+        }
+      }),
+    );
+    expect(failures).to.deep.equal([]);
+
+    const samples = await scrape();
+    const perTenant = pick(samples, 'tenantplane_tenant_requests_total');
+    expect(perTenant.length).to.be.at.most(51);
+    expect(perTenant.filter((sample) => sample.labels.tenant === OTHER_TENANTS)).to.have.length(1);
+    // Every request is counted exactly once across the tracked tenants and the rest.
+    const total = perTenant.reduce((sum, sample) => sum + sample.value, 0);
+    expect(total - apiBefore).to.equal(order.length);
+    // load-1 had more than total/50 of the requests: space-saving guarantees it a label.
+    expect(pick(samples, 'tenantplane_tenant_requests_total', { tenant: 'load-1' })).to.have.length(1);
+  });
+
+  it('tracks heavy hitters and keeps counts monotonic in the space-saving set', () => {
+    const top = new TopTenants(10);
+    for (let index = 0; index < 5000; index++) {
+      top.record(`t-${index}`);
+      if (index % 5 === 0) top.record('hot');
+    }
+    expect(top.counts()).to.have.length(10);
+    expect(top.total).to.equal(6000);
+    const hot = top.counts().find(([id]) => id === 'hot');
+    expect(hot?.[1]).to.equal(1000);
+    expect(top.other + top.counts().reduce((sum, [, count]) => sum + count, 0)).to.equal(6000);
+    expect(() => new TopTenants(0)).to.throw(TypeError);
+  });
+
+  it('serves no /metrics and measures nothing with METRICS=off', async () => {
+    const quiet = await createTestPlane({}, { METRICS: 'off', RATE_LIMITS: 'off' });
+    try {
+      await quiet.addServer();
+      await quiet.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
+      await quiet.tp.tenants.create({ id: 'plain', tier: 'starter' }, TEST_ACTOR);
+      const quietBase = await quiet.listen();
+      const token = await quiet.tp.devIssuer!.mint({ tenantId: 'plain' });
+      const answer = await callJson(quietBase, token, 'GET', '/api/v1/deployments');
+      expect(answer.status).to.equal(200);
+      expect(answer.headers.get('x-ratelimit-limit')).to.equal(null);
+      expect((await callJson(quietBase, undefined, 'GET', '/metrics')).status).to.equal(404);
+      expect(quiet.tp.metrics.tenants.total).to.equal(0);
+    } finally {
+      await quiet.close();
+    }
+  });
+});
