@@ -3,6 +3,11 @@ import type { Knex } from 'knex';
 import { DevIssuer } from './auth/dev-issuer.js';
 import type { TokenVerifier } from './auth/principal.js';
 import { createTokenVerifier } from './auth/token-verifier.js';
+import { LocalKeyProvider } from './backup/key-provider.js';
+import { KmsKeyProvider } from './backup/kms-key-provider.js';
+import type { ObjectStore } from './backup/object-store.js';
+import { openObjectStore } from './backup/object-store-factory.js';
+import { TenantKeyring } from './backup/tenant-keyring.js';
 import { Catalog } from './catalog/catalog.js';
 import { connectControlDatabase, migrateControlDatabase } from './catalog/control-database.js';
 import { SecretBox } from './catalog/secret-box.js';
@@ -66,6 +71,10 @@ export class Tenantplane {
     readonly devIssuer: DevIssuer | undefined,
     readonly tenantMigrationsDir: string,
     readonly jobsPrefix: string,
+    /** Where exports and backups are stored (BACKUP_URL). */
+    readonly objectStore: ObjectStore,
+    /** Backup data keys: per-tenant keys (crypto-shredding) over KMS, or the local development key. */
+    readonly backupKeys: TenantKeyring,
   ) {
     this.metrics = new Metrics({ tenantLabels: config.metrics.tenantLabels });
     this.ledger = new MigrationLedger(knex);
@@ -141,6 +150,10 @@ export class Tenantplane {
     const secrets = config.catalogSecretKey
       ? SecretBox.fromBase64(config.catalogSecretKey)
       : await SecretBox.fromKeyFile(config.dataDir);
+    const objectStore = openObjectStore(config.backupUrl, config.dataDir);
+    const masterKey = config.kmsKeyId
+      ? new KmsKeyProvider({ keyId: config.kmsKeyId })
+      : await LocalKeyProvider.load(config.dataDir);
     const knex = connectControlDatabase(url);
     const catalog = new Catalog(knex, secrets);
     const context: ProvisioningContext = {
@@ -185,6 +198,8 @@ export class Tenantplane {
       devIssuer,
       context.tenantMigrationsDir,
       options.jobsPrefix ?? process.env.JOBS_PREFIX ?? 'tenantplane',
+      objectStore,
+      new TenantKeyring({ knex, master: masterKey }),
     );
   }
 
