@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { deleteTenant } from '../../backup/tenant-deletion.js';
 import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
 import { setRequestRate } from '../../limits/tenant-limits.js';
@@ -175,17 +176,30 @@ export function registerTenantCommands(program: Command): void {
     .command('delete <id>')
     .description('delete a tenant: its shard rows, or its dedicated database')
     .option('--confirm <id>', 'repeat the tenant id to confirm')
+    .option(
+      '--destroy-backups',
+      'also destroy its backup keys, so none of its backups can ever be decrypted (also for a tenant already deleted)',
+    )
     .option('--json', 'machine-readable output')
     .action(
-      runCommand(async (id: string, options: CommonOptions & { confirm?: string }) => {
-        assertSlug(id);
-        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-          const view = await describeTenant(
-            tp.catalog,
-            await tp.tenants.delete({ id, confirm: options.confirm }, CLI_ACTOR),
-          );
-          printResult(Boolean(options.json), view, () => `tenant ${id} deleted`);
-        });
-      }),
+      runCommand(
+        async (id: string, options: CommonOptions & { confirm?: string; destroyBackups?: boolean }) => {
+          assertSlug(id);
+          await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+            const deletion = await deleteTenant(
+              tp,
+              { id, confirm: options.confirm, destroyBackups: Boolean(options.destroyBackups) },
+              CLI_ACTOR,
+            );
+            const view = await describeTenant(tp.catalog, deletion.tenant);
+            const result = deletion.backupKeys ? { ...view, backup_keys_destroyed: true } : view;
+            printResult(Boolean(options.json), result, () =>
+              deletion.backupKeys
+                ? `tenant ${id} deleted; its backups can no longer be decrypted`
+                : `tenant ${id} deleted`,
+            );
+          });
+        },
+      ),
     );
 }

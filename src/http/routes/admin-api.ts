@@ -1,4 +1,5 @@
 import { type Request, Router } from 'express';
+import { deleteTenant } from '../../backup/tenant-deletion.js';
 import type { Actor } from '../../catalog/catalog.js';
 import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
@@ -85,8 +86,17 @@ export function adminApi(tp: Tenantplane): Router {
 
   router.delete('/tenants/:id', async (req, res) => {
     const id = assertSlug(req.params.id);
-    const tenant = await tp.tenants.delete({ id, confirm: id }, actorOf(req));
-    res.json(await describeTenant(tp.catalog, tenant));
+    const destroy = req.query.destroy_backups;
+    if (destroy !== undefined && destroy !== 'true' && destroy !== 'false') {
+      throw new InvalidInputError('destroy_backups must be true or false', 'invalid_query');
+    }
+    const deletion = await deleteTenant(
+      tp,
+      { id, confirm: id, destroyBackups: destroy === 'true' },
+      actorOf(req),
+    );
+    const view = await describeTenant(tp.catalog, deletion.tenant);
+    res.json(deletion.backupKeys ? { ...view, backup_keys_destroyed: true } : view);
   });
 
   return router;
