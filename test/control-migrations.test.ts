@@ -1,5 +1,7 @@
+import { readdir } from 'node:fs/promises';
 import { expect } from 'chai';
 import { migrateControlDatabase } from '../src/catalog/control-database.js';
+import { CONTROL_MIGRATIONS_DIR } from '../src/paths.js';
 import { adminQuery, adminUrlFor, dropEverything } from './support/test-plane.js';
 
 describe('control-plane migrations', () => {
@@ -14,12 +16,17 @@ describe('control-plane migrations', () => {
       Array.from({ length: 4 }, () => migrateControlDatabase(adminUrlFor(database))),
     );
     const applied = results.flatMap((result) => result.applied);
-    expect(applied).to.deep.equal(['0001_catalog', '0002_migration_ledger']);
+    const files = (await readdir(CONTROL_MIGRATIONS_DIR))
+      .filter((file) => file.endsWith('.sql') && !file.endsWith('.down.sql'))
+      .map((file) => file.replace(/\.sql$/, ''))
+      .sort();
+    expect(files.slice(0, 2)).to.deep.equal(['0001_catalog', '0002_migration_ledger']);
+    expect(applied).to.deep.equal(files);
     const ledger = await adminQuery(
       database,
       'SELECT name FROM tenantplane.control_migrations ORDER BY name',
     );
-    expect(ledger.rows).to.deep.equal([{ name: '0001_catalog' }, { name: '0002_migration_ledger' }]);
+    expect(ledger.rows).to.deep.equal(files.map((name) => ({ name })));
     const tiers = await adminQuery(database, 'SELECT id FROM tiers ORDER BY id');
     expect(tiers.rows.map((row) => row.id)).to.deep.equal(['enterprise', 'pro', 'starter']);
   });

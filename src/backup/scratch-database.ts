@@ -1,0 +1,49 @@
+import { randomBytes } from 'node:crypto';
+import type { Catalog } from '../catalog/catalog.js';
+import { migrateDatabase } from '../migrations/database-migrator.js';
+import { loadMigrations } from '../migrations/migration-source.js';
+import {
+  createDatabaseIfMissing,
+  dropDatabaseIfExists,
+  withAdminClient,
+} from '../provisioning/admin-connection.js';
+import { TENANT_LEDGER } from '../provisioning/tenant-database.js';
+
+export interface ScratchDatabase {
+  name: string;
+  adminUrl: string;
+  /** Applies the tenant migrations up to `to` (all when omitted). */
+  migrate(to?: string): Promise<void>;
+}
+
+/**
+ * A throwaway tenant database on a server, for migrating a backup's data forward. It is always dropped,
+ * whether `work` succeeds or fails; its name carries the database prefix, so leftovers of a killed process
+ * are recognisable (`<prefix>_x_<random>`).
+ */
+export async function withScratchDatabase<T>(
+  options: { catalog: Catalog; serverId: string; databasePrefix: string; migrationsDir: string },
+  work: (scratch: ScratchDatabase) => Promise<T>,
+): Promise<T> {
+  const name = `${options.databasePrefix}_x_${randomBytes(6).toString('hex')}`;
+  const serverUrl = await options.catalog.serverAdminUrl(options.serverId);
+  await withAdminClient(serverUrl, (client) => createDatabaseIfMissing(client, name));
+  try {
+    const adminUrl = await options.catalog.serverAdminUrl(options.serverId, name);
+    const migrations = await loadMigrations(options.migrationsDir);
+    return await work({
+      name,
+      adminUrl,
+      async migrate(to) {
+        await migrateDatabase({
+          connectionString: adminUrl,
+          migrations,
+          ledger: TENANT_LEDGER,
+          ...(to === undefined ? {} : { to }),
+        });
+      },
+    });
+  } finally {
+    await withAdminClient(serverUrl, (client) => dropDatabaseIfExists(client, name));
+  }
+}

@@ -1,0 +1,161 @@
+import type { Actor } from '../catalog/catalog.js';
+import { ConflictError, InvalidInputError } from '../errors.js';
+import { assertSlug } from '../ids.js';
+import { withAdminClient } from '../provisioning/admin-connection.js';
+import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
+import type { ContainerRecord } from './backup-container.js';
+import { type BackupReadDeps, readBackup, verifyBackup } from './backup-reader.js';
+import { withScratchDatabase } from './scratch-database.js';
+import { clearTenantRows, loadRecords, snapshotRecords } from './table-loader.js';
+import type { BackupDeps } from './tenant-backup.js';
+import type { TableProgress } from './tenant-export.js';
+import { locateTenant, type TenantLocation } from './tenant-location.js';
+import { appliedMigrations, withTenantSnapshot } from './tenant-snapshot.js';
+
+export interface RestoreDeps extends BackupDeps, BackupReadDeps {
+  tenants: TenantProvisioner;
+  databasePrefix: string;
+  migrationsDir: string;
+}
+
+export interface RestoreOptions {
+  /** Restore into this new tenant instead of replacing the backup's own tenant. */
+  into?: string;
+  /** The new tenant's tier (needed with `into`). */
+  tier?: string;
+  actor: Actor;
+  onProgress?: TableProgress;
+}
+
+export interface RestoreResult {
+  tenantId: string;
+  backupId: string;
+  restoredInto: string;
+  migratedForward: boolean;
+  tables: Record<string, number>;
+}
+
+/** Thrown when a backup was taken at a schema the target does not have (newer, or diverged). */
+export class BackupSchemaError extends ConflictError {
+  constructor(message: string) {
+    super(message, 'backup_schema_mismatch');
+  }
+}
+
+/**
+ * Restores a tenant from a backup. The whole backup is read and checked first (keys, frames, counts,
+ * digest) before anything is touched; then it is loaded in ONE transaction into the target, replacing the
+ * target's rows, so a failure at any point leaves the target as it was. A backup taken at an older schema
+ * is loaded into a scratch database at that schema, migrated forward there, then copied into the target.
+ */
+export async function restoreTenant(
+  deps: RestoreDeps,
+  tenantId: string,
+  backupId: string,
+  options: RestoreOptions,
+): Promise<RestoreResult> {
+  assertSlug(tenantId);
+  if (options.into !== undefined) {
+    assertSlug(options.into);
+    if (!options.tier)
+      throw new InvalidInputError('restoring into a new tenant needs a tier', 'missing_tier');
+    if (await deps.catalog.getTenant(options.into)) {
+      throw new ConflictError(`tenant ${options.into} already exists`, 'tenant_exists');
+    }
+  }
+  const verified = await verifyBackup(deps, tenantId, backupId);
+  const targetId = options.into ?? tenantId;
+  let created = false;
+  if (options.into !== undefined) {
+    await deps.tenants.create({ id: options.into, tier: options.tier! }, options.actor);
+    created = true;
+  }
+  try {
+    const target = await locateTenant(deps.catalog, targetId);
+    const targetMigrations = await withAdminClient(target.adminUrl, appliedMigrations);
+    const backupMigrations = verified.header.migrations;
+    const same = backupMigrations.join('\n') === targetMigrations.join('\n');
+    const older =
+      backupMigrations.length < targetMigrations.length &&
+      backupMigrations.every((name, index) => targetMigrations[index] === name);
+    if (!same && !older) {
+      throw new BackupSchemaError(
+        `backup ${backupId} is at schema ${verified.header.schemaVersion || '(none)'}, which ${target.databaseId} (at ${targetMigrations.at(-1) ?? '(none)'}) cannot take`,
+      );
+    }
+    const source = (load: (records: AsyncIterable<ContainerRecord>) => Promise<Record<string, number>>) =>
+      same
+        ? load(readBackup(deps, verified.backup))
+        : withScratchDatabase(
+            {
+              catalog: deps.catalog,
+              serverId: target.serverId,
+              databasePrefix: deps.databasePrefix,
+              migrationsDir: deps.migrationsDir,
+            },
+            async (scratch) => {
+              await scratch.migrate(verified.header.schemaVersion);
+              await withAdminClient(scratch.adminUrl, (client) =>
+                inTransaction(client, tenantId, () =>
+                  loadRecords(client, readBackup(deps, verified.backup), {
+                    tenantId,
+                    sourceTenantId: tenantId,
+                  }),
+                ),
+              );
+              await scratch.migrate();
+              const location: TenantLocation = { ...target, tenantId, adminUrl: scratch.adminUrl };
+              return withTenantSnapshot(location, (snapshot) => load(snapshotRecords(snapshot)));
+            },
+          );
+    const tables = await source((records) => loadInto(target, records, tenantId, options.onProgress));
+    await deps.catalog.audit(options.actor, 'tenant.restore', targetId, {
+      backupId,
+      from: tenantId,
+      migratedForward: !same,
+    });
+    return { tenantId, backupId, restoredInto: targetId, migratedForward: !same, tables };
+  } catch (error) {
+    if (created) {
+      await deps.tenants.delete({ id: targetId, confirm: targetId }, options.actor).catch(() => {});
+    }
+    throw error;
+  }
+}
+
+async function inTransaction<T>(
+  client: import('pg').Client,
+  tenantId: string,
+  work: () => Promise<T>,
+): Promise<T> {
+  await client.query('BEGIN');
+  try {
+    // Forced row-level security applies to the admin role unless it is a superuser: act as the tenant.
+    await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [tenantId]);
+    const result = await work();
+    await client.query('COMMIT');
+    return result;
+  } catch (error) {
+    await client.query('ROLLBACK').catch(() => {});
+    throw error;
+  }
+}
+
+/** Replaces the target's rows with the records, all in one transaction. */
+function loadInto(
+  target: TenantLocation,
+  records: AsyncIterable<ContainerRecord>,
+  sourceTenantId: string,
+  onProgress: TableProgress | undefined,
+): Promise<Record<string, number>> {
+  return withAdminClient(target.adminUrl, (client) =>
+    inTransaction(client, target.tenantId, async () => {
+      await clearTenantRows(client, target.placement, target.tenantId);
+      return loadRecords(client, records, {
+        tenantId: target.tenantId,
+        sourceTenantId,
+        ...(onProgress ? { onProgress } : {}),
+      });
+    }),
+  );
+}
