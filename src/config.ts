@@ -36,6 +36,8 @@ export interface Config {
   /** RATE_LIMITS=off: no per-tenant request limits and no X-RateLimit-* headers. Default on. */
   rateLimits: boolean;
   metrics: MetricsConfig;
+  /** SHUTDOWN_GRACE_MS: after SIGTERM/SIGINT, how long in-flight requests and running jobs get to finish. */
+  shutdownGraceMs: number;
 }
 
 export interface MetricsConfig {
@@ -46,7 +48,6 @@ export interface MetricsConfig {
   /** METRICS_TENANT_LABELS: tenants with a label of their own in the per-tenant counter. Default 100. */
   tenantLabels: number;
 }
-
 
 export interface RouterConfig {
   /** ROUTER_MAX_POOLS: most pools open at once. */
@@ -122,6 +123,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       token: optional(env, 'METRICS_TOKEN'),
       tenantLabels: integer(env, 'METRICS_TENANT_LABELS', 100, 1, 10000),
     },
+    shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 3600000),
   };
   if (production) assertNoDevelopmentFallbacks(config);
   return config;

@@ -112,6 +112,9 @@ export class Tenantplane {
   /** The fleet migration ledger in the catalog. */
   readonly ledger: MigrationLedger;
 
+  /** Set once shutdown has begun: `/ready` answers 503 so load balancers stop sending new requests. */
+  draining = false;
+
   /**
    * A fleet runner over the tenant migrations as they are on disk now. `distributed` spreads the databases
    * over `tenantctl worker` processes through the job queue (needs REDIS_URL).

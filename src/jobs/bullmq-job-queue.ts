@@ -145,6 +145,20 @@ export class BullJobQueue implements JobQueue {
   }
 }
 
+/** The workers `startWorkers` started. */
+export interface RunningWorkers {
+  /** Stops taking jobs and resolves once the jobs in progress have finished. */
+  close(): Promise<void>;
+  /** Jobs in progress on this machine. */
+  readonly activeCount: number;
+  /**
+   * Hands the jobs in progress back to their queues (waiting) and stops at once;
+   * resolves with how many were handed back. For a shutdown whose grace period ran out: handlers are
+   * idempotent (ledger and locks), so another worker may run a returned job from the start.
+   */
+  requeueActive(): Promise<number>;
+}
+
 /** Runs the handlers of the given queues on this machine: what `tenantctl worker` does. */
 export function startWorkers(options: {
   redisUrl: string;
@@ -152,18 +166,26 @@ export function startWorkers(options: {
   handlers: Record<string, JobHandler>;
   concurrency: number;
   logger: Logger;
-}): { close(): Promise<void> } {
+}): RunningWorkers {
   const connections: Redis[] = [];
+  // Jobs in progress on this machine with their lock tokens, so that they can be handed back.
+  const active = new Map<Job, string | undefined>();
   const workers = Object.entries(options.handlers).map(([name, handler]) => {
     const connection = connect(options.redisUrl);
     connections.push(connection);
     const worker = new Worker(
       name,
-      async (job: Job) =>
-        handler(job.data as never, {
-          attempt: job.attemptsMade + 1,
-          progress: (value) => job.updateProgress(value),
-        }),
+      async (job: Job, token?: string) => {
+        active.set(job, token);
+        try {
+          return await handler(job.data as never, {
+            attempt: job.attemptsMade + 1,
+            progress: (value) => job.updateProgress(value),
+          });
+        } finally {
+          active.delete(job);
+        }
+      },
       {
         connection,
         prefix: options.prefix ?? 'tenantplane',
@@ -181,6 +203,17 @@ export function startWorkers(options: {
     close: async () => {
       await Promise.all(workers.map((worker) => worker.close()));
       for (const connection of connections) connection.disconnect();
+    },
+    get activeCount() {
+      return active.size;
+    },
+    requeueActive: async () => {
+      const jobs = [...active];
+      // Moving a job back to waiting releases its lock: another worker can take it at once.
+      await Promise.all(jobs.map(([job, token]) => job.moveToWait(token)));
+      await Promise.all(workers.map((worker) => worker.close(true)));
+      for (const connection of connections) connection.disconnect();
+      return jobs.length;
     },
   };
 }

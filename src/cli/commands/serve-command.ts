@@ -1,19 +1,9 @@
-import type { Server } from 'node:http';
 import type { Command } from 'commander';
 import { printQuickStart, seedQuickStart } from '../../embedded/quick-start.js';
+import { InFlightRequests } from '../../http/in-flight-requests.js';
 import { runCommand } from '../command-runner.js';
 import { openRuntime } from '../runtime.js';
 import { onShutdownSignal } from '../shutdown.js';
-
-/** How long in-flight requests get to finish after SIGTERM/SIGINT before the process exits anyway. */
-const SHUTDOWN_GRACE_MS = Number(process.env.SHUTDOWN_GRACE_MS ?? 10000);
-
-function closeServer(server: Server): Promise<void> {
-  return new Promise((resolve) => {
-    server.close(() => resolve());
-    server.closeIdleConnections();
-  });
-}
 
 /** `serve`: the HTTP API. With nothing configured it is the quick start (embedded PostgreSQL and demo tenants). */
 export function registerServeCommand(program: Command): void {
@@ -25,6 +15,7 @@ export function registerServeCommand(program: Command): void {
         const runtime = await openRuntime({ logLevel: 'info' });
         const { tp, embedded, logger } = runtime;
         const server = await tp.listen();
+        const requests = new InFlightRequests(server);
         const address = server.address();
         const port = typeof address === 'object' && address ? address.port : tp.config.port;
         const baseUrl = `http://127.0.0.1:${port}`;
@@ -34,15 +25,19 @@ export function registerServeCommand(program: Command): void {
         }
         logger.info({ port }, 'tenantplane listening');
 
-        onShutdownSignal(logger, 'shutting down', async () => {
-          const timer = setTimeout(() => {
-            logger.error('grace period over; exiting with requests still open');
-            process.exit(1);
-          }, SHUTDOWN_GRACE_MS);
-          timer.unref();
-          await closeServer(server);
-          await runtime.close();
-          clearTimeout(timer);
+        onShutdownSignal(logger, {
+          message: 'shutting down: no new connections, finishing requests in flight',
+          graceMs: tp.config.shutdownGraceMs,
+          async stop() {
+            // /ready turns 503 first, for the load balancer probes that still reach this process.
+            tp.draining = true;
+            logger.info({ inFlight: requests.size }, 'waiting for requests in flight');
+            await requests.drain();
+            await runtime.close();
+          },
+          async overrun() {
+            requests.abort();
+          },
         });
       }),
     );

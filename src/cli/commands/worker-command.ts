@@ -34,9 +34,18 @@ export function registerWorkerCommand(program: Command): void {
           { queues: Object.keys(jobHandlers(tp)), concurrency: Number(flags.concurrency) },
           'worker started',
         );
-        onShutdownSignal(logger, 'worker stopping after its current jobs', async () => {
-          await workers.close();
-          await runtime.close();
+        onShutdownSignal(logger, {
+          message: 'worker stopping: no new jobs, finishing the ones in progress',
+          graceMs: tp.config.shutdownGraceMs,
+          async stop() {
+            logger.info({ active: workers.activeCount }, 'waiting for jobs in progress');
+            await workers.close();
+            await runtime.close();
+          },
+          async overrun() {
+            const returned = await workers.requeueActive();
+            logger.warn({ returned }, 'jobs in progress handed back to their queues');
+          },
         });
       }),
     );

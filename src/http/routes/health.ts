@@ -3,7 +3,8 @@ import type { Tenantplane } from '../../tenantplane.js';
 
 /**
  * `/health`: the process is up. `/ready`: it can serve: the control database answers (Redis being down
- * only makes it `degraded`, see below).
+ * only makes it `degraded`, see below). Once shutdown has begun it answers 503, so load balancers stop
+ * sending.
  */
 export function healthRoutes(tp: Tenantplane): Router {
   const router = Router();
@@ -11,6 +12,10 @@ export function healthRoutes(tp: Tenantplane): Router {
     res.json({ status: 'ok' });
   });
   router.get('/ready', async (_req, res) => {
+    if (tp.draining) {
+      res.status(503).json({ status: 'shutting_down', checks: {} });
+      return;
+    }
     const checks: Record<string, string> = {};
     try {
       await tp.knex.raw('SELECT 1');
