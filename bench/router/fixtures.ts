@@ -70,6 +70,9 @@ export interface PlaneOptions {
  * A fresh control database, the bench server registered, one shard with a pro tenant and its neighbours,
  * and one enterprise tenant on its own database; every tenant gets `rows` deployments.
  */
+/** The bench tenants' request rate: above anything one machine can send in a minute. */
+export const BENCH_REQUESTS_PER_MINUTE = 100_000_000;
+
 export async function createPlane(scope: BenchScope, options: PlaneOptions): Promise<BenchPlane> {
   await adminQuery('postgres', `CREATE DATABASE "${scope.controlDatabase}"`);
   const controlUrl = adminUrlFor(scope.controlDatabase);
@@ -97,6 +100,11 @@ export async function createPlane(scope: BenchScope, options: PlaneOptions): Pro
   await tp.tenants.create({ id: shardId, tier: 'pro' }, ACTOR);
   for (const [i, id] of neighbours.entries()) {
     await tp.tenants.create({ id, tier: i % 2 === 0 ? 'pro' : 'starter' }, ACTOR);
+  }
+  // The load generator sends thousands of requests a second as one tenant, far past any tier's rate: an
+  // override keeps every request under the limit, so the rate limiter's cost is measured, not its 429s.
+  for (const id of [dedicatedId, shardId]) {
+    await tp.catalog.updateTenant(id, { requestsPerMinute: BENCH_REQUESTS_PER_MINUTE });
   }
 
   const issuer = tp.devIssuer!;

@@ -58,7 +58,7 @@ const HELP = `npm run bench:router -- [flags]
   --fleet-concurrency N   concurrent tenant creates (default 8)
   --quiet-wait S          before each run wait up to S s for other work on the box to calm down
                           (below 0.25 busy cores), 0 to disable (default 20)
-  --only NAME[,NAME]      only cases whose name contains one of these (e.g. shard, dedicated, fleet)
+  --only NAME[,NAME]      only cases whose name contains one of these (e.g. shard, dedicated, fleet, ops)
   --profile               write CPU profiles of the services to bench/results/
   --help
 `;

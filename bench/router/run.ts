@@ -153,6 +153,112 @@ async function measure(spec: CaseSpec, options: BenchOptions): Promise<LoadResul
   return result;
 }
 
+/** The two services of the operations comparison; `--only ops` selects both. */
+const opsCaseNames = ['ops-off', 'ops-on'];
+
+/**
+ * The shard tenant's list against two tenantplane services that differ only in RATE_LIMITS and METRICS
+ * (both with REDIS_URL, so the limiter counts in Redis, one round trip per request), alternating which goes
+ * first each round like the main cases. Target: the on/off throughput ratio at least 0.95.
+ */
+async function measureOperations(
+  plane: BenchPlane,
+  tenantplaneEnv: Record<string, string>,
+  options: BenchOptions,
+  filePrefix: string,
+  profileDir: string | undefined,
+  cases: CaseSummary[],
+  targets: TargetCheck[],
+  failures: string[],
+  report: Record<string, unknown>,
+): Promise<void> {
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const common = { ...tenantplaneEnv, REDIS_URL: redisUrl, JOBS_PREFIX: `bench-${plane.scope.prefix}` };
+  log(
+    `starting services: tenantplane with rate limits (Redis at ${redisUrl}) and metrics on, and with both off`,
+  );
+  const services: Record<string, Service> = {};
+  for (const [name, toggle] of [
+    ['ops-off', 'off'],
+    ['ops-on', 'on'],
+  ] as const) {
+    services[name] = await startService({
+      name: `tenantplane-${name}`,
+      script: 'src/cli/main.ts',
+      args: ['serve'],
+      env: { ...common, RATE_LIMITS: toggle, METRICS: toggle },
+      logFile: `${filePrefix}-tenantplane-${name}.log`,
+      ...(profileDir ? { cpuProfileDir: profileDir } : {}),
+    });
+  }
+  const on = services['ops-on']!;
+  const off = services['ops-off']!;
+  // The comparison only means something if the one really limits through Redis and measures, the other not.
+  const limited = await fetch(`${on.url}${LIST_PATH}`, {
+    headers: { authorization: `Bearer ${plane.shard.token}` },
+  });
+  const unlimited = await fetch(`${off.url}${LIST_PATH}`, {
+    headers: { authorization: `Bearer ${plane.shard.token}` },
+  });
+  const ready = (await (await fetch(`${on.url}/ready`)).json()) as { checks: Record<string, string> };
+  if (
+    limited.headers.get('x-ratelimit-limit') === null ||
+    unlimited.headers.get('x-ratelimit-limit') !== null ||
+    ready.checks.rate_limit !== 'redis' ||
+    (await fetch(`${on.url}/metrics`)).status !== 200 ||
+    (await fetch(`${off.url}/metrics`)).status !== 404
+  ) {
+    throw new BenchFailure(
+      `the operations services are not what they claim (rate_limit ${ready.checks.rate_limit}, headers ` +
+        `${limited.headers.get('x-ratelimit-limit')} / ${unlimited.headers.get('x-ratelimit-limit')})`,
+    );
+  }
+  await Promise.all([limited.text(), unlimited.text()]);
+  log('checked: ops-on limits through Redis and serves /metrics; ops-off does neither');
+
+  const runs = new Map<string, LoadResult[]>(opsCaseNames.map((name) => [name, []]));
+  for (let round = 0; round < options.rounds; round++) {
+    log(`operations round ${round + 1}/${options.rounds}`);
+    const order = round % 2 === 0 ? opsCaseNames : [...opsCaseNames].reverse();
+    for (const name of order) {
+      const spec: CaseSpec = {
+        name,
+        service: services[name]!,
+        tokens: [plane.shard.token],
+        seconds: options.duration,
+        databases: [plane.shard.databaseName],
+      };
+      runs.get(name)!.push(await measure(spec, options));
+    }
+  }
+  await on.stop();
+  await off.stop();
+  const [offSummary, onSummary] = opsCaseNames.map((name) => summarize(name, runs.get(name)!)) as [
+    CaseSummary,
+    CaseSummary,
+  ];
+  cases.push(offSummary, onSummary);
+  for (const summary of [offSummary, onSummary]) {
+    if (summary.errors + summary.non2xx > 0) {
+      failures.push(`${summary.name}: ${summary.errors} errors and ${summary.non2xx} non-2xx responses`);
+    }
+  }
+  const perRound = onSummary.runs.map((run, i) => run.rps / (offSummary.runs[i]?.rps ?? Number.NaN));
+  report.pairedRatios = {
+    ...((report.pairedRatios as object | undefined) ?? {}),
+    'ops-on / ops-off': perRound,
+  };
+  targets.push(
+    check(
+      'req/s ops-on / ops-off (rate limits + metrics)',
+      onSummary.median.rps / offSummary.median.rps,
+      '>=',
+      0.95,
+      `per round ${perRound.map((value) => value.toFixed(3)).join(' ')}, median ${median(perRound).toFixed(3)}`,
+    ),
+  );
+}
+
 function wanted(options: BenchOptions, name: string): boolean {
   return options.only.length === 0 || options.only.some((part) => name.includes(part));
 }
@@ -360,6 +466,21 @@ async function main(options: BenchOptions): Promise<number> {
         );
       }
       report.pairedRatios = pairedRatios;
+    }
+
+    // --- operations: rate limiting through Redis and metrics on, against the same service with both off ---
+    if (opsCaseNames.some((name) => wanted(options, name))) {
+      await measureOperations(
+        plane,
+        tenantplaneEnv,
+        options,
+        filePrefix,
+        profileDir,
+        cases,
+        targets,
+        failures,
+        report,
+      );
     }
 
     // --- fleet: 2,000 tenants over more databases than the pool cache holds ---------------------------------
