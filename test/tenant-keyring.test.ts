@@ -1,0 +1,254 @@
+import { execFile } from 'node:child_process';
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import {
+  createDecryptStream,
+  createEncryptStream,
+  encryptionContext,
+} from '../src/backup/envelope-format.js';
+import type { DataKey } from '../src/backup/key-provider.js';
+import { KmsKeyProvider } from '../src/backup/kms-key-provider.js';
+import { TenantKeyring } from '../src/backup/tenant-keyring.js';
+import type { TenantplaneError } from '../src/errors.js';
+import type { Tenantplane } from '../src/tenantplane.js';
+import { type Moto, startMoto } from './support/moto.js';
+import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+
+const run = promisify(execFile);
+
+async function rejection(promise: Promise<unknown>): Promise<TenantplaneError> {
+  try {
+    await promise;
+  } catch (error) {
+    return error as TenantplaneError;
+  }
+  throw new Error('expected a rejection');
+}
+
+async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
+  const chunks: Buffer[] = [];
+  for await (const chunk of stream) chunks.push(chunk as Buffer);
+  return Buffer.concat(chunks);
+}
+
+describe('tenant keyring (crypto-shredding) over KMS', function () {
+  this.timeout(60_000);
+  let moto: Moto;
+  let restoreEnv: () => void;
+  let kmsKeyId: string;
+  let plane: TestPlane;
+  let tp: Tenantplane;
+  let other: Tenantplane;
+
+  async function keyRows(tenantId: string) {
+    const result = await tp.knex('tenant_backup_keys').where({ tenant_id: tenantId });
+    return result as Array<{ wrapped_key: Buffer | null; key_id: string | null; destroyed_at: Date | null }>;
+  }
+
+  async function opens(on: Tenantplane, key: DataKey, tenantId: string, backupId: string): Promise<boolean> {
+    const plaintext = await on.backupKeys.decryptDataKey(
+      key.wrapped,
+      key.keyId,
+      encryptionContext(tenantId, backupId),
+    );
+    return plaintext.equals(key.plaintext);
+  }
+
+  before(async () => {
+    moto = await startMoto();
+    restoreEnv = moto.applyEnv();
+    kmsKeyId = await moto.createKmsKey();
+    plane = await createTestPlane({}, { KMS_KEY_ID: kmsKeyId });
+    tp = plane.tp;
+    other = await plane.openAnother();
+  });
+
+  after(async () => {
+    await plane?.close();
+    restoreEnv?.();
+  });
+
+  it('wraps each tenant key with KMS and seals data keys with it', async () => {
+    const key = await tp.backupKeys.generateDataKey(encryptionContext('acme', 'b-1'));
+    expect(key.keyId).to.include(kmsKeyId);
+    expect(await opens(tp, key, 'acme', 'b-1')).to.equal(true);
+    const [row] = await keyRows('acme');
+    expect(row!.key_id).to.include(kmsKeyId);
+    expect(row!.wrapped_key).to.be.instanceOf(Buffer);
+    // The stored blob is not what KMS wrapped: KMS alone cannot open it.
+    const kms = new KmsKeyProvider({ keyId: kmsKeyId });
+    try {
+      const error = await rejection(
+        kms.decryptDataKey(key.wrapped, key.keyId, encryptionContext('acme', 'b-1')),
+      );
+      expect(error.code).to.equal('key_unwrap_failed');
+    } finally {
+      kms.close();
+    }
+  });
+
+  it('makes one tenant key when first uses race, in one process and across two', async () => {
+    const contexts = ['r-1', 'r-2', 'r-3', 'r-4'].map((id) => encryptionContext('racer', id));
+    const keys = await Promise.all([
+      tp.backupKeys.generateDataKey(contexts[0]!),
+      other.backupKeys.generateDataKey(contexts[1]!),
+      tp.backupKeys.generateDataKey(contexts[2]!),
+      other.backupKeys.generateDataKey(contexts[3]!),
+    ]);
+    expect(await keyRows('racer')).to.have.length(1);
+    // Every key, whichever process made it, opens in both: they all used the stored tenant key.
+    for (const [index, key] of keys.entries()) {
+      expect(await opens(tp, key, 'racer', `r-${index + 1}`)).to.equal(true);
+      expect(await opens(other, key, 'racer', `r-${index + 1}`)).to.equal(true);
+    }
+  });
+
+  it('refuses a data key under another tenant or backup', async () => {
+    const key = await tp.backupKeys.generateDataKey(encryptionContext('acme', 'b-2'));
+    for (const [tenantId, backupId] of [
+      ['acme', 'b-3'],
+      ['racer', 'b-2'],
+    ] as const) {
+      const error = await rejection(
+        tp.backupKeys.decryptDataKey(key.wrapped, key.keyId, encryptionContext(tenantId, backupId)),
+      );
+      expect(error.code).to.equal('key_unwrap_failed');
+    }
+  });
+
+  it('after destroy, no backup of the tenant opens in any process; other tenants are untouched', async () => {
+    const plaintext = Buffer.from('rows of the doomed tenant');
+    const { stream } = await createEncryptStream({
+      keys: tp.backupKeys,
+      tenantId: 'doomed',
+      backupId: 'b-9',
+      schemaVersion: '0001',
+    });
+    const [, backup] = await Promise.all([pipeline(Readable.from([plaintext]), stream), collect(stream)]);
+    const doomed = await tp.backupKeys.generateDataKey(encryptionContext('doomed', 'b-1'));
+    const neighbour = await tp.backupKeys.generateDataKey(encryptionContext('neighbour', 'b-1'));
+    // Both processes have the tenant key cached before the destroy.
+    expect(await opens(tp, doomed, 'doomed', 'b-1')).to.equal(true);
+    expect(await opens(other, doomed, 'doomed', 'b-1')).to.equal(true);
+
+    const result = await tp.backupKeys.destroy('doomed');
+    expect(result.destroyed).to.equal(true);
+
+    for (const instance of [tp, other]) {
+      const error = await rejection(opens(instance, doomed, 'doomed', 'b-1'));
+      expect(error.code).to.equal('tenant_key_destroyed');
+      expect(error.message).to.match(/can no longer be decrypted/);
+      const decrypt = createDecryptStream({
+        keys: instance.backupKeys,
+        expected: { tenantId: 'doomed', backupId: 'b-9' },
+      });
+      const streamed = await rejection(
+        Promise.all([pipeline(Readable.from([backup]), decrypt), collect(decrypt)]),
+      );
+      expect(streamed.code).to.equal('tenant_key_destroyed');
+      expect(await opens(instance, neighbour, 'neighbour', 'b-1')).to.equal(true);
+    }
+    const [row] = await keyRows('doomed');
+    expect(row!.wrapped_key).to.equal(null);
+    expect(row!.destroyed_at).to.be.instanceOf(Date);
+    // New backups of a shredded tenant are refused too, and destroying again changes nothing.
+    const refused = await rejection(other.backupKeys.generateDataKey(encryptionContext('doomed', 'b-10')));
+    expect(refused.code).to.equal('tenant_key_destroyed');
+    const again = await other.backupKeys.destroy('doomed');
+    expect(again).to.deep.equal({ destroyed: false, destroyedAt: row!.destroyed_at });
+  });
+
+  it('a fresh keyring (another process, empty cache) seals with the stored tenant key', async () => {
+    const master = new KmsKeyProvider({ keyId: kmsKeyId });
+    try {
+      const fresh = new TenantKeyring({ knex: tp.knex, master, cacheSize: 1 });
+      const key = await fresh.generateDataKey(encryptionContext('neighbour', 'b-2'));
+      expect(await opens(other, key, 'neighbour', 'b-2')).to.equal(true);
+    } finally {
+      master.close();
+    }
+  });
+
+  describe('reached through tenant deletion', () => {
+    before(async () => {
+      await plane.addServer();
+      await tp.shards.add({ id: 'shard-1', serverId: 'pg-main' }, TEST_ACTOR);
+    });
+
+    it('DELETE /admin/v1/tenants/:id?destroy_backups=true shreds the keys after the delete, audited', async () => {
+      await tp.tenants.create({ id: 'leaving-co', tier: 'starter' }, TEST_ACTOR);
+      const key = await tp.backupKeys.generateDataKey(encryptionContext('leaving-co', 'b-1'));
+      const base = await plane.listen();
+      const token = await tp.devIssuer!.mint({ admin: true });
+      const headers = { authorization: `Bearer ${token}` };
+
+      const bad = await fetch(`${base}/admin/v1/tenants/leaving-co?destroy_backups=yes`, {
+        method: 'DELETE',
+        headers,
+      });
+      expect(bad.status).to.equal(400);
+      expect(await opens(tp, key, 'leaving-co', 'b-1')).to.equal(true);
+
+      const response = await fetch(`${base}/admin/v1/tenants/leaving-co?destroy_backups=true`, {
+        method: 'DELETE',
+        headers,
+      });
+      expect(response.status).to.equal(200);
+      const body = (await response.json()) as { status: string; backup_keys_destroyed: boolean };
+      expect(body).to.include({ status: 'deleted', backup_keys_destroyed: true });
+      expect((await rejection(opens(other, key, 'leaving-co', 'b-1'))).code).to.equal('tenant_key_destroyed');
+
+      const audit = await tp.catalog.listAudit({ tenantId: 'leaving-co', limit: 10 });
+      expect(audit.map((entry) => entry.action).slice(0, 2)).to.deep.equal([
+        'tenant.backup_keys_destroyed',
+        'tenant.delete',
+      ]);
+      expect(audit[0]!.details).to.include({ had_key_material: true });
+      expect(audit[0]!.actor).to.match(/^token:/);
+    });
+
+    it('a plain delete keeps the backup keys', async () => {
+      await tp.tenants.create({ id: 'keeps-co', tier: 'starter' }, TEST_ACTOR);
+      const key = await tp.backupKeys.generateDataKey(encryptionContext('keeps-co', 'b-1'));
+      const base = await plane.listen();
+      const token = await tp.devIssuer!.mint({ admin: true });
+      const response = await fetch(`${base}/admin/v1/tenants/keeps-co`, {
+        method: 'DELETE',
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(response.status).to.equal(200);
+      expect(await opens(tp, key, 'keeps-co', 'b-1')).to.equal(true);
+    });
+
+    it('tenantctl tenants delete --destroy-backups shreds a tenant deleted earlier, audited', async () => {
+      const key = await tp.backupKeys.generateDataKey(encryptionContext('keeps-co', 'b-2'));
+      const { stdout } = await run(
+        process.execPath,
+        [
+          '--import',
+          'tsx',
+          'src/cli/main.ts',
+          'tenants',
+          'delete',
+          'keeps-co',
+          '--confirm',
+          'keeps-co',
+          '--destroy-backups',
+          '--json',
+        ],
+        { env: plane.cliEnv({ ...moto.env, KMS_KEY_ID: kmsKeyId }) },
+      );
+      expect(JSON.parse(stdout)).to.include({
+        id: 'keeps-co',
+        status: 'deleted',
+        backup_keys_destroyed: true,
+      });
+      expect((await rejection(opens(tp, key, 'keeps-co', 'b-2'))).code).to.equal('tenant_key_destroyed');
+      const [latest] = await tp.catalog.listAudit({ tenantId: 'keeps-co', limit: 1 });
+      expect(latest?.action).to.equal('tenant.backup_keys_destroyed');
+      expect(latest?.actor).to.match(/^cli:/);
+    });
+  });
+});
