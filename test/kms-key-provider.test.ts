@@ -10,22 +10,8 @@ import {
 import { KeyUnwrapError } from '../src/backup/key-provider.js';
 import { KmsKeyProvider } from '../src/backup/kms-key-provider.js';
 import { type TenantplaneError, UnavailableError } from '../src/errors.js';
+import { collect, rejection } from './support/async-helpers.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
-
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('KMS key provider', () => {
   let moto: Moto;

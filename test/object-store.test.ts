@@ -16,6 +16,7 @@ import type { ObjectStore } from '../src/backup/object-store.js';
 import { openObjectStore } from '../src/backup/object-store-factory.js';
 import { S3ObjectStore } from '../src/backup/s3-object-store.js';
 import { TenantplaneError } from '../src/errors.js';
+import { rejection } from './support/async-helpers.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
 
 const MIB = 1024 * 1024;
@@ -57,15 +58,6 @@ async function text(stream: Readable): Promise<string> {
   const chunks: Buffer[] = [];
   for await (const chunk of stream) chunks.push(chunk as Buffer);
   return Buffer.concat(chunks).toString('utf8');
-}
-
-async function rejection(promise: Promise<unknown>): Promise<Error> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as Error;
-  }
-  throw new Error('expected a rejection');
 }
 
 /** The behaviour every ObjectStore must have; `extra` adds the store-specific checks. */

@@ -13,25 +13,11 @@ import { KmsKeyProvider } from '../src/backup/kms-key-provider.js';
 import { TenantKeyring } from '../src/backup/tenant-keyring.js';
 import type { TenantplaneError } from '../src/errors.js';
 import type { Tenantplane } from '../src/tenantplane.js';
+import { collect, rejection } from './support/async-helpers.js';
 import { type Moto, startMoto } from './support/moto.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 const run = promisify(execFile);
-
-async function rejection(promise: Promise<unknown>): Promise<TenantplaneError> {
-  try {
-    await promise;
-  } catch (error) {
-    return error as TenantplaneError;
-  }
-  throw new Error('expected a rejection');
-}
-
-async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
-  const chunks: Buffer[] = [];
-  for await (const chunk of stream) chunks.push(chunk as Buffer);
-  return Buffer.concat(chunks);
-}
 
 describe('tenant keyring (crypto-shredding) over KMS', function () {
   this.timeout(60_000);
@@ -80,7 +66,7 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
     // The stored blob is not what KMS wrapped: KMS alone cannot open it.
     const kms = new KmsKeyProvider({ keyId: kmsKeyId });
     try {
-      const error = await rejection(
+      const error = await rejection<TenantplaneError>(
         kms.decryptDataKey(key.wrapped, key.keyId, encryptionContext('acme', 'b-1')),
       );
       expect(error.code).to.equal('key_unwrap_failed');
@@ -111,7 +97,7 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       ['acme', 'b-3'],
       ['racer', 'b-2'],
     ] as const) {
-      const error = await rejection(
+      const error = await rejection<TenantplaneError>(
         tp.backupKeys.decryptDataKey(key.wrapped, key.keyId, encryptionContext(tenantId, backupId)),
       );
       expect(error.code).to.equal('key_unwrap_failed');
@@ -137,14 +123,14 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
     expect(result.destroyed).to.equal(true);
 
     for (const instance of [tp, other]) {
-      const error = await rejection(opens(instance, doomed, 'doomed', 'b-1'));
+      const error = await rejection<TenantplaneError>(opens(instance, doomed, 'doomed', 'b-1'));
       expect(error.code).to.equal('tenant_key_destroyed');
       expect(error.message).to.match(/can no longer be decrypted/);
       const decrypt = createDecryptStream({
         keys: instance.backupKeys,
         expected: { tenantId: 'doomed', backupId: 'b-9' },
       });
-      const streamed = await rejection(
+      const streamed = await rejection<TenantplaneError>(
         Promise.all([pipeline(Readable.from([backup]), decrypt), collect(decrypt)]),
       );
       expect(streamed.code).to.equal('tenant_key_destroyed');
@@ -154,7 +140,9 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
     expect(row!.wrapped_key).to.equal(null);
     expect(row!.destroyed_at).to.be.instanceOf(Date);
     // New backups of a shredded tenant are refused too, and destroying again changes nothing.
-    const refused = await rejection(other.backupKeys.generateDataKey(encryptionContext('doomed', 'b-10')));
+    const refused = await rejection<TenantplaneError>(
+      other.backupKeys.generateDataKey(encryptionContext('doomed', 'b-10')),
+    );
     expect(refused.code).to.equal('tenant_key_destroyed');
     const again = await other.backupKeys.destroy('doomed');
     expect(again).to.deep.equal({ destroyed: false, destroyedAt: row!.destroyed_at });
@@ -198,7 +186,9 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       expect(response.status).to.equal(200);
       const body = (await response.json()) as { status: string; backup_keys_destroyed: boolean };
       expect(body).to.include({ status: 'deleted', backup_keys_destroyed: true });
-      expect((await rejection(opens(other, key, 'leaving-co', 'b-1'))).code).to.equal('tenant_key_destroyed');
+      expect((await rejection<TenantplaneError>(opens(other, key, 'leaving-co', 'b-1'))).code).to.equal(
+        'tenant_key_destroyed',
+      );
 
       const audit = await tp.catalog.listAudit({ tenantId: 'leaving-co', limit: 10 });
       expect(audit.map((entry) => entry.action).slice(0, 2)).to.deep.equal([
@@ -245,7 +235,9 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
         status: 'deleted',
         backup_keys_destroyed: true,
       });
-      expect((await rejection(opens(tp, key, 'keeps-co', 'b-2'))).code).to.equal('tenant_key_destroyed');
+      expect((await rejection<TenantplaneError>(opens(tp, key, 'keeps-co', 'b-2'))).code).to.equal(
+        'tenant_key_destroyed',
+      );
       const [latest] = await tp.catalog.listAudit({ tenantId: 'keeps-co', limit: 1 });
       expect(latest?.action).to.equal('tenant.backup_keys_destroyed');
       expect(latest?.actor).to.match(/^cli:/);
