@@ -5,6 +5,9 @@ import { tenantTables } from '../provisioning/tenant-database.js';
 
 /** A tenant table as a move copies it: its columns in order and the type of its `id` key. */
 export interface TableLayout {
+  /** The table's name, as progress reports show it. */
+  name: string;
+  /** The name quoted for SQL. */
   table: string;
   /** Quoted, comma-separated column list, the same on both sides. */
   columns: string;
@@ -59,6 +62,7 @@ export async function matchingLayouts(source: pg.Client, target: pg.Client): Pro
     if (!id) throw mismatch(`${table} has no id column`);
     const names = columns.map((column) => quoteIdent(column.column_name));
     layouts.push({
+      name: table,
       table: quoteIdent(table),
       columns: names.join(', '),
       qualified: (alias) => names.map((name) => `${alias}.${name}`).join(', '),

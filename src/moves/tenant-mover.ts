@@ -194,7 +194,7 @@ export class TenantMover {
       let copied = 0;
       await inMoveTransactions(source, target, move.tenantId, async () => {
         for (const layout of layouts) {
-          await onProgress({ phase: 'copying', table: layout.table, rows: copied });
+          await onProgress({ phase: 'copying', table: layout.name, rows: copied });
           copied += await copyTable(source, target, move.tenantId, layout);
         }
       });

@@ -108,7 +108,7 @@ export class TenantProvisioner {
 
   /**
    * Changes a tenant's tier. Between tiers with the same placement (starter and pro) this is a catalog
-   * change; a change of placement copies the tenant's rows and is the job of the tier-move worker.
+   * change; a change of placement copies the tenant's rows and is a move job (see src/moves/move-jobs.ts).
    */
   async setTier(tenantId: string, tierId: string, actor: Actor): Promise<TenantRecord> {
     const { catalog } = this.context;
@@ -117,8 +117,8 @@ export class TenantProvisioner {
     if (!to) throw new InvalidInputError(`unknown tier ${JSON.stringify(tierId)}`, 'unknown_tier');
     if (from?.placement !== to.placement) {
       throw new ConflictError(
-        `moving ${tenantId} from ${from?.placement} to ${to.placement} needs a placement move, which this version does not perform yet`,
-        'placement_move_unsupported',
+        `moving ${tenantId} from ${from?.placement} to ${to.placement} copies its rows: request it as a move (changeTier)`,
+        'placement_move_required',
       );
     }
     const updated = await catalog.updateTenant(tenantId, { tier: to.id });

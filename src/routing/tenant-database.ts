@@ -34,6 +34,7 @@ export type TenantKnex = (table: string) => Knex.QueryBuilder;
  */
 export class TenantDatabase {
   #knex: TenantKnex | undefined;
+  #guard: (() => Promise<void> | undefined) | undefined;
 
   constructor(
     readonly tenantId: string,
@@ -45,6 +46,27 @@ export class TenantDatabase {
     readonly tier: string,
     readonly limits: TenantLimits,
   ) {}
+
+  /**
+   * Sets a check run before each statement or transaction, once a connection is in hand: the router uses
+   * it to refuse a handle whose tenant was paused or moved after the handle was made.
+   */
+  guardedBy(guard: () => Promise<void> | undefined): this {
+    this.#guard = guard;
+    return this;
+  }
+
+  /** Runs the guard; a refusal hands the unused connection back. */
+  async #checkGuard(client: pg.PoolClient): Promise<void> {
+    const pending = this.#guard?.();
+    if (pending === undefined) return;
+    try {
+      await pending;
+    } catch (error) {
+      client.release();
+      throw error;
+    }
+  }
 
   /** Build queries with `db.knex('deployments').where(...)`; awaiting one runs it as this tenant. */
   get knex(): TenantKnex {
@@ -80,6 +102,7 @@ export class TenantDatabase {
     const lease = await this.pools.lease(this.target);
     try {
       const client = await lease.connect();
+      await this.#checkGuard(client);
       if (this.placement === 'dedicated')
         return await runAndRelease(client, () => client.query<R>(statement));
       return await runAndRelease(client, async () => {
@@ -109,6 +132,7 @@ export class TenantDatabase {
     const lease: PoolLease = await this.pools.lease(this.target);
     try {
       const client = await lease.connect();
+      await this.#checkGuard(client);
       return await runAndRelease(client, async () => {
         await Promise.all([client.query(BEGIN), client.query(setTenant(this.tenantId))]);
         try {

@@ -34,6 +34,8 @@ export class TenantRouter {
   /** Compiles knex builders only; statements run through TenantDatabase. */
   readonly #builder: Knex = knexFactory({ client: 'pg' });
   readonly #onChange: (tenantId: string) => void;
+  /** Catalog changes heard so far: a handle made before the latest one re-checks its route (see #recheck). */
+  #changes = 0;
 
   constructor(options: TenantRouterOptions) {
     this.#directory = options.directory;
@@ -48,7 +50,10 @@ export class TenantRouter {
     });
     // A dedicated tenant that changed (suspended, deleted, moved) gets its pool closed once in-flight work
     // ends; shard pools are shared and stay.
-    this.#onChange = (tenantId) => this.pools.evict(dedicatedDatabaseId(tenantId));
+    this.#onChange = (tenantId) => {
+      this.#changes += 1;
+      this.pools.evict(dedicatedDatabaseId(tenantId));
+    };
     this.#directory.on('changed', this.#onChange);
   }
 
@@ -57,6 +62,7 @@ export class TenantRouter {
     assertSlug(tenantId);
     const route = await this.#directory.lookup(tenantId);
     assertServable(tenantId, route);
+    const seen = this.#changes;
     return new TenantDatabase(
       tenantId,
       route.placement,
@@ -71,7 +77,24 @@ export class TenantRouter {
       this.#builder,
       route.tier,
       route.limits,
-    );
+    ).guardedBy(() => this.#recheck(tenantId, route.databaseId, seen));
+  }
+
+  /**
+   * Run before each statement of a handle. A handle made before the latest catalog change this process
+   * heard of looks its tenant up again: a tenant paused for a move (or suspended, or moved) since the handle
+   * was made is refused, so no statement reaches a placement after routers were told to stop using it.
+   */
+  #recheck(tenantId: string, databaseId: string, seen: number): Promise<void> | undefined {
+    if (this.#changes === seen) return undefined;
+    return this.#directory.lookup(tenantId).then((route) => {
+      assertServable(tenantId, route);
+      if (route.databaseId !== databaseId) {
+        throw new UnavailableError(`tenant ${tenantId} has moved; retry`, 'tenant_moved', {
+          retryAfterSeconds: 1,
+        });
+      }
+    });
   }
 
   async close(): Promise<void> {

@@ -4,6 +4,8 @@ import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
 import { setRequestRate } from '../../limits/tenant-limits.js';
 import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
+import { changeTier } from '../../moves/move-jobs.js';
+import { describeMoveProgress, waitForMove } from '../../moves/move-progress.js';
 import { describeTenant, describeTenants, type TenantView } from '../../provisioning/tenant-view.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
@@ -105,14 +107,30 @@ export function registerTenantCommands(program: Command): void {
 
   tenants
     .command('set-tier <id> <tier>')
-    .description('change a tenant’s tier')
+    .description(
+      'change a tenant’s tier; between a shard tier and enterprise this moves its rows, pausing writes only for the final switch',
+    )
     .option('--json', 'machine-readable output')
     .action(
       runCommand(async (id: string, tier: string, options: CommonOptions) => {
         assertSlug(id);
         await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-          const view = await describeTenant(tp.catalog, await tp.tenants.setTier(id, tier, CLI_ACTOR));
-          printResult(Boolean(options.json), view, () => `tenant ${id} is now on tier ${view.tier}`);
+          const change = await changeTier(tp, id, tier, CLI_ACTOR);
+          if (change.tenant) {
+            const view = await describeTenant(tp.catalog, change.tenant);
+            printResult(Boolean(options.json), view, () => `tenant ${id} is now on tier ${view.tier}`);
+            return;
+          }
+          if (!options.json) process.stdout.write(`moving ${id} to tier ${tier} (job ${change.jobId})\n`);
+          const move = await waitForMove(tp.jobs, change.jobId, (progress) => {
+            if (!options.json) process.stdout.write(`  ${describeMoveProgress(progress)}\n`);
+          });
+          const view = await describeTenant(tp.catalog, await tp.catalog.requireTenant(id));
+          printResult(Boolean(options.json), { ...view, move }, () =>
+            move.moved
+              ? `tenant ${id} is now on tier ${view.tier} in ${view.placement?.database_id}: ${move.rows_copied} rows copied, writes paused ${move.pause_ms} ms`
+              : `tenant ${id} is on tier ${view.tier}; nothing to move`,
+          );
         });
       }),
     );

@@ -5,6 +5,7 @@ import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
 import { checkRequestRate, setRequestRate } from '../../limits/tenant-limits.js';
 import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
+import { changeTier } from '../../moves/move-jobs.js';
 import { describeTenant, describeTenants } from '../../provisioning/tenant-view.js';
 import type { Tenantplane } from '../../tenantplane.js';
 import { parseLimit } from '../pagination.js';
@@ -68,9 +69,11 @@ export function adminApi(tp: Tenantplane): Router {
       }
       await tp.tenants.setStatus(id, status, actor);
     }
+    let moveJob: string | undefined;
     if (tier !== undefined) {
       if (typeof tier !== 'string') throw new InvalidInputError('tier must be a string', 'invalid_field');
-      await tp.tenants.setTier(id, tier, actor);
+      // A change of placement copies the tenant's rows: a job, answered 202 with its id.
+      moveJob = (await changeTier(tp, id, tier, actor)).jobId;
     }
     if (name !== undefined) {
       if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
@@ -81,6 +84,10 @@ export function adminApi(tp: Tenantplane): Router {
       await tp.catalog.audit(actor, 'tenant.rename', id, { from: before.name, to: name });
     }
     if (rate !== undefined) await setRequestRate(tp.catalog, id, rate as number | null, actor);
+    if (moveJob !== undefined) {
+      res.status(202).json({ job_id: moveJob });
+      return;
+    }
     res.json(await describeTenantWithUsage(tp.catalog, await tp.catalog.requireTenant(id)));
   });
 

@@ -1,0 +1,433 @@
+import { execFile } from 'node:child_process';
+import net from 'node:net';
+import { setTimeout as sleep } from 'node:timers/promises';
+import { promisify } from 'node:util';
+import { expect } from 'chai';
+import { dedicatedDatabaseId } from '../src/catalog/records.js';
+import { TenantplaneError } from '../src/errors.js';
+import { createTenantMover } from '../src/moves/move-jobs.js';
+import type { MoveProgress } from '../src/moves/tenant-mover.js';
+import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+
+const run = promisify(execFile);
+
+interface ExpectedRow {
+  table: 'deployments' | 'workflows';
+  id: string;
+  name: string;
+  status: string;
+}
+
+/**
+ * Application traffic for one tenant through the HTTP API: workers that create, update and delete rows
+ * without pause. Each worker only touches rows it created, one request at a time, so the rows the API
+ * acknowledged (2xx) say exactly what the database must hold.
+ */
+class Traffic {
+  readonly rows = new Map<string, ExpectedRow>();
+  readonly statuses = new Map<number, number>();
+  readonly refusedWithoutRetryAfter: number[] = [];
+  #stopped = false;
+  #workers: Promise<void>[] = [];
+
+  constructor(
+    private readonly base: string,
+    private readonly token: string,
+  ) {}
+
+  seed(rows: ExpectedRow[]): void {
+    for (const row of rows) this.rows.set(row.id, row);
+  }
+
+  start(workers = 4): void {
+    const seeded = [...this.rows.values()];
+    for (let worker = 0; worker < workers; worker++) {
+      const own = seeded.filter((_, index) => index % workers === worker).map((row) => row.id);
+      this.#workers.push(this.#work(worker, own));
+    }
+  }
+
+  async stop(): Promise<void> {
+    this.#stopped = true;
+    await Promise.all(this.#workers);
+  }
+
+  count(status: number): number {
+    return this.statuses.get(status) ?? 0;
+  }
+
+  async #call(method: string, path: string, body?: unknown) {
+    const response = await fetch(`${this.base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${this.token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    this.statuses.set(response.status, this.count(response.status) + 1);
+    if (response.status === 503 && !response.headers.get('retry-after')) {
+      this.refusedWithoutRetryAfter.push(response.status);
+    }
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async #work(worker: number, own: string[]): Promise<void> {
+    let step = 0;
+    while (!this.#stopped) {
+      step += 1;
+      const pick = own.length === 0 ? 0 : step % 10;
+      if (pick < 5) {
+        const table = step % 2 === 0 ? 'deployments' : 'workflows';
+        const name = `w${worker}-${step}`;
+        const created = await this.#call(
+          'POST',
+          `/api/v1/${table}`,
+          table === 'deployments' ? { project_name: name, status: 'queued' } : { name, status: 'queued' },
+        );
+        if (created.status === 201) {
+          this.rows.set(created.body.id, { table, id: created.body.id, name, status: 'queued' });
+          own.push(created.body.id);
+        }
+      } else if (pick < 8) {
+        const row = this.rows.get(own[step % own.length]!)!;
+        const status = `s${step}`;
+        const updated = await this.#call('PATCH', `/api/v1/${row.table}/${row.id}`, { status });
+        if (updated.status === 200) row.status = status;
+      } else {
+        const index = step % own.length;
+        const row = this.rows.get(own[index]!)!;
+        const removed = await this.#call('DELETE', `/api/v1/${row.table}/${row.id}`);
+        if (removed.status === 204) {
+          this.rows.delete(row.id);
+          own.splice(index, 1);
+        }
+      }
+      // A breath between requests; a refused one comes back soon too (not after Retry-After: the test is short).
+      await sleep(10);
+    }
+  }
+}
+
+/**
+ * A TCP port in front of the test PostgreSQL that can be closed and opened again: a second server
+ * registration behind it becomes unreachable, then reachable, at will.
+ */
+class SwitchablePort {
+  #server: net.Server | undefined;
+  readonly #sockets = new Set<net.Socket>();
+  port = 0;
+
+  async open(): Promise<void> {
+    const server = net.createServer((client) => {
+      const upstream = net.connect(5432, '127.0.0.1');
+      for (const socket of [client, upstream]) {
+        this.#sockets.add(socket);
+        socket.on('close', () => this.#sockets.delete(socket));
+        socket.on('error', () => {});
+      }
+      client.pipe(upstream).pipe(client);
+    });
+    await new Promise<void>((resolve) => server.listen(this.port, '127.0.0.1', resolve));
+    this.port = (server.address() as net.AddressInfo).port;
+    this.#server = server;
+  }
+
+  async close(): Promise<void> {
+    for (const socket of this.#sockets) socket.destroy();
+    await new Promise((resolve) => (this.#server ? this.#server.close(resolve) : resolve(undefined)));
+    this.#server = undefined;
+  }
+}
+
+describe('tier moves', function () {
+  this.timeout(120000);
+  let plane: TestPlane;
+  let base: string;
+  let token: string;
+  let adminToken: string;
+  let neighbourBefore: unknown[];
+  const secondServer = new SwitchablePort();
+
+  const shardDb = () => `${plane.prefix}_s_shard_one`;
+  const dedicatedDb = () => `${plane.prefix}_t_mover`;
+
+  async function admin(method: string, path: string, body?: unknown) {
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${adminToken}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    const text = await response.text();
+    return { status: response.status, body: text ? JSON.parse(text) : undefined };
+  }
+
+  async function waitForJob(jobId: string) {
+    for (;;) {
+      const job = await admin('GET', `/admin/v1/jobs/${jobId}`);
+      expect(job.status).to.equal(200);
+      if (job.body.state === 'completed' || job.body.state === 'failed') return job.body;
+      await sleep(100);
+    }
+  }
+
+  /** The tenant's rows as a database holds them (read as the superuser, which row-level security spares). */
+  async function rowsIn(database: string, tenantId = 'mover'): Promise<ExpectedRow[]> {
+    const result = await adminQuery<ExpectedRow>(
+      database,
+      `SELECT 'deployments' AS table, id, project_name AS name, status FROM deployments WHERE tenant_id = $1
+       UNION ALL SELECT 'workflows', id, name, status FROM workflows WHERE tenant_id = $1 ORDER BY id`,
+      [tenantId],
+    );
+    return result.rows;
+  }
+
+  function expected(traffic: Traffic): ExpectedRow[] {
+    return [...traffic.rows.values()]
+      .map((row) => ({ ...row }))
+      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+  }
+
+  async function databaseExists(name: string): Promise<boolean> {
+    return (
+      (await adminQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1
+    );
+  }
+
+  async function neighbourRows(): Promise<unknown[]> {
+    return (
+      await adminQuery(
+        shardDb(),
+        `SELECT id, project_name, status, updated_at::text FROM deployments WHERE tenant_id <> 'mover' ORDER BY id`,
+      )
+    ).rows;
+  }
+
+  async function trafficFrom(database: string): Promise<Traffic> {
+    const traffic = new Traffic(base, token);
+    traffic.seed(await rowsIn(database));
+    traffic.start();
+    await sleep(300);
+    return traffic;
+  }
+
+  /** Checks the traffic that ran through a move: only 2xx and 503 with Retry-After, and some of each. */
+  function expectCleanTraffic(traffic: Traffic): void {
+    const unexpected = [...traffic.statuses.keys()].filter(
+      (status) => ![200, 201, 204, 503].includes(status),
+    );
+    expect(unexpected, 'statuses other than 2xx and 503').to.deep.equal([]);
+    expect(traffic.refusedWithoutRetryAfter).to.deep.equal([]);
+    expect(traffic.count(201), 'rows created during the move').to.be.greaterThan(10);
+  }
+
+  before(async () => {
+    // Rate limits and quotas are not what this file is about: traffic runs flat out, past a starter's quotas.
+    plane = await createTestPlane({}, { RATE_LIMITS: 'off' });
+    await adminQuery(
+      `${plane.prefix}_control`,
+      'UPDATE tiers SET max_users = NULL, max_deployments = NULL, max_workflows = NULL, max_storage_bytes = NULL',
+    );
+    await plane.addServer();
+    await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
+    await plane.tp.tenants.create({ id: 'mover', tier: 'starter' }, TEST_ACTOR);
+    await plane.tp.tenants.create({ id: 'neighbour', tier: 'pro' }, TEST_ACTOR);
+    // Enough rows that the bulk copy takes a while, seeded straight into the shard.
+    await adminQuery(
+      shardDb(),
+      `INSERT INTO deployments (tenant_id, project_name, status)
+         SELECT 'mover', 'seed-' || n, 'ready' FROM generate_series(1, 3000) n;
+       INSERT INTO workflows (tenant_id, name, status, config)
+         SELECT 'mover', 'flow-' || n, 'ready', jsonb_build_object('n', n) FROM generate_series(1, 500) n;
+       INSERT INTO deployments (tenant_id, project_name, status)
+         SELECT 'neighbour', 'n-' || n, 'ready' FROM generate_series(1, 200) n;`,
+    );
+    neighbourBefore = await neighbourRows();
+    base = await plane.listen();
+    token = await plane.tp.devIssuer!.mint({ tenantId: 'mover' });
+    adminToken = await plane.tp.devIssuer!.mint({ admin: true });
+  });
+  after(async () => {
+    await plane.close();
+    await secondServer.close();
+  });
+
+  it('moves a shard tenant to its own database while requests run, losing no acknowledged row', async () => {
+    const traffic = await trafficFrom(shardDb());
+    const first = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
+    const again = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
+    expect(first.status).to.equal(202);
+    expect(again.body, 'the same request twice is one job').to.deep.equal(first.body);
+    const job = await waitForJob(first.body.job_id);
+    await sleep(300);
+    await traffic.stop();
+
+    expect(job.state, job.error).to.equal('completed');
+    if (process.env.MOVES_DEBUG) console.log(JSON.stringify(job.result), traffic.statuses);
+    expect(job.result).to.include({ moved: true, tenant_id: 'mover' });
+    expect(job.result.rows_copied).to.be.at.least(3000);
+    expect(traffic.count(503), 'requests refused during the pause').to.be.greaterThan(0);
+    expectCleanTraffic(traffic);
+
+    const tenant = await admin('GET', '/admin/v1/tenants/mover');
+    expect(tenant.body).to.deep.include({ tier: 'enterprise', status: 'active' });
+    expect(tenant.body.placement).to.include({ kind: 'dedicated', database_name: dedicatedDb() });
+    expect(await rowsIn(dedicatedDb())).to.deep.equal(expected(traffic));
+    expect(await rowsIn(shardDb()), 'rows left on the shard').to.deep.equal([]);
+    expect(await neighbourRows(), 'the neighbour’s rows').to.deep.equal(neighbourBefore);
+    const moves = await adminQuery(`${plane.prefix}_control`, 'SELECT * FROM tenant_moves');
+    expect(moves.rowCount).to.equal(0);
+    const audit = await adminQuery<{ action: string }>(
+      `${plane.prefix}_control`,
+      "SELECT action FROM audit_log WHERE tenant_id = 'mover' AND action LIKE 'tenant.move%' ORDER BY id",
+    );
+    expect(audit.rows.map((row) => row.action)).to.deep.equal([
+      'tenant.move_requested',
+      'tenant.move_requested',
+      'tenant.move',
+    ]);
+  });
+
+  it('moves it back to a shard with `tenantctl tenants set-tier`, showing progress, while requests run', async () => {
+    const traffic = await trafficFrom(dedicatedDb());
+    const { stdout } = await run(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'tenants', 'set-tier', 'mover', 'starter'],
+      { env: plane.cliEnv() },
+    );
+    await sleep(300);
+    await traffic.stop();
+
+    if (process.env.MOVES_DEBUG) console.log(stdout, traffic.statuses);
+    expect(stdout).to.match(/moving mover to tier starter \(job tenant-move\.mover\.starter\.\d+\)/);
+    expect(stdout).to.match(/writes paused/);
+    expect(stdout).to.match(/tenant mover is now on tier starter in shard-one/);
+    expect(traffic.count(503)).to.be.greaterThan(0);
+    expectCleanTraffic(traffic);
+    expect(await rowsIn(shardDb())).to.deep.equal(expected(traffic));
+    expect(await databaseExists(dedicatedDb()), 'old dedicated database').to.equal(false);
+    expect(await neighbourRows()).to.deep.equal(neighbourBefore);
+    const tenant = await plane.tp.catalog.requireTenant('mover');
+    expect(tenant).to.include({ tier: 'starter', status: 'active', databaseId: 'shard-one' });
+  });
+
+  it('rolls back a move that fails during the switch: the tenant serves from where it was, with all its rows', async () => {
+    const traffic = await trafficFrom(shardDb());
+    const phases: string[] = [];
+    const failure = await createTenantMover(plane.tp)
+      .move('mover', 'enterprise', TEST_ACTOR, async (progress: MoveProgress) => {
+        phases.push(progress.phase);
+        // Writes are paused and the copy is done: lose the target right before the final re-sync.
+        if (progress.phase === 'paused') {
+          await adminQuery('postgres', `DROP DATABASE "${dedicatedDb()}" WITH (FORCE)`);
+        }
+      })
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    await sleep(300);
+    await traffic.stop();
+
+    expect(failure).to.be.instanceOf(Error);
+    expect(phases).to.include('paused').and.not.include('switched');
+    const tenant = await plane.tp.catalog.requireTenant('mover');
+    expect(tenant).to.include({ tier: 'starter', status: 'active', databaseId: 'shard-one' });
+    expect(await plane.tp.catalog.getDatabase(dedicatedDatabaseId('mover'))).to.equal(undefined);
+    expect(await rowsIn(shardDb())).to.deep.equal(expected(traffic));
+    expectCleanTraffic(traffic);
+    // Served again after the rollback.
+    const served = await fetch(`${base}/api/v1/deployments?limit=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect(served.status).to.equal(200);
+  });
+
+  it('leaves the tenant in place when the target server is unreachable, and a re-run completes', async () => {
+    // A second registration, the least loaded so the move picks it, whose port then closes.
+    await secondServer.open();
+    await plane.tp.servers.add(
+      { id: 'pg-second', adminUrl: `postgres://postgres@127.0.0.1:${secondServer.port}/postgres` },
+      TEST_ACTOR,
+    );
+    await secondServer.close();
+    const before = await rowsIn(shardDb());
+    const failure = await createTenantMover(plane.tp)
+      .move('mover', 'enterprise', TEST_ACTOR)
+      .then(
+        () => undefined,
+        (error: unknown) => error,
+      );
+    expect(failure).to.be.instanceOf(TenantplaneError);
+    expect((failure as TenantplaneError).code).to.equal('server_unreachable');
+    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+      status: 'active',
+      databaseId: 'shard-one',
+    });
+    expect(await rowsIn(shardDb())).to.deep.equal(before);
+    expect(await databaseExists(dedicatedDb())).to.equal(false);
+
+    await secondServer.open();
+    const rerun = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
+    expect(rerun.status).to.equal(202);
+    const job = await waitForJob(rerun.body.job_id);
+    expect(job.state, job.error).to.equal('completed');
+    expect(await rowsIn(dedicatedDb())).to.deep.equal(before);
+    expect(await rowsIn(shardDb())).to.deep.equal([]);
+    expect(await plane.tp.catalog.getDatabase(dedicatedDatabaseId('mover'))).to.include({
+      serverId: 'pg-second',
+      status: 'ready',
+    });
+  });
+
+  it('rolls back a move its process abandoned mid-switch when the tenant is moved again', async () => {
+    const before = await rowsIn(dedicatedDb());
+    let reachedPause!: () => void;
+    const paused = new Promise<void>((resolve) => {
+      reachedPause = resolve;
+    });
+    // The "crashed" mover: it never returns from its pause, and its sessions (and lock) die below.
+    void createTenantMover(plane.tp)
+      .move('mover', 'pro', TEST_ACTOR, (progress) => {
+        if (progress.phase !== 'paused') return;
+        reachedPause();
+        return new Promise<void>(() => {});
+      })
+      .catch(() => {});
+    await paused;
+    await adminQuery(
+      'postgres',
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
+    );
+    expect(await plane.tp.catalog.requireTenant('mover')).to.include({ status: 'moving' });
+    const refused = await fetch(`${base}/api/v1/deployments?limit=1`, {
+      headers: { authorization: `Bearer ${token}` },
+    });
+    expect([refused.status, Boolean(refused.headers.get('retry-after'))]).to.deep.equal([503, true]);
+
+    const result = await createTenantMover(plane.tp).move('mover', 'pro', TEST_ACTOR);
+    expect(result.moved).to.equal(true);
+    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+      tier: 'pro',
+      status: 'active',
+      databaseId: 'shard-one',
+    });
+    expect(await rowsIn(shardDb())).to.deep.equal(before);
+    expect(await databaseExists(dedicatedDb())).to.equal(false);
+    const recovered = await adminQuery(
+      `${plane.prefix}_control`,
+      "SELECT details FROM audit_log WHERE tenant_id = 'mover' AND action = 'tenant.move_recovered' ORDER BY id DESC LIMIT 1",
+    );
+    expect(recovered.rows[0]?.details).to.deep.include({ state: 'copying', to: 'shard-one' });
+  });
+
+  it('changes tier without moving between tiers of the same placement (200, no job)', async () => {
+    const response = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'starter' });
+    expect(response.status).to.equal(200);
+    expect(response.body).to.include({ tier: 'starter', status: 'active' });
+  });
+});
