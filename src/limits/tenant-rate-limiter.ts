@@ -56,7 +56,6 @@ export class TenantRateLimiter {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         commandTimeout: options.commandTimeoutMs ?? 500,
-        enableAutoPipelining: true,
         retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
       });
       // Until the first connection counting is local too (see `mode`), but only a failure is logged.
