@@ -18,6 +18,7 @@ import { createApp } from './http/app.js';
 import { BullJobQueue } from './jobs/bullmq-job-queue.js';
 import { InlineJobQueue } from './jobs/inline-job-queue.js';
 import { jobHandlers } from './jobs/job-handlers.js';
+import { checkRedisEvictionPolicy } from './jobs/redis-eviction-policy.js';
 import type { JobQueue } from './jobs/job-queue.js';
 import { TenantRateLimiter } from './limits/tenant-rate-limiter.js';
 import { createLogger, type Logger } from './logging/logger.js';
@@ -150,6 +151,9 @@ export class Tenantplane {
     const url = options.controlDatabaseUrl ?? config.controlDatabaseUrl;
     if (!url) throw new ConfigError('CONTROL_DATABASE_URL is not set');
     if (options.migrate ?? true) await migrateControlDatabase(url);
+    if (config.production && config.redisUrl) {
+      await checkRedisEvictionPolicy(config.redisUrl, { production: true });
+    }
     const secrets = config.catalogSecretKey
       ? SecretBox.fromBase64(config.catalogSecretKey)
       : await SecretBox.fromKeyFile(config.dataDir);

@@ -1,6 +1,7 @@
 #!/usr/bin/env node
 import { Command, CommanderError } from 'commander';
 import { EXIT_USAGE, reportFailure } from './command-runner.js';
+import { registerBackupCommands } from './commands/backup-commands.js';
 import { registerCatalogCommands } from './commands/catalog-commands.js';
 import { registerMigrateCommands } from './commands/migrate-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
@@ -15,6 +16,7 @@ const program = new Command('tenantctl')
 registerCatalogCommands(program);
 registerTenantCommands(program);
 registerMigrateCommands(program);
+registerBackupCommands(program);
 registerTokenCommand(program);
 registerServeCommand(program);
 registerWorkerCommand(program);

@@ -7,9 +7,11 @@ import { requestId } from './request-id.js';
 import { metricsEndpoint, mountedAt, requestMetrics } from './request-metrics.js';
 import { adminApi } from './routes/admin-api.js';
 import { adminAuditApi } from './routes/admin-audit.js';
+import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
+import { openApiRoute } from './routes/openapi.js';
 import { tenantContext } from './tenant-context.js';
 
 /** Parses JSON bodies of the methods that carry one; GET and DELETE skip the parser entirely. */
@@ -49,9 +51,11 @@ export function createApp(tp: Tenantplane): Express {
     adminApi(tp),
     adminMigrationsApi(tp),
     adminAuditApi(tp),
+    adminBackupsApi(tp),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));
   app.use(healthRoutes(tp));
+  app.get('/openapi.json', openApiRoute());
   const devIssuer = tp.devIssuer;
   if (devIssuer) app.get('/.well-known/jwks.json', (_req, res) => res.json(devIssuer.jwks()));
   app.use(notFound());

@@ -1,0 +1,149 @@
+import type { JobContext, JobHandler } from '../jobs/job-queue.js';
+import type { Tenantplane } from '../tenantplane.js';
+import { BackupCatalog, type BackupRecord } from './backup-catalog.js';
+import { BackupRequests, type RequestJobData } from './backup-requests.js';
+import { openObjectStore } from './object-store-factory.js';
+import { backupObjectKey, backupTenant } from './tenant-backup.js';
+import { exportTenant } from './tenant-export.js';
+import { type RestoreDeps, restoreTenant } from './tenant-restore.js';
+
+export const EXPORT_QUEUE = 'tenant-export';
+export const BACKUP_QUEUE = 'tenant-backup';
+export const RESTORE_QUEUE = 'tenant-restore';
+
+/** Everything export, backup and restore need, from the composition root. */
+export function backupDeps(tp: Tenantplane): RestoreDeps {
+  return {
+    catalog: tp.catalog,
+    backups: new BackupCatalog(tp.knex),
+    store: tp.objectStore,
+    keys: tp.backupKeys,
+    tenants: tp.tenants,
+    databasePrefix: tp.config.databasePrefix,
+    migrationsDir: tp.tenantMigrationsDir,
+  };
+}
+
+export function backupRequests(tp: Tenantplane): BackupRequests {
+  return new BackupRequests(tp.knex, tp.jobs);
+}
+
+/** The API's view of a backup row. */
+export function backupView(backup: BackupRecord) {
+  return {
+    id: backup.id,
+    tenant_id: backup.tenantId,
+    state: backup.state,
+    object_key: backup.objectKey,
+    size_bytes: backup.sizeBytes,
+    sha256: backup.sha256,
+    schema_version: backup.schemaVersion,
+    key_id: backup.keyId,
+    row_counts: backup.rowCounts,
+    created_at: backup.createdAt,
+    completed_at: backup.completedAt,
+    error: backup.error,
+  };
+}
+
+/** Per-table progress, reported as the job's progress object. */
+function progressReporter(context: JobContext) {
+  const tables: Record<string, { rows: number; bytes: number }> = {};
+  return (progress: { table: string; rows: number; bytes: number }) => {
+    tables[progress.table] = { rows: progress.rows, bytes: progress.bytes };
+    void context.progress({ tables: { ...tables } }).catch(() => {});
+  };
+}
+
+export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
+  // Built per call: the job queue does not exist yet while the composition root collects the handlers.
+  const finish = (requestId: string) => backupRequests(tp).finish(requestId);
+  /**
+   * Runs a request's work; once it succeeds, or fails on its last attempt, the request is finished so the
+   * next one starts new work. `giveUp` cleans up what a failed request leaves behind.
+   */
+  const job =
+    (
+      work: (data: RequestJobData, context: JobContext) => Promise<unknown>,
+      giveUp?: (data: RequestJobData, error: unknown) => Promise<void>,
+    ) =>
+    async (data: RequestJobData, context: JobContext) => {
+      try {
+        const result = await work(data, context);
+        await finish(data.requestId);
+        return result;
+      } catch (error) {
+        if (context.attempt >= data.attempts) {
+          await giveUp?.(data, error).catch((cleanup) =>
+            tp.logger.error({ err: cleanup, request: data.requestId }, 'cleanup after a failed job failed'),
+          );
+          await finish(data.requestId);
+        }
+        throw error;
+      }
+    };
+
+  const exportJob = job(async (data, context) => {
+    const deps = backupDeps(tp);
+    const to = data.params.to as string | undefined;
+    const store = to === undefined ? deps.store : openObjectStore(to, tp.config.dataDir);
+    const result = await exportTenant({ ...deps, store }, data.tenantId, {
+      exportId: data.requestId,
+      onProgress: progressReporter(context),
+    });
+    await tp.catalog.audit(data.actor, 'tenant.export', data.tenantId, {
+      exportId: result.exportId,
+      location: result.location,
+    });
+    return {
+      export_id: result.exportId,
+      location: result.location,
+      manifest_key: result.manifestKey,
+      schema_version: result.manifest.schemaVersion,
+      tables: result.manifest.tables.map((table) => ({ name: table.name, rows: table.rows, key: table.key })),
+    };
+  });
+
+  const backupJob = job(
+    async (data, context) => {
+      const backup = await backupTenant(backupDeps(tp), data.tenantId, data.requestId, {
+        compress: data.params.compress === true,
+        onProgress: progressReporter(context),
+      });
+      await tp.catalog.audit(data.actor, 'tenant.backup', data.tenantId, {
+        backupId: backup.id,
+        sizeBytes: backup.sizeBytes,
+      });
+      return backupView(backup);
+    },
+    async (data, error) => {
+      const deps = backupDeps(tp);
+      await deps.backups.fail(data.requestId, (error as Error).message);
+      await deps.store.delete(backupObjectKey(data.tenantId, data.requestId));
+    },
+  );
+
+  const restoreJob = job(async (data, context) => {
+    const into = data.params.into as string | undefined;
+    const tier = data.params.tier as string | undefined;
+    const result = await restoreTenant(backupDeps(tp), data.tenantId, data.params.backupId as string, {
+      actor: data.actor,
+      onProgress: progressReporter(context),
+      ...(into === undefined ? {} : { into }),
+      ...(tier === undefined ? {} : { tier }),
+    });
+    return {
+      tenant_id: result.tenantId,
+      backup_id: result.backupId,
+      restored_into: result.restoredInto,
+      migrated_forward: result.migratedForward,
+      tables: result.tables,
+    };
+  });
+
+  return {
+    [EXPORT_QUEUE]: exportJob as JobHandler,
+    [BACKUP_QUEUE]: backupJob as JobHandler,
+    [RESTORE_QUEUE]: restoreJob as JobHandler,
+  };
+}

@@ -1,0 +1,105 @@
+import type { Actor } from '../catalog/catalog.js';
+import { InvalidInputError } from '../errors.js';
+import { assertSlug } from '../ids.js';
+import type { Tenantplane } from '../tenantplane.js';
+import { BACKUP_QUEUE, backupDeps, backupRequests, EXPORT_QUEUE, RESTORE_QUEUE } from './backup-jobs.js';
+import { completeBackup } from './backup-reader.js';
+import type { RequestKind } from './backup-requests.js';
+import { openObjectStore } from './object-store-factory.js';
+import { locateTenant } from './tenant-location.js';
+
+export interface QueuedOperation {
+  queue: string;
+  jobId: string;
+  /** The export or backup id this request produces; for a restore, the request's id. */
+  requestId: string;
+  /** True when the request joined a job that was already queued or running. */
+  joined: boolean;
+}
+
+const ARCHIVE_ID = /^[a-z0-9-]{1,64}$/;
+
+export function assertArchiveId(value: unknown, what = 'backup id'): string {
+  if (typeof value !== 'string' || !ARCHIVE_ID.test(value)) {
+    throw new InvalidInputError(`invalid ${what}`, 'invalid_backup_id');
+  }
+  return value;
+}
+
+async function submit(
+  tp: Tenantplane,
+  kind: RequestKind,
+  queue: string,
+  tenantId: string,
+  params: Record<string, unknown>,
+  options: { actor: Actor; idempotencyKey?: string | undefined },
+): Promise<QueuedOperation> {
+  const submitted = await backupRequests(tp).submit({
+    kind,
+    queue,
+    tenantId,
+    params,
+    actor: options.actor,
+    idempotencyKey: options.idempotencyKey,
+  });
+  await tp.catalog.audit(options.actor, `tenant.${kind}.request`, tenantId, {
+    jobId: submitted.jobId,
+    joined: submitted.joined,
+    ...params,
+  });
+  return { queue, ...submitted };
+}
+
+/** Queues an export of the tenant to BACKUP_URL, or to `to` (a `file://` or `s3://` URL: CLI only). */
+export async function requestExport(
+  tp: Tenantplane,
+  tenantId: string,
+  options: { to?: string; actor: Actor; idempotencyKey?: string | undefined },
+): Promise<QueuedOperation> {
+  await locateTenant(tp.catalog, assertSlug(tenantId));
+  // Fails now, with a message naming the URL, instead of on the worker.
+  if (options.to !== undefined) openObjectStore(options.to, tp.config.dataDir);
+  return submit(
+    tp,
+    'export',
+    EXPORT_QUEUE,
+    tenantId,
+    options.to === undefined ? {} : { to: options.to },
+    options,
+  );
+}
+
+export async function requestBackup(
+  tp: Tenantplane,
+  tenantId: string,
+  options: { compress?: boolean; actor: Actor; idempotencyKey?: string | undefined },
+): Promise<QueuedOperation> {
+  await locateTenant(tp.catalog, assertSlug(tenantId));
+  return submit(tp, 'backup', BACKUP_QUEUE, tenantId, options.compress ? { compress: true } : {}, options);
+}
+
+export async function requestRestore(
+  tp: Tenantplane,
+  tenantId: string,
+  options: {
+    backupId: unknown;
+    into?: unknown;
+    tier?: unknown;
+    actor: Actor;
+    idempotencyKey?: string | undefined;
+  },
+): Promise<QueuedOperation> {
+  assertSlug(tenantId);
+  const backupId = assertArchiveId(options.backupId);
+  const into = options.into === undefined ? undefined : assertSlug(options.into, 'new tenant id');
+  if ((into === undefined) !== (options.tier === undefined)) {
+    throw new InvalidInputError('a restore into a new tenant needs both into and tier', 'missing_field');
+  }
+  if (options.tier !== undefined && typeof options.tier !== 'string') {
+    throw new InvalidInputError('tier must be a string', 'invalid_field');
+  }
+  await completeBackup(backupDeps(tp), tenantId, backupId);
+  const params: Record<string, unknown> = { backupId };
+  if (into !== undefined) Object.assign(params, { into, tier: options.tier });
+  return submit(tp, 'restore', RESTORE_QUEUE, tenantId, params, options);
+}

@@ -1,0 +1,136 @@
+import { createHash } from 'node:crypto';
+import type { Knex } from 'knex';
+import type { Actor } from '../catalog/catalog.js';
+import { ConflictError, InvalidInputError } from '../errors.js';
+import { assertSlug } from '../ids.js';
+import type { JobQueue } from '../jobs/job-queue.js';
+import { newArchiveId } from './tenant-export.js';
+
+export type RequestKind = 'export' | 'backup' | 'restore';
+
+/** What a queued job receives: enough to redo the work from scratch on any worker. */
+export interface RequestJobData {
+  requestId: string;
+  tenantId: string;
+  params: Record<string, unknown>;
+  actor: Actor;
+  attempts: number;
+}
+
+export interface SubmitInput {
+  kind: RequestKind;
+  queue: string;
+  tenantId: string;
+  params: Record<string, unknown>;
+  actor: Actor;
+  idempotencyKey?: string | undefined;
+}
+
+const ACTIVE_STATES = ['waiting', 'active', 'delayed'];
+const MAX_KEY_LENGTH = 200;
+export const REQUEST_ATTEMPTS = 3;
+export const REQUEST_BACKOFF_MS = 1000;
+
+/**
+ * Turns export, backup and restore requests into jobs with deterministic ids. The same idempotency key is
+ * always the same job; without one, a request while the same kind of work is queued or running for the
+ * tenant joins that job (or is refused with 409 when it asks for something else).
+ */
+export class BackupRequests {
+  constructor(
+    private readonly knex: Knex,
+    private readonly jobs: JobQueue,
+    private readonly retry = { attempts: REQUEST_ATTEMPTS, backoffMs: REQUEST_BACKOFF_MS },
+  ) {}
+
+  async submit(input: SubmitInput): Promise<{ jobId: string; requestId: string; joined: boolean }> {
+    assertSlug(input.tenantId);
+    const key = input.idempotencyKey;
+    if (key !== undefined && (typeof key !== 'string' || key.length === 0 || key.length > MAX_KEY_LENGTH)) {
+      throw new InvalidInputError(
+        `an idempotency key is 1-${MAX_KEY_LENGTH} characters`,
+        'invalid_idempotency_key',
+      );
+    }
+    const same = (row: { params: unknown }) => JSON.stringify(row.params) === JSON.stringify(input.params);
+    for (let attempt = 0; attempt < 5; attempt += 1) {
+      if (key !== undefined) {
+        const keyed = await this.knex('backup_requests')
+          .where({ tenant_id: input.tenantId, kind: input.kind, idempotency_key: key })
+          .first();
+        if (keyed) {
+          if (!same(keyed)) {
+            throw new ConflictError(
+              'this idempotency key was used for another request',
+              'idempotency_key_reused',
+            );
+          }
+          await this.#enqueue(input.queue, keyed);
+          return { jobId: keyed.job_id, requestId: keyed.id, joined: true };
+        }
+      }
+      const active = await this.knex('backup_requests')
+        .where({ tenant_id: input.tenantId, kind: input.kind, active: true })
+        .first();
+      if (active) {
+        const job = await this.jobs.get(input.queue, active.job_id);
+        if (!job || ACTIVE_STATES.includes(job.state)) {
+          if (!same(active)) {
+            throw new ConflictError(
+              `a ${input.kind} of ${input.tenantId} is already under way (job ${active.job_id})`,
+              'operation_in_progress',
+            );
+          }
+          // Enqueuing again is a no-op for a known job and revives one a crash kept from being queued.
+          await this.#enqueue(input.queue, active);
+          return { jobId: active.job_id, requestId: active.id, joined: true };
+        }
+        await this.finish(active.id);
+        continue;
+      }
+      const requestId = newArchiveId();
+      const row = {
+        id: requestId,
+        tenant_id: input.tenantId,
+        kind: input.kind,
+        job_id: `${input.kind}.${input.tenantId}.${key === undefined ? requestId : `k${digest(key)}`}`,
+        idempotency_key: key ?? null,
+        params: JSON.stringify(input.params),
+        actor: JSON.stringify(input.actor),
+        active: true,
+      };
+      const inserted = await this.knex('backup_requests').insert(row).onConflict().ignore().returning('*');
+      if (inserted.length === 0) continue;
+      await this.#enqueue(input.queue, inserted[0]);
+      return { jobId: row.job_id, requestId, joined: false };
+    }
+    throw new ConflictError(
+      `could not settle a ${input.kind} request for ${input.tenantId}; retry`,
+      'request_race',
+    );
+  }
+
+  /** Called by the job when it is done for good, so the next request starts new work. */
+  async finish(requestId: string): Promise<void> {
+    await this.knex('backup_requests').where({ id: requestId }).update({ active: false });
+  }
+
+  async #enqueue(queue: string, row: Record<string, unknown>): Promise<void> {
+    const data: RequestJobData = {
+      requestId: row.id as string,
+      tenantId: row.tenant_id as string,
+      params: row.params as Record<string, unknown>,
+      actor: JSON.parse(row.actor as string) as Actor,
+      attempts: this.retry.attempts,
+    };
+    await this.jobs.enqueue(queue, data, {
+      jobId: row.job_id as string,
+      attempts: this.retry.attempts,
+      backoffMs: this.retry.backoffMs,
+    });
+  }
+}
+
+function digest(key: string): string {
+  return createHash('sha256').update(key).digest('hex').slice(0, 32);
+}

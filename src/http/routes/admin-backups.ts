@@ -1,0 +1,75 @@
+import { type Request, Router } from 'express';
+import { backupDeps, backupView } from '../../backup/backup-jobs.js';
+import { requestBackup, requestExport, requestRestore } from '../../backup/backup-operations.js';
+import type { Actor } from '../../catalog/catalog.js';
+import { InvalidInputError } from '../../errors.js';
+import { assertSlug } from '../../ids.js';
+import type { Tenantplane } from '../../tenantplane.js';
+
+function actorOf(req: Request): Actor {
+  return { actor: `token:${req.principal?.subject ?? 'admin'}`, requestId: req.requestId };
+}
+
+/** The body's fields, refusing any the route does not know. */
+function fields(req: Request, allowed: string[]): Record<string, unknown> {
+  const body = (req.body ?? {}) as unknown;
+  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
+    throw new InvalidInputError('request body must be a JSON object', 'invalid_body');
+  }
+  const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
+  if (unknown.length > 0) throw new InvalidInputError(`unknown field ${unknown.join(', ')}`, 'unknown_field');
+  return body as Record<string, unknown>;
+}
+
+/** `Idempotency-Key`: the same key (per tenant and kind) always answers with the same job. */
+function idempotencyKey(req: Request): string | undefined {
+  const key = req.get('idempotency-key');
+  return key === undefined || key === '' ? undefined : key;
+}
+
+/** Exports, backups and restores of one tenant, under /admin/v1; each queues a job and answers 202. */
+export function adminBackupsApi(tp: Tenantplane): Router {
+  const router = Router();
+
+  router.post('/tenants/:id/exports', async (req, res) => {
+    fields(req, []);
+    const queued = await requestExport(tp, assertSlug(req.params.id), {
+      actor: actorOf(req),
+      idempotencyKey: idempotencyKey(req),
+    });
+    res.status(202).json({ job_id: queued.jobId, export_id: queued.requestId });
+  });
+
+  router.post('/tenants/:id/backups', async (req, res) => {
+    const { compress } = fields(req, ['compress']);
+    if (compress !== undefined && typeof compress !== 'boolean') {
+      throw new InvalidInputError('compress must be true or false', 'invalid_field');
+    }
+    const queued = await requestBackup(tp, assertSlug(req.params.id), {
+      compress: compress === true,
+      actor: actorOf(req),
+      idempotencyKey: idempotencyKey(req),
+    });
+    res.status(202).json({ job_id: queued.jobId, backup_id: queued.requestId });
+  });
+
+  router.get('/tenants/:id/backups', async (req, res) => {
+    const tenant = await tp.catalog.requireTenant(assertSlug(req.params.id));
+    const backups = await backupDeps(tp).backups.list(tenant.id);
+    res.json({ data: backups.map(backupView) });
+  });
+
+  router.post('/tenants/:id/restores', async (req, res) => {
+    const body = fields(req, ['backup_id', 'into', 'tier']);
+    const queued = await requestRestore(tp, assertSlug(req.params.id), {
+      backupId: body.backup_id,
+      into: body.into,
+      tier: body.tier,
+      actor: actorOf(req),
+      idempotencyKey: idempotencyKey(req),
+    });
+    res.status(202).json({ job_id: queued.jobId });
+  });
+
+  return router;
+}
