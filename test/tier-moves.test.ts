@@ -267,7 +267,6 @@ describe('tier moves', function () {
     await traffic.stop();
 
     expect(job.state, job.error).to.equal('completed');
-    if (process.env.MOVES_DEBUG) console.log(JSON.stringify(job.result), traffic.statuses);
     expect(job.result).to.include({ moved: true, tenant_id: 'mover' });
     expect(job.result.rows_copied).to.be.at.least(3000);
     expect(traffic.count(503), 'requests refused during the pause').to.be.greaterThan(0);
@@ -302,7 +301,6 @@ describe('tier moves', function () {
     await sleep(300);
     await traffic.stop();
 
-    if (process.env.MOVES_DEBUG) console.log(stdout, traffic.statuses);
     expect(stdout).to.match(/moving mover to tier starter \(job tenant-move\.mover\.starter\.\d+\)/);
     expect(stdout).to.match(/writes paused/);
     expect(stdout).to.match(/tenant mover is now on tier starter in shard-one/);
