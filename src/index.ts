@@ -4,7 +4,7 @@
  *
  * ```ts
  * const tp = await Tenantplane.open({ config: loadConfig() });
- * app.use('/api', authenticate(tp.verifier!), tenantContext(tp.router!), myRoutes);
+ * app.use('/api', authenticate(tp.verifier!), tenantContext(tp.router!), rateLimit(tp.rateLimiter!), myRoutes);
  * // in a handler: await req.tenantDb!.knex('deployments').where({ tenant_id: req.tenantDb!.tenantId })
  * ```
  */
@@ -13,14 +13,19 @@ export { DevIssuer } from './auth/dev-issuer.js';
 export { ADMIN_SCOPE, type Principal, type TokenVerifier } from './auth/principal.js';
 export { createTokenVerifier, type TokenVerifierOptions } from './auth/token-verifier.js';
 export { Catalog } from './catalog/catalog.js';
-export type { TenantRecord, TenantRoute, TierRecord } from './catalog/records.js';
+export type { TenantLimits, TenantRecord, TenantRoute, TierRecord } from './catalog/records.js';
 export { type Config, loadConfig } from './config.js';
 export * from './errors.js';
 export { errorHandler } from './http/error-handler.js';
+export { rateLimit } from './http/rate-limit.js';
+export { metricsEndpoint, requestMetrics } from './http/request-metrics.js';
 export { requestId } from './http/request-id.js';
 export { type TenantContextOptions, tenantContext } from './http/tenant-context.js';
 export { assertSlug, isSlug, SLUG_PATTERN } from './ids.js';
+export { insertWithinQuota } from './limits/quota-guard.js';
+export { type RateLimitMode, TenantRateLimiter } from './limits/tenant-rate-limiter.js';
 export { createLogger } from './logging/logger.js';
+export { Metrics } from './metrics/metrics.js';
 export { PoolCache, type PoolCacheOptions } from './routing/pool-cache.js';
 export { TenantDatabase, type TenantKnex, TenantTransaction } from './routing/tenant-database.js';
 export { TenantRouter, type TenantRouterOptions } from './routing/tenant-router.js';
