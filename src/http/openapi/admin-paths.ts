@@ -1,0 +1,123 @@
+import { errorResponses, jsonBody, jsonResponse, type OpenApiObject, ref } from './openapi-helpers.js';
+
+/** Errors any admin API request can meet: bad input, no token, no admin scope, a dependency down. */
+const COMMON_ERRORS = [400, 401, 403, 503] as const;
+
+function operation(id: string, tag: string, summary: string, details: OpenApiObject): OpenApiObject {
+  return { operationId: id, tags: [tag], summary, ...details };
+}
+
+const accepted = { '202': jsonResponse('accepted: a job', 'JobAccepted') };
+const limit = (max: number, fallback: number) => ({
+  name: 'limit',
+  in: 'query',
+  schema: { type: 'integer', minimum: 1, maximum: max, default: fallback },
+});
+
+/** The admin API: tokens whose `scope` contains `tenantplane:admin`. */
+export const adminPaths: Record<string, OpenApiObject> = {
+  '/admin/v1/tenants': {
+    post: operation('createTenant', 'tenants', 'Create a tenant, placed by its tier and migrated', {
+      requestBody: jsonBody('TenantCreate'),
+      responses: {
+        '201': jsonResponse('created and active', 'Tenant'),
+        ...errorResponses(...COMMON_ERRORS, 409),
+      },
+    }),
+    get: operation('listTenants', 'tenants', 'Tenants in id order', {
+      parameters: [limit(500, 50), ref('parameters', 'Cursor')],
+      responses: { '200': jsonResponse('a page', 'TenantPage'), ...errorResponses(...COMMON_ERRORS) },
+    }),
+  },
+  '/admin/v1/tenants/{id}': {
+    parameters: [ref('parameters', 'TenantId')],
+    get: operation('getTenant', 'tenants', 'A tenant with its placement, limits and usage', {
+      responses: {
+        '200': jsonResponse('the tenant', 'TenantDetail'),
+        ...errorResponses(...COMMON_ERRORS, 404),
+      },
+    }),
+    patch: operation('updateTenant', 'tenants', 'Suspend or resume, rename, change tier or request rate', {
+      requestBody: jsonBody('TenantUpdate'),
+      responses: {
+        '200': jsonResponse('the tenant', 'TenantDetail'),
+        '202': jsonResponse('a tier change that moves the tenant to another placement: a job', 'JobAccepted'),
+        ...errorResponses(...COMMON_ERRORS, 404, 409),
+      },
+    }),
+    delete: operation('deleteTenant', 'tenants', "Delete the tenant's rows or its dedicated database", {
+      parameters: [
+        {
+          name: 'destroy_backups',
+          in: 'query',
+          schema: { type: 'boolean', default: false },
+          description: "also shred the keys of the tenant's backups, making them unreadable",
+        },
+      ],
+      responses: {
+        '200': jsonResponse('the deleted tenant', 'Tenant'),
+        ...errorResponses(...COMMON_ERRORS, 404, 409),
+      },
+    }),
+  },
+  '/admin/v1/tenants/{id}/exports': {
+    parameters: [ref('parameters', 'TenantId'), ref('parameters', 'IdempotencyKey')],
+    post: operation('exportTenant', 'backups', "Export the tenant's rows to BACKUP_URL, as a job", {
+      responses: {
+        '202': jsonResponse('accepted: a job', 'ExportAccepted'),
+        ...errorResponses(...COMMON_ERRORS, 404, 409),
+      },
+    }),
+  },
+  '/admin/v1/tenants/{id}/backups': {
+    parameters: [ref('parameters', 'TenantId')],
+    post: operation('backupTenant', 'backups', 'Take an encrypted backup of the tenant, as a job', {
+      parameters: [ref('parameters', 'IdempotencyKey')],
+      requestBody: jsonBody('BackupRequest', false),
+      responses: {
+        '202': jsonResponse('accepted: a job', 'BackupAccepted'),
+        ...errorResponses(...COMMON_ERRORS, 404, 409),
+      },
+    }),
+    get: operation('listTenantBackups', 'backups', "The tenant's backups, newest first", {
+      responses: { '200': jsonResponse('backups', 'BackupList'), ...errorResponses(...COMMON_ERRORS, 404) },
+    }),
+  },
+  '/admin/v1/tenants/{id}/restores': {
+    parameters: [ref('parameters', 'TenantId'), ref('parameters', 'IdempotencyKey')],
+    post: operation('restoreTenant', 'backups', 'Restore a backup in place or into a new tenant, as a job', {
+      requestBody: jsonBody('RestoreRequest'),
+      responses: { ...accepted, ...errorResponses(...COMMON_ERRORS, 404, 409) },
+    }),
+  },
+  '/admin/v1/jobs/{job_id}': {
+    parameters: [ref('parameters', 'JobId')],
+    get: operation('getJob', 'jobs', 'A job: state, progress, result or error', {
+      responses: { '200': jsonResponse('the job', 'Job'), ...errorResponses(...COMMON_ERRORS, 404) },
+    }),
+  },
+  '/admin/v1/migrations': {
+    get: operation('getMigrationStatus', 'migrations', 'Per database: applied, pending, drift, last run', {
+      responses: {
+        '200': jsonResponse('every database', 'MigrationStatusList'),
+        ...errorResponses(...COMMON_ERRORS),
+      },
+    }),
+  },
+  '/admin/v1/migrations/runs': {
+    post: operation('startMigrationRun', 'migrations', 'Run tenant migrations across the fleet, as a job', {
+      requestBody: jsonBody('MigrationRunRequest', false),
+      responses: { ...accepted, ...errorResponses(...COMMON_ERRORS) },
+    }),
+  },
+  '/admin/v1/audit': {
+    get: operation('listAudit', 'audit', 'The audit log of admin actions, newest first', {
+      parameters: [
+        { name: 'tenant', in: 'query', schema: { type: 'string' }, description: 'only this tenant' },
+        limit(500, 50),
+        ref('parameters', 'Cursor'),
+      ],
+      responses: { '200': jsonResponse('a page', 'AuditPage'), ...errorResponses(...COMMON_ERRORS) },
+    }),
+  },
+};

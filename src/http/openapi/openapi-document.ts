@@ -1,0 +1,36 @@
+import { adminPaths } from './admin-paths.js';
+import { applicationPaths } from './application-paths.js';
+import { components } from './openapi-components.js';
+import type { OpenApiObject } from './openapi-helpers.js';
+import { servicePaths } from './service-paths.js';
+
+/**
+ * The OpenAPI 3.1 document of the whole HTTP API, served at `GET /openapi.json`. The tests compare its
+ * paths and methods with the routes the express app serves, so the two cannot drift apart.
+ */
+export function openApiDocument(version: string): OpenApiObject {
+  return {
+    openapi: '3.1.0',
+    info: {
+      title: 'tenantplane',
+      version,
+      summary: 'Control plane for multi-tenant PostgreSQL SaaS',
+      description:
+        'Errors are `{"error": {"code", "message"}}`. Every response carries `X-Request-Id`. Application API responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`; past the limit, 429 with `Retry-After`.',
+      license: { name: 'MIT', identifier: 'MIT' },
+    },
+    security: [{ bearerAuth: [] }],
+    tags: [
+      { name: 'service', description: 'probes, metrics and discovery' },
+      { name: 'deployments', description: 'application API' },
+      { name: 'workflows', description: 'application API' },
+      { name: 'tenants', description: 'admin API' },
+      { name: 'backups', description: 'admin API: exports, backups and restores' },
+      { name: 'jobs', description: 'admin API' },
+      { name: 'migrations', description: 'admin API: fleet migrations' },
+      { name: 'audit', description: 'admin API' },
+    ],
+    paths: { ...servicePaths, ...applicationPaths, ...adminPaths },
+    components,
+  };
+}

@@ -1,0 +1,109 @@
+import { compileErrors, validate } from '@readme/openapi-parser';
+import { expect } from 'chai';
+import type { Express } from 'express';
+import { createApp } from '../src/http/app.js';
+import { createTestPlane, type TestPlane } from './support/test-plane.js';
+
+const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+interface RouterLayer {
+  rawPath?: string | string[];
+  route?: { path: string | string[]; methods: Record<string, boolean> };
+  handle?: { stack?: RouterLayer[] };
+}
+
+/** `/a/:id` and `/a/{job_id}` both become `/a/{}`: parameter names may differ between code and document. */
+function normalise(path: string): string {
+  return path.replace(/:[A-Za-z_]\w*/g, '{}').replace(/\{[^}]+\}/g, '{}');
+}
+
+/** Every `METHOD path` the express app routes, found by walking its router stack and nested routers. */
+function servedRoutes(app: Express): Set<string> {
+  const found = new Set<string>();
+  const walk = (stack: RouterLayer[], prefix: string) => {
+    for (const layer of stack) {
+      if (layer.route) {
+        const paths = Array.isArray(layer.route.path) ? layer.route.path : [layer.route.path];
+        for (const path of paths) {
+          for (const [method, on] of Object.entries(layer.route.methods)) {
+            if (on && method !== '_all') found.add(`${method.toUpperCase()} ${normalise(prefix + path)}`);
+          }
+        }
+      } else if (layer.handle?.stack) {
+        const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
+        walk(layer.handle.stack, prefix + mount);
+      }
+    }
+  };
+  walk((app as unknown as { router: { stack: RouterLayer[] } }).router.stack, '');
+  return found;
+}
+
+type Operation = { security?: unknown[] };
+type Document = { openapi: string; paths: Record<string, Record<string, Operation>> };
+
+function documentedRoutes(document: Document): Map<string, Operation> {
+  const found = new Map<string, Operation>();
+  for (const [path, item] of Object.entries(document.paths)) {
+    for (const method of METHODS) {
+      const operation = item[method];
+      if (operation) found.set(`${method.toUpperCase()} ${normalise(path)}`, operation);
+    }
+  }
+  return found;
+}
+
+describe('OpenAPI document', () => {
+  let plane: TestPlane;
+  let base: string;
+  let document: Document;
+
+  before(async () => {
+    plane = await createTestPlane();
+    base = await plane.listen();
+    const response = await fetch(`${base}/openapi.json`);
+    expect(response.status).to.equal(200);
+    expect(response.headers.get('content-type')).to.match(/^application\/json/);
+    document = (await response.json()) as Document;
+  });
+  after(async () => plane.close());
+
+  it('is served without a token and is valid OpenAPI 3.1', async () => {
+    expect(document.openapi).to.equal('3.1.0');
+    // The validator resolves $refs in place: give it a copy.
+    const result = await validate(structuredClone(document) as never);
+    expect(result.valid, result.valid ? '' : compileErrors(result)).to.equal(true);
+  });
+
+  it('declares exactly the routes the app serves', () => {
+    const served = servedRoutes(createApp(plane.tp));
+    const documented = new Set(documentedRoutes(document).keys());
+    expect(served.size, 'the router walk found nothing: has express changed its internals?').to.be.above(10);
+    const undocumented = [...served].filter((route) => !documented.has(route)).sort();
+    const notServed = [...documented].filter((route) => !served.has(route)).sort();
+    expect({ undocumented, notServed }).to.deep.equal({ undocumented: [], notServed: [] });
+  });
+
+  it('asks for a bearer token exactly where the app does', async () => {
+    for (const [route, operation] of documentedRoutes(document)) {
+      const [method, path] = route.split(' ') as [string, string];
+      // `security: []` or an empty alternative `{}` means the operation can be called without a token.
+      const security = operation.security;
+      const open =
+        Array.isArray(security) &&
+        (security.length === 0 || security.some((scheme) => Object.keys(scheme as object).length === 0));
+      const response = await fetch(`${base}${path.replaceAll('{}', 'some-id')}`, {
+        method,
+        ...(method === 'GET' || method === 'DELETE'
+          ? {}
+          : { headers: { 'content-type': 'application/json' }, body: '{}' }),
+      });
+      await response.arrayBuffer();
+      if (open) expect(response.status, route).to.not.equal(401);
+      else {
+        expect(response.status, route).to.equal(401);
+        expect(response.headers.get('content-type'), route).to.match(/^application\/json/);
+      }
+    }
+  });
+});
