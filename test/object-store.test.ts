@@ -17,6 +17,7 @@ import { openObjectStore } from '../src/backup/object-store-factory.js';
 import { S3ObjectStore } from '../src/backup/s3-object-store.js';
 import { TenantplaneError } from '../src/errors.js';
 import { rejection } from './support/async-helpers.js';
+import { startFailingProxy } from './support/failing-proxy.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
 
 const MIB = 1024 * 1024;
@@ -214,6 +215,32 @@ describe('object stores', () => {
   });
 
   describe('S3 specifics', () => {
+    it('aborts the upload when S3 fails a part, leaving nothing under the key', async function () {
+      this.timeout(120_000);
+      // Every attempt at part 2 fails with a 500, the SDK's retries included.
+      const proxy = await startFailingProxy(
+        moto.endpoint,
+        (request) => request.method === 'PUT' && /[?&]partNumber=2(&|$)/.test(request.url ?? ''),
+      );
+      const store = new S3ObjectStore({ bucket, prefix: 'faulty', client: { endpoint: proxy.endpoint } });
+      opened.push(store);
+      try {
+        const { body } = generatedBody(30 * MIB);
+        const error = (await rejection(store.put('part-fails.bin', body))) as TenantplaneError;
+        expect(error.code).to.equal('storage_unavailable');
+        expect(proxy.failed).to.be.greaterThan(0);
+      } finally {
+        await proxy.close();
+      }
+      const client = moto.s3();
+      const open = await client.send(
+        new ListMultipartUploadsCommand({ Bucket: bucket, Prefix: 'faulty/part-fails.bin' }),
+      );
+      expect(open.Uploads ?? []).to.deep.equal([]);
+      const listed = await client.send(new ListObjectsV2Command({ Bucket: bucket, Prefix: 'faulty/' }));
+      expect(listed.Contents ?? []).to.deep.equal([]);
+    });
+
     it('stores under the prefix with a SHA-256 checksum S3 verified', async () => {
       const store = new S3ObjectStore({ bucket, prefix: 'pre/fix' });
       opened.push(store);

@@ -14,7 +14,7 @@ import { TenantKeyring } from '../src/backup/tenant-keyring.js';
 import type { TenantplaneError } from '../src/errors.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { collect, rejection } from './support/async-helpers.js';
-import { type Moto, startMoto } from './support/moto.js';
+import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 const run = promisify(execFile);
@@ -157,6 +157,32 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
     } finally {
       master.close();
     }
+  });
+
+  it('stores nothing when KMS is down at first use, and says KMS, not a destroyed key', async () => {
+    const master = new KmsKeyProvider({
+      keyId: kmsKeyId,
+      client: { endpoint: await closedEndpoint(), maxAttempts: 1 },
+    });
+    try {
+      const offline = new TenantKeyring({ knex: tp.knex, master });
+      const first = await rejection<TenantplaneError>(
+        offline.generateDataKey(encryptionContext('newcomer', 'b-1')),
+      );
+      expect(first.code).to.equal('kms_unavailable');
+      expect(await keyRows('newcomer')).to.deep.equal([]);
+      // An existing tenant key needs KMS to unwrap when it is not cached in this process.
+      const key = await tp.backupKeys.generateDataKey(encryptionContext('neighbour', 'b-3'));
+      const unwrap = await rejection<TenantplaneError>(
+        offline.decryptDataKey(key.wrapped, key.keyId, encryptionContext('neighbour', 'b-3')),
+      );
+      expect(unwrap.code).to.equal('kms_unavailable');
+    } finally {
+      master.close();
+    }
+    // Once KMS answers, the first use goes through and makes the key.
+    await tp.backupKeys.generateDataKey(encryptionContext('newcomer', 'b-1'));
+    expect(await keyRows('newcomer')).to.have.length(1);
   });
 
   describe('reached through tenant deletion', () => {
