@@ -75,6 +75,8 @@ export class TenantKeyring implements KeyProvider {
     this.cache = new LRUCache<string, CachedKey>({
       max: options.cacheSize ?? 1000,
       ttl: options.cacheTtlMs ?? 300_000,
+      // Expired keys are dropped (and zeroed) on time, not whenever the entry is next touched.
+      ttlAutopurge: true,
       // Keys leave memory zeroed, whether evicted, expired or destroyed.
       dispose: (entry) => entry.key.fill(0),
     });
