@@ -1,0 +1,95 @@
+import { type ChildProcess, spawn } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
+import { mkdtemp, readdir, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { expect } from 'chai';
+import { BACKUP_QUEUE, backupDeps } from '../src/backup/backup-jobs.js';
+import { requestBackup } from '../src/backup/backup-operations.js';
+import { verifyBackup } from '../src/backup/backup-reader.js';
+import { TEST_REDIS_URL } from './setup/hooks.js';
+import { tenantQuery } from './support/tenant-rows.js';
+import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+
+const ROWS = 150_000;
+
+describe('a backup worker killed mid-upload', function () {
+  this.timeout(180000);
+  let plane: TestPlane;
+  let storeDir: string;
+  const jobsPrefix = `tpkill${randomBytes(4).toString('hex')}`;
+  const workers: ChildProcess[] = [];
+
+  const startWorker = () => {
+    const worker = spawn(
+      process.execPath,
+      ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--concurrency', '1'],
+      {
+        env: plane.cliEnv({
+          REDIS_URL: TEST_REDIS_URL,
+          JOBS_PREFIX: jobsPrefix,
+          BACKUP_URL: `file://${storeDir}`,
+          LOG_LEVEL: 'warn',
+        }),
+        stdio: 'ignore',
+      },
+    );
+    workers.push(worker);
+    return worker;
+  };
+  const tenantDir = () => path.join(storeDir, 'backups', 'heavy');
+  const filesInStore = async () => readdir(tenantDir()).catch(() => [] as string[]);
+
+  before(async () => {
+    storeDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-kill-'));
+    plane = await createTestPlane(
+      { serveTraffic: false, jobsPrefix },
+      { REDIS_URL: TEST_REDIS_URL, BACKUP_URL: `file://${storeDir}` },
+    );
+    await plane.addServer();
+    await plane.tp.tenants.create({ id: 'heavy', tier: 'enterprise' }, TEST_ACTOR);
+    await tenantQuery(
+      plane.tp,
+      'heavy',
+      `INSERT INTO audit_events (tenant_id, actor, action, details)
+       SELECT 'heavy', 'seed', 'action-' || i, jsonb_build_object('i', i, 'pad', repeat(md5(i::text), 8))
+         FROM generate_series(1, $1) i`,
+      [ROWS],
+    );
+  });
+  after(async () => {
+    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
+    await plane.close();
+    await rm(storeDir, { recursive: true, force: true });
+  });
+
+  it('leaves nothing that looks complete, and the retry on another worker finishes the backup', async () => {
+    const first = startWorker();
+    const queued = await requestBackup(plane.tp, 'heavy', { actor: TEST_ACTOR });
+    // Wait until the upload is under way: the store's temporary file exists.
+    for (let i = 0; i < 3000; i += 1) {
+      if ((await filesInStore()).some((file) => file.endsWith('.partial'))) break;
+      await new Promise((resolve) => setTimeout(resolve, 10));
+    }
+    expect((await filesInStore()).some((file) => file.endsWith('.partial'))).to.equal(true);
+    first.kill('SIGKILL');
+    await new Promise((resolve) => first.once('exit', resolve));
+
+    const deps = backupDeps(plane.tp);
+    const [pending] = await deps.backups.list('heavy');
+    expect(pending?.state).to.equal('pending');
+    expect(await plane.tp.objectStore.list('backups/heavy/')).to.deep.equal([]);
+
+    startWorker();
+    const result = (await plane.tp.jobs.wait(BACKUP_QUEUE, queued.jobId)) as { id: string; state: string };
+    expect(result.state).to.equal('complete');
+    const backups = await deps.backups.list('heavy');
+    expect(backups.map((backup) => [backup.id, backup.state])).to.deep.equal([
+      [queued.requestId, 'complete'],
+    ]);
+    const listed = await plane.tp.objectStore.list('backups/heavy/');
+    expect(listed.map((object) => object.key)).to.deep.equal([backups[0]!.objectKey]);
+    const verified = await verifyBackup(deps, 'heavy', queued.requestId);
+    expect(verified.tables.audit_events).to.equal(ROWS);
+  });
+});
