@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { callJson } from './support/http-client.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 describe('quotas', function () {
   this.timeout(60000);
@@ -56,6 +56,30 @@ describe('quotas', function () {
     ).to.equal(204);
     const again = await callJson(base, tokens.small, 'POST', '/api/v1/workflows', { name: 'x', status: 'a' });
     expect(again.status).to.equal(201);
+  });
+
+  it('keeps its pooled connections when it refuses a create', async () => {
+    const shard = (await plane.tp.catalog.getDatabase('shard-one'))!;
+    const backends = async () =>
+      (
+        await adminQuery<{ pid: number }>(
+          'postgres',
+          'SELECT pid FROM pg_stat_activity WHERE datname = $1 AND usename <> current_user',
+          [shard.databaseName],
+        )
+      ).rows.map((row) => row.pid);
+    const before = await backends();
+    expect(before).to.not.be.empty;
+    for (let index = 0; index < 5; index++) {
+      const refused = await callJson(base, tokens.small, 'POST', '/api/v1/workflows', {
+        name: 'n',
+        status: 'a',
+      });
+      expect(refused.status).to.equal(403);
+    }
+    const after = await backends();
+    // The same backends, none closed and none opened in their place.
+    expect(after.sort()).to.deep.equal(before.sort());
   });
 
   it('lets exactly the quota through when creates race', async () => {

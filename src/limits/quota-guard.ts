@@ -24,15 +24,19 @@ export async function insertWithinQuota<R extends pg.QueryResultRow>(
   if (countLimit === null && storageLimit === null) {
     return db.query<R>(statement.text, statement.values, statement.name);
   }
-  return db.transaction(async (trx) => {
+  // A refusal is returned from the transaction, not thrown in it: an error thrown inside would make the
+  // pool discard the connection, and a tenant at its quota would churn connections with every attempt.
+  const outcome = await db.transaction(async (trx) => {
     await trx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [QUOTA_LOCK_CLASS, db.tenantId]);
     const usage = toUsage((await trx.query(TENANT_USAGE_SQL, [db.tenantId])).rows[0]);
     if (countLimit !== null && usage[quota] >= countLimit) {
-      throw new QuotaExceededError(quota, countLimit, usage[quota]);
+      return new QuotaExceededError(quota, countLimit, usage[quota]);
     }
     if (storageLimit !== null && usage.storage_bytes >= storageLimit) {
-      throw new QuotaExceededError('storage_bytes', storageLimit, usage.storage_bytes);
+      return new QuotaExceededError('storage_bytes', storageLimit, usage.storage_bytes);
     }
     return trx.query<R>(statement.text, statement.values);
   });
+  if (outcome instanceof QuotaExceededError) throw outcome;
+  return outcome;
 }
