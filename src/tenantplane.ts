@@ -15,11 +15,12 @@ import { TenantDirectory } from './catalog/tenant-directory.js';
 import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { createApp } from './http/app.js';
+import { listen } from './http/listen.js';
 import { BullJobQueue } from './jobs/bullmq-job-queue.js';
 import { InlineJobQueue } from './jobs/inline-job-queue.js';
 import { jobHandlers } from './jobs/job-handlers.js';
-import { checkRedisEvictionPolicy } from './jobs/redis-eviction-policy.js';
 import type { JobQueue } from './jobs/job-queue.js';
+import { checkRedisEvictionPolicy } from './jobs/redis-eviction-policy.js';
 import { TenantRateLimiter } from './limits/tenant-rate-limiter.js';
 import { createLogger, type Logger } from './logging/logger.js';
 import { Metrics } from './metrics/metrics.js';
@@ -212,14 +213,7 @@ export class Tenantplane {
 
   /** Starts the HTTP API. */
   listen(port = this.config.port, host?: string): Promise<Server> {
-    const server = createServer(createApp(this));
-    return new Promise((resolve, reject) => {
-      server.once('error', reject);
-      server.listen(port, host, () => {
-        server.off('error', reject);
-        resolve(server);
-      });
-    });
+    return listen(createServer(createApp(this)), port, host);
   }
 
   async close(): Promise<void> {

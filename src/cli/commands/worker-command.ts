@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { ConfigError, InvalidInputError } from '../../errors.js';
+import { listenHealth } from '../../http/health-server.js';
 import { startWorkers } from '../../jobs/bullmq-job-queue.js';
 import { jobHandlers } from '../../jobs/job-handlers.js';
 import { runCommand } from '../command-runner.js';
@@ -12,10 +13,22 @@ export function registerWorkerCommand(program: Command): void {
     .command('worker')
     .description('run background jobs from the Redis queues (needs REDIS_URL)')
     .option('--concurrency <n>', 'jobs run at once per queue', process.env.WORKER_CONCURRENCY ?? '4')
+    .option(
+      '--health-port <port>',
+      'serve /health and /ready on this port (for container health checks and probes)',
+      process.env.WORKER_HEALTH_PORT,
+    )
     .action(
-      runCommand(async (flags: { concurrency: string }) => {
+      runCommand(async (flags: { concurrency: string; healthPort?: string }) => {
         if (!/^\d+$/.test(flags.concurrency) || Number(flags.concurrency) < 1) {
           throw new InvalidInputError('--concurrency must be a positive integer');
+        }
+        const healthPort = flags.healthPort === undefined ? undefined : Number(flags.healthPort);
+        if (
+          healthPort !== undefined &&
+          !(Number.isInteger(healthPort) && healthPort >= 0 && healthPort < 65536)
+        ) {
+          throw new InvalidInputError('--health-port must be a port number');
         }
         const runtime = await openRuntime({ serveTraffic: false, logLevel: 'info' });
         const { tp, logger } = runtime;
@@ -30,16 +43,28 @@ export function registerWorkerCommand(program: Command): void {
           concurrency: Number(flags.concurrency),
           logger,
         });
+        const health = healthPort === undefined ? undefined : await listenHealth(tp, healthPort);
+        const address = health?.address();
         logger.info(
-          { queues: Object.keys(jobHandlers(tp)), concurrency: Number(flags.concurrency) },
+          {
+            queues: Object.keys(jobHandlers(tp)),
+            concurrency: Number(flags.concurrency),
+            ...(address && typeof address === 'object' ? { healthPort: address.port } : {}),
+          },
           'worker started',
         );
         onShutdownSignal(logger, {
           message: 'worker stopping: no new jobs, finishing the ones in progress',
           graceMs: tp.config.shutdownGraceMs,
           async stop() {
+            tp.draining = true;
             logger.info({ active: workers.activeCount }, 'waiting for jobs in progress');
             await workers.close();
+            // Probes keep their answers (/ready: 503) until the jobs are done.
+            if (health) {
+              health.closeAllConnections();
+              await new Promise((resolve) => health.close(resolve));
+            }
             await runtime.close();
           },
           async overrun() {
