@@ -1,12 +1,16 @@
 import { execFile } from 'node:child_process';
+import { randomBytes } from 'node:crypto';
 import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import { TenantplaneError } from '../src/errors.js';
+import { startWorkers } from '../src/jobs/bullmq-job-queue.js';
+import { jobHandlers } from '../src/jobs/job-handlers.js';
 import { createTenantMover } from '../src/moves/move-jobs.js';
 import type { MoveProgress } from '../src/moves/tenant-mover.js';
+import { TEST_REDIS_URL } from './setup/hooks.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 const run = promisify(execFile);
@@ -427,5 +431,137 @@ describe('tier moves', function () {
     const response = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'starter' });
     expect(response.status).to.equal(200);
     expect(response.body).to.include({ tier: 'starter', status: 'active' });
+  });
+
+  it('finishes a move whose process died after the switch: the next move removes the old rows', async () => {
+    const before = await rowsIn(shardDb());
+    let reachedSwitch!: () => void;
+    const switched = new Promise<void>((resolve) => {
+      reachedSwitch = resolve;
+    });
+    void createTenantMover(plane.tp)
+      .move('mover', 'enterprise', TEST_ACTOR, (progress) => {
+        if (progress.phase !== 'switched') return;
+        reachedSwitch();
+        return new Promise<void>(() => {});
+      })
+      .catch(() => {});
+    await switched;
+    await adminQuery(
+      'postgres',
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
+    );
+    // Switched: served from the new database, while the shard still holds the old copy.
+    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+      tier: 'enterprise',
+      status: 'active',
+      databaseId: dedicatedDatabaseId('mover'),
+    });
+    expect(await rowsIn(shardDb())).to.deep.equal(before);
+
+    const result = await createTenantMover(plane.tp).move('mover', 'enterprise', TEST_ACTOR);
+    expect(result.moved).to.equal(false);
+    expect(await rowsIn(shardDb())).to.deep.equal([]);
+    expect(await rowsIn(dedicatedDb())).to.deep.equal(before);
+    expect((await adminQuery(`${plane.prefix}_control`, 'SELECT 1 FROM tenant_moves')).rowCount).to.equal(0);
+  });
+
+  it('refuses a statement on a handle taken before the tenant was paused, and serves it again after', async () => {
+    const router = plane.tp.router!;
+    const handle = await router.forTenant('mover');
+    await handle.query('SELECT 1');
+    await plane.tp.catalog.updateTenant('mover', { status: 'moving' });
+    // The pause reaches the router through NOTIFY.
+    while (
+      (await router.forTenant('mover').then(
+        () => 'served',
+        (error: TenantplaneError) => error.code,
+      )) === 'served'
+    ) {
+      await sleep(20);
+    }
+    const refused = await handle.query('SELECT 1').then(
+      () => 'served',
+      (error: TenantplaneError) => `${error.code} ${error.status}`,
+    );
+    expect(refused).to.equal('tenant_moving 503');
+    await plane.tp.catalog.updateTenant('mover', { status: 'active' });
+    while (
+      (await router.forTenant('mover').then(
+        () => 'served',
+        () => 'refused',
+      )) === 'refused'
+    )
+      await sleep(20);
+    expect((await handle.query<{ one: number }>('SELECT 1 AS one')).rows).to.deep.equal([{ one: 1 }]);
+  });
+});
+
+describe('tier moves on BullMQ workers', function () {
+  this.timeout(60000);
+  let plane: TestPlane;
+  let base: string;
+  let workers: { close(): Promise<void> };
+
+  async function admin(method: string, path: string, body?: unknown) {
+    const token = await plane.tp.devIssuer!.mint({ admin: true });
+    const response = await fetch(`${base}${path}`, {
+      method,
+      headers: {
+        authorization: `Bearer ${token}`,
+        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+      },
+      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+    });
+    return { status: response.status, body: (await response.json()) as Record<string, unknown> };
+  }
+
+  before(async () => {
+    const jobsPrefix = `tptest-${randomBytes(4).toString('hex')}`;
+    plane = await createTestPlane({ jobsPrefix }, { REDIS_URL: TEST_REDIS_URL, RATE_LIMITS: 'off' });
+    await plane.addServer();
+    await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
+    await plane.tp.tenants.create({ id: 'queued', tier: 'pro' }, TEST_ACTOR);
+    await adminQuery(
+      `${plane.prefix}_s_shard_one`,
+      "INSERT INTO deployments (tenant_id, project_name, status) SELECT 'queued', 'p-' || n, 'ready' FROM generate_series(1, 200) n",
+    );
+    base = await plane.listen();
+    // A worker in this process, on the same Redis queues the API enqueues to.
+    workers = startWorkers({
+      redisUrl: TEST_REDIS_URL,
+      prefix: jobsPrefix,
+      handlers: jobHandlers(plane.tp),
+      concurrency: 1,
+      logger: plane.tp.logger,
+    });
+  });
+  after(async () => {
+    await workers.close();
+    await plane.close();
+  });
+
+  it('runs the move as one job however often it is requested, with its progress and result in the queue', async () => {
+    const requests = await Promise.all(
+      [1, 2, 3].map(() => admin('PATCH', '/admin/v1/tenants/queued', { tier: 'enterprise' })),
+    );
+    expect(requests.map((request) => request.status)).to.deep.equal([202, 202, 202]);
+    const ids = new Set(requests.map((request) => request.body.job_id));
+    expect([...ids]).to.deep.equal(['tenant-move.queued.enterprise.1']);
+    let job: { state: string; progress: { phase?: string }; result: Record<string, unknown>; error: string };
+    do {
+      await sleep(100);
+      job = (await admin('GET', '/admin/v1/jobs/tenant-move.queued.enterprise.1')).body as typeof job;
+    } while (job.state !== 'completed' && job.state !== 'failed');
+    expect(job.state, job.error).to.equal('completed');
+    expect(job.progress.phase).to.equal('done');
+    expect(job.result).to.include({ moved: true, rows_copied: 200 });
+    const rows = await adminQuery(
+      `${plane.prefix}_t_queued`,
+      "SELECT count(*)::int AS n FROM deployments WHERE tenant_id = 'queued'",
+    );
+    expect(rows.rows[0]!.n).to.equal(200);
+    const again = await admin('PATCH', '/admin/v1/tenants/queued', { tier: 'pro' });
+    expect(again.body.job_id, 'a new move after the last one ended').to.equal('tenant-move.queued.pro.2');
   });
 });
