@@ -116,6 +116,9 @@ function runUntilReady(command: string, args: string[], port: number): Promise<C
         child.stderr?.removeAllListeners('data');
         child.stderr?.resume();
         child.removeAllListeners('exit');
+        // Moto never keeps the test process alive; it is killed when that process exits.
+        child.unref();
+        (child.stderr as (NodeJS.ReadableStream & { unref?: () => void }) | null)?.unref?.();
         resolve(child);
       } catch {
         if (Date.now() > deadline) fail(`did not answer on port ${port} within ${STARTUP_TIMEOUT_MS} ms`);
