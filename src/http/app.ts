@@ -4,13 +4,14 @@ import type { Tenantplane } from '../tenantplane.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { rateLimit } from './rate-limit.js';
 import { requestId } from './request-id.js';
-import { metricsEndpoint, mountedAt, requestMetrics } from './request-metrics.js';
+import { mountedAt, requestMetrics } from './request-metrics.js';
 import { adminApi } from './routes/admin-api.js';
 import { adminAuditApi } from './routes/admin-audit.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
+import { metricsEndpoint } from './routes/metrics-endpoint.js';
 import { openApiRoute } from './routes/openapi.js';
 import { tenantContext } from './tenant-context.js';
 
