@@ -1,5 +1,6 @@
 # syntax=docker/dockerfile:1
-# The same steps as .ci/run: npm ci, npm run build; then a runtime image with production dependencies only.
+# Build stage: the same steps as .ci/run (npm ci, npm run build). Runtime stage: production dependencies
+# only, the compiled dist/ and the migrations; .ci/run proves that tree starts without dev dependencies.
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
@@ -14,11 +15,16 @@ ENV NODE_ENV=production \
     PORT=3000
 WORKDIR /app
 COPY package.json package-lock.json ./
-# The embedded PostgreSQL of the quick start is an optional dependency; production never uses it.
+# The embedded PostgreSQL of the quick start is an optional dependency; production never uses it. tsx stays:
+# it compiles `.ts` tenant migrations when they are loaded.
 RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
 COPY --from=build /app/dist ./dist
 COPY control-migrations ./control-migrations
 COPY tenant-migrations ./tenant-migrations
+# Development state (only outside production: the compose stack's token issuer key). Owned by the runtime
+# user so that a volume mounted here is writable.
+RUN mkdir -p /app/.data && chown node:node /app/.data
+# The image's `node` user (uid 1000); Kubernetes manifests pin runAsUser 1000 to match.
 USER node
 EXPOSE 3000
 HEALTHCHECK --interval=15s --timeout=3s --start-period=20s --retries=3 \
