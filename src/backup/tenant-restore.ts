@@ -150,12 +150,14 @@ function loadInto(
 ): Promise<Record<string, number>> {
   return withAdminClient(target.adminUrl, (client) =>
     inTransaction(client, target.tenantId, async () => {
-      await clearTenantRows(client, target.placement, target.tenantId);
-      return loadRecords(client, records, {
+      const rebuildIndexes = await clearTenantRows(client, target.placement, target.tenantId);
+      const counts = await loadRecords(client, records, {
         tenantId: target.tenantId,
         sourceTenantId,
         ...(onProgress ? { onProgress } : {}),
       });
+      await rebuildIndexes();
+      return counts;
     }),
   );
 }
