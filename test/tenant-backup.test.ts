@@ -11,19 +11,9 @@ import { LocalKeyProvider } from '../src/backup/key-provider.js';
 import { backupTenant } from '../src/backup/tenant-backup.js';
 import { type ExportManifest, exportTenant, newArchiveId } from '../src/backup/tenant-export.js';
 import { type RestoreDeps, restoreTenant } from '../src/backup/tenant-restore.js';
-import { TenantplaneError } from '../src/errors.js';
+import { rejection } from './support/rejection.js';
 import { seedTenantRows, tenantQuery, tenantRows } from './support/tenant-rows.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
-
-async function rejection(promise: Promise<unknown>): Promise<TenantplaneError> {
-  try {
-    await promise;
-  } catch (error) {
-    expect(error).to.be.instanceOf(TenantplaneError);
-    return error as TenantplaneError;
-  }
-  throw new Error('expected a rejection');
-}
 
 describe('tenant export, backup and restore', function () {
   this.timeout(60000);

@@ -11,6 +11,7 @@ import type { BackupDeps } from './tenant-backup.js';
 import type { TableProgress } from './tenant-export.js';
 import { locateTenant, type TenantLocation } from './tenant-location.js';
 import { appliedMigrations, withTenantSnapshot } from './tenant-snapshot.js';
+import { inTenantTransaction } from './tenant-transaction.js';
 
 export interface RestoreDeps extends BackupDeps, BackupReadDeps {
   tenants: TenantProvisioner;
@@ -96,7 +97,7 @@ export async function restoreTenant(
             async (scratch) => {
               await scratch.migrate(verified.header.schemaVersion);
               await withAdminClient(scratch.adminUrl, (client) =>
-                inTransaction(client, tenantId, () =>
+                inTenantTransaction(client, tenantId, () =>
                   loadRecords(client, readBackup(deps, verified.backup), {
                     tenantId,
                     sourceTenantId: tenantId,
@@ -123,24 +124,6 @@ export async function restoreTenant(
   }
 }
 
-async function inTransaction<T>(
-  client: import('pg').Client,
-  tenantId: string,
-  work: () => Promise<T>,
-): Promise<T> {
-  await client.query('BEGIN');
-  try {
-    // Forced row-level security applies to the admin role unless it is a superuser: act as the tenant.
-    await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [tenantId]);
-    const result = await work();
-    await client.query('COMMIT');
-    return result;
-  } catch (error) {
-    await client.query('ROLLBACK').catch(() => {});
-    throw error;
-  }
-}
-
 /** Replaces the target's rows with the records, all in one transaction. */
 function loadInto(
   target: TenantLocation,
@@ -149,7 +132,7 @@ function loadInto(
   onProgress: TableProgress | undefined,
 ): Promise<Record<string, number>> {
   return withAdminClient(target.adminUrl, (client) =>
-    inTransaction(client, target.tenantId, async () => {
+    inTenantTransaction(client, target.tenantId, async () => {
       const rebuildIndexes = await clearTenantRows(client, target.placement, target.tenantId);
       const counts = await loadRecords(client, records, {
         tenantId: target.tenantId,

@@ -5,6 +5,7 @@ import { assertSlug, quoteIdent } from '../ids.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { TENANT_LEDGER, tenantTables } from '../provisioning/tenant-database.js';
 import type { TenantLocation } from './tenant-location.js';
+import { inTenantTransaction } from './tenant-transaction.js';
 
 export interface SnapshotTable {
   name: string;
@@ -27,9 +28,6 @@ export interface TenantSnapshot {
    */
   copy(table: SnapshotTable, format: 'text' | 'ndjson'): Readable & { rowCount: number };
 }
-
-/** Every table as of one moment, and a snapshot that cannot write by mistake. */
-const BEGIN_SNAPSHOT = 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY';
 
 export async function tableColumns(client: pg.Client, table: string): Promise<string[]> {
   const result = await client.query<{ column_name: string }>(
@@ -56,39 +54,36 @@ export async function withTenantSnapshot<T>(
   work: (snapshot: TenantSnapshot) => Promise<T>,
 ): Promise<T> {
   const tenantId = assertSlug(location.tenantId);
-  return withAdminClient(location.adminUrl, async (client) => {
-    await client.query(BEGIN_SNAPSHOT);
-    try {
-      await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [tenantId]);
-      const migrations = await appliedMigrations(client);
-      const tables: SnapshotTable[] = [];
-      for (const name of await tenantTables(client)) {
-        tables.push({ name, columns: await tableColumns(client, name) });
-      }
-      const snapshot: TenantSnapshot = {
-        tenantId,
-        schemaVersion: migrations.at(-1) ?? '',
-        migrations,
-        tables,
-        copy(table, format) {
-          const select = tenantRowsQuery(table.name, table.columns, tenantId);
-          // row_to_json never yields raw newlines, \x01 or \x02, so CSV with those as quote and delimiter
-          // passes each JSON object through untouched, one per line.
-          const sql =
-            format === 'text'
-              ? `COPY (${select}) TO STDOUT`
-              : `COPY (SELECT row_to_json(r) FROM (${select}) r) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
-          return client.query(copyTo(sql));
-        },
-      };
-      const result = await work(snapshot);
-      await client.query('COMMIT');
-      return result;
-    } catch (error) {
-      await client.query('ROLLBACK').catch(() => {});
-      throw error;
-    }
-  });
+  return withAdminClient(location.adminUrl, (client) =>
+    inTenantTransaction(
+      client,
+      tenantId,
+      async () => {
+        const migrations = await appliedMigrations(client);
+        const tables: SnapshotTable[] = [];
+        for (const name of await tenantTables(client)) {
+          tables.push({ name, columns: await tableColumns(client, name) });
+        }
+        return work({
+          tenantId,
+          schemaVersion: migrations.at(-1) ?? '',
+          migrations,
+          tables,
+          copy(table, format) {
+            const select = tenantRowsQuery(table.name, table.columns, tenantId);
+            // row_to_json never yields raw newlines, \x01 or \x02, so CSV with those as quote and delimiter
+            // passes each JSON object through untouched, one per line.
+            const sql =
+              format === 'text'
+                ? `COPY (${select}) TO STDOUT`
+                : `COPY (SELECT row_to_json(r) FROM (${select}) r) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
+            return client.query(copyTo(sql));
+          },
+        });
+      },
+      { snapshot: true },
+    ),
+  );
 }
 
 export async function appliedMigrations(client: pg.Client): Promise<string[]> {
