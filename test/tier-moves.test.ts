@@ -4,14 +4,25 @@ import net from 'node:net';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import { TenantplaneError } from '../src/errors.js';
 import { startWorkers } from '../src/jobs/bullmq-job-queue.js';
 import { jobHandlers } from '../src/jobs/job-handlers.js';
+import { inMoveTransactions } from '../src/moves/move-connections.js';
 import { createTenantMover } from '../src/moves/move-jobs.js';
+import { resyncTable } from '../src/moves/row-resync.js';
+import { matchingLayouts } from '../src/moves/table-layout.js';
 import type { MoveProgress } from '../src/moves/tenant-mover.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
-import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import {
+  adminQuery,
+  adminUrlFor,
+  createTestPlane,
+  dropEverything,
+  TEST_ACTOR,
+  type TestPlane,
+} from './support/test-plane.js';
 
 const run = promisify(execFile);
 
@@ -563,5 +574,83 @@ describe('tier moves on BullMQ workers', function () {
     expect(rows.rows[0]!.n).to.equal(200);
     const again = await admin('PATCH', '/admin/v1/tenants/queued', { tier: 'pro' });
     expect(again.body.job_id, 'a new move after the last one ended').to.equal('tenant-move.queued.pro.2');
+  });
+});
+
+describe('tier move re-sync', () => {
+  const prefix = `t${randomBytes(4).toString('hex')}`;
+  const [sourceDb, targetDb] = [`${prefix}_resync_source`, `${prefix}_resync_target`];
+  const clients: pg.Client[] = [];
+
+  // `names` compares with the typed record hash; `amounts` has a numeric column, so it falls back to md5 of
+  // each row's text, which tells 1.0 from 1.00.
+  const schema = `CREATE TABLE names (id uuid PRIMARY KEY, tenant_id text NOT NULL, name text NOT NULL);
+    CREATE TABLE amounts (id uuid PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL);`;
+
+  async function contents(database: string): Promise<unknown[]> {
+    return (
+      await adminQuery(
+        database,
+        `SELECT 'names' AS t, id, tenant_id, name AS v FROM names
+         UNION ALL SELECT 'amounts', id, tenant_id, amount::text FROM amounts ORDER BY t, id`,
+      )
+    ).rows;
+  }
+
+  before(async () => {
+    for (const database of [sourceDb, targetDb]) {
+      await adminQuery('postgres', `CREATE DATABASE "${database}"`);
+      await adminQuery(database, schema);
+      const client = new pg.Client({ connectionString: adminUrlFor(database) });
+      await client.connect();
+      clients.push(client);
+    }
+    const rows = `INSERT INTO names VALUES
+        ('00000000-0000-4000-8000-000000000001', 'acme', 'kept'),
+        ('00000000-0000-4000-8000-000000000002', 'acme', 'renamed later'),
+        ('00000000-0000-4000-8000-000000000003', 'acme', 'deleted later'),
+        ('00000000-0000-4000-8000-000000000009', 'other', 'a neighbour');
+      INSERT INTO amounts VALUES
+        ('00000000-0000-4000-8000-000000000011', 'acme', 1.0),
+        ('00000000-0000-4000-8000-000000000012', 'acme', 2);`;
+    await adminQuery(sourceDb, rows);
+    await adminQuery(targetDb, rows);
+    // What happened on the source after the copy.
+    await adminQuery(
+      sourceDb,
+      `UPDATE names SET name = 'renamed' WHERE id = '00000000-0000-4000-8000-000000000002';
+       DELETE FROM names WHERE id = '00000000-0000-4000-8000-000000000003';
+       INSERT INTO names VALUES ('00000000-0000-4000-8000-000000000004', 'acme', 'added');
+       UPDATE amounts SET amount = 1.00 WHERE id = '00000000-0000-4000-8000-000000000011';
+       UPDATE names SET name = 'neighbour changed' WHERE tenant_id = 'other';`,
+    );
+  });
+  after(async () => {
+    for (const client of clients) await client.end();
+    await dropEverything(prefix);
+  });
+
+  it('brings over inserts, updates and deletes of the tenant only, moving just the rows that differ', async () => {
+    const [source, target] = clients as [pg.Client, pg.Client];
+    const layouts = await matchingLayouts(source, target);
+    const counts = await inMoveTransactions(source, target, 'acme', async () => {
+      const result: Record<string, unknown> = {};
+      for (const layout of layouts) result[layout.name] = await resyncTable(source, target, 'acme', layout);
+      return result;
+    });
+    expect(counts).to.deep.equal({ amounts: { removed: 1, copied: 1 }, names: { removed: 2, copied: 2 } });
+    const expected = (await contents(sourceDb)).map((row) =>
+      (row as { tenant_id: string }).tenant_id === 'other' ? { ...(row as object), v: 'a neighbour' } : row,
+    );
+    expect(await contents(targetDb)).to.deep.equal(expected);
+    const again = await inMoveTransactions(source, target, 'acme', async () => {
+      const result = [];
+      for (const layout of layouts) result.push(await resyncTable(source, target, 'acme', layout));
+      return result;
+    });
+    expect(again, 'nothing left to move').to.deep.equal([
+      { removed: 0, copied: 0 },
+      { removed: 0, copied: 0 },
+    ]);
   });
 });

@@ -5,6 +5,7 @@ import type { TableLayout } from './table-layout.js';
 /** Ids fetched per COPY when bringing changed rows over; keeps each statement a sane size. */
 const IDS_PER_COPY = 1000;
 const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
+const SAFE_BUCKET = /^[0-9a-f]{1,4}$/;
 
 export interface ResyncCount {
   /** Rows removed from the target: deleted on the source since the copy, or changed (and copied again). */
@@ -14,12 +15,30 @@ export interface ResyncCount {
 }
 
 /**
+ * Per bucket, the number of the tenant's rows and a digest of their content in id order. Computed inside
+ * the database, so only 4096 short lines come back however large the tenant is.
+ */
+export async function bucketDigests(
+  client: pg.Client,
+  tenantId: string,
+  layout: TableLayout,
+): Promise<Map<string, string>> {
+  const tenant = tenantLiteral(tenantId);
+  const { rows } = await client.query<{ bucket: string; digest: string }>(
+    `SELECT ${layout.bucket('')} AS bucket, ${layout.digest} AS digest
+       FROM ${layout.table} WHERE tenant_id = ${tenant} GROUP BY 1`,
+  );
+  return new Map(rows.map((row) => [row.bucket, row.digest]));
+}
+
+/**
  * Makes the target's rows of the tenant in one table equal to the source's, moving only what differs.
  *
- * The source's `(id, md5 of the row)` pairs stream into a temporary table on the target (about 50 bytes a
- * row, never held here); the target then deletes its rows that are missing or differ, and only the rows it
- * lacks afterwards are copied from the source. Inserts, updates and deletes are all caught, for any table
- * with an `id` key, without relying on timestamps the application may not maintain.
+ * Both sides first digest their rows in 4096 buckets by id (at the same time, each in its own database);
+ * only the buckets whose digests differ are looked at row by row. For those, the source's `(id, row hash)`
+ * pairs stream into a temporary table on the target, which deletes its rows that are missing or differ;
+ * then only the rows it lacks are copied from the source. Inserts, updates and deletes are all
+ * caught, for any table with an `id` key, without relying on timestamps the application may not maintain.
  *
  * Both clients must be inside transactions acting as the tenant, with the same TimeZone and DateStyle so
  * that a row renders (and hashes) the same on both sides; the source's should be a REPEATABLE READ snapshot.
@@ -29,21 +48,37 @@ export async function resyncTable(
   target: pg.Client,
   tenantId: string,
   layout: TableLayout,
+  /** The target's digests, when already known (the target has not changed since). */
+  targetDigests?: Map<string, string>,
 ): Promise<ResyncCount> {
   const tenant = tenantLiteral(tenantId);
+  const [theirs, ours] = await Promise.all([
+    bucketDigests(source, tenantId, layout),
+    targetDigests ?? bucketDigests(target, tenantId, layout),
+  ]);
+  const differing = [...new Set([...theirs.keys(), ...ours.keys()])].filter(
+    (bucket) => theirs.get(bucket) !== ours.get(bucket),
+  );
+  if (differing.length === 0) return { removed: 0, copied: 0 };
+  // Buckets are short hex or decimal (checked), as one escaped array literal: COPY takes no parameters.
+  if (!differing.every((bucket) => SAFE_BUCKET.test(bucket))) throw new Error('unexpected bucket');
+  const inBuckets = (prefix: string) =>
+    `${layout.bucket(prefix)} = ANY(${pg.escapeLiteral(`{${differing.join(',')}}`)}::text[])`;
+
   await target.query(
     `CREATE TEMPORARY TABLE tp_move_source_rows (id ${layout.idType} PRIMARY KEY, hash text NOT NULL) ON COMMIT DROP`,
   );
   try {
     await streamRows(
       source,
-      `SELECT id, md5(ROW(${layout.columns})::text) FROM ${layout.table} WHERE tenant_id = ${tenant}`,
+      `SELECT id, ${layout.rowHash('')} FROM ${layout.table}
+        WHERE tenant_id = ${tenant} AND ${inBuckets('')}`,
       target,
       'tp_move_source_rows (id, hash)',
     );
     const removed = await target.query(
-      `DELETE FROM ${layout.table} AS t WHERE t.tenant_id = ${tenant} AND NOT EXISTS (
-         SELECT 1 FROM tp_move_source_rows AS s WHERE s.id = t.id AND s.hash = md5(ROW(${layout.qualified('t')})::text))`,
+      `DELETE FROM ${layout.table} AS t WHERE t.tenant_id = ${tenant} AND ${inBuckets('t.')} AND NOT EXISTS (
+         SELECT 1 FROM tp_move_source_rows AS s WHERE s.id = t.id AND s.hash = ${layout.rowHash('t.')})`,
     );
     const missing = await target.query<{ id: string }>(
       `SELECT s.id::text AS id FROM tp_move_source_rows AS s WHERE NOT EXISTS (
@@ -54,7 +89,6 @@ export async function resyncTable(
     for (let start = 0; start < ids.length; start += IDS_PER_COPY) {
       const chunk = ids.slice(start, start + IDS_PER_COPY);
       if (!chunk.every((id) => SAFE_ID.test(id))) throw new Error(`unexpected id in ${layout.table}`);
-      // COPY takes no parameters: the ids go in as one escaped array literal of checked values.
       const array = `${pg.escapeLiteral(`{${chunk.join(',')}}`)}::${layout.idType}[]`;
       copied += await streamRows(
         source,

@@ -10,11 +10,11 @@ import { withAdminClient } from '../provisioning/admin-connection.js';
 import { DatabaseBuilder } from '../provisioning/database-builder.js';
 import type { ProvisioningContext } from '../provisioning/provisioning-context.js';
 import { deleteTenantRows } from '../provisioning/tenant-rows.js';
-import { connectForMove, inMoveTransactions } from './move-connections.js';
+import { beginAsTenant, connectForMove, inMoveTransactions } from './move-connections.js';
 import { MoveLedger, type MoveRecord } from './move-ledger.js';
 import { lockTenantMove } from './move-lock.js';
 import { copyTable } from './row-copier.js';
-import { resyncTable } from './row-resync.js';
+import { bucketDigests, resyncTable } from './row-resync.js';
 import { matchingLayouts, type TableLayout } from './table-layout.js';
 import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.js';
 
@@ -207,10 +207,14 @@ export class TenantMover {
       }
       const pausedAt = performance.now();
       await onProgress({ phase: 'paused', rows: copied });
-      await sleep(this.#settleMs);
+      // Only the move writes the target, so its digests can be taken while routers learn of the pause.
+      const [, targetDigests] = await Promise.all([
+        sleep(this.#settleMs),
+        this.#digestTarget(target, move.tenantId, layouts),
+      ]);
       const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
       await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
-      const resynced = await this.#resync(source, target, move.tenantId, layouts);
+      const resynced = await this.#resync(source, target, move.tenantId, layouts, targetDigests);
       const pauseMs = Math.round(performance.now() - pausedAt);
       const counts = { rows_copied: copied, rows_resynced: resynced, pause_ms: pauseMs };
       await this.#ledger.switchPlacement(move, actor, {
@@ -226,15 +230,32 @@ export class TenantMover {
     }
   }
 
-  async #resync(source: pg.Client, target: pg.Client, tenantId: string, layouts: TableLayout[]) {
+  async #resync(
+    source: pg.Client,
+    target: pg.Client,
+    tenantId: string,
+    layouts: TableLayout[],
+    targetDigests?: Map<string, Map<string, string>>,
+  ) {
     return inMoveTransactions(source, target, tenantId, async () => {
       let changed = 0;
       for (const layout of layouts) {
-        const count = await resyncTable(source, target, tenantId, layout);
+        const count = await resyncTable(source, target, tenantId, layout, targetDigests?.get(layout.name));
         changed += count.copied + count.removed;
       }
       return changed;
     });
+  }
+
+  async #digestTarget(target: pg.Client, tenantId: string, layouts: TableLayout[]) {
+    const digests = new Map<string, Map<string, string>>();
+    await beginAsTenant(target, tenantId, true);
+    try {
+      for (const layout of layouts) digests.set(layout.name, await bucketDigests(target, tenantId, layout));
+    } finally {
+      await target.query('ROLLBACK');
+    }
+    return digests;
   }
 
   /** The target, ready and empty of the tenant: built (and migrated) if dedicated, cleared if a shard. */
