@@ -1,81 +1,16 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { once } from 'node:events';
-import http from 'node:http';
 import { expect } from 'chai';
 import pg from 'pg';
 import { shardDatabaseName } from '../src/ids.js';
-import {
-  adminQuery,
-  adminUrlFor,
-  createTestPlane,
-  TEST_ACTOR,
-  type TestPlane,
-} from './support/test-plane.js';
-
-interface Answer {
-  status: number;
-  body: string;
-}
-
-/** One request on a connection of its own (no keep-alive pool that could hide a refused connection). */
-function request(
-  base: string,
-  method: string,
-  path: string,
-  token?: string,
-  body?: unknown,
-): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.request(
-      `${base}${path}`,
-      {
-        method,
-        agent: false,
-        headers: {
-          ...(token ? { authorization: `Bearer ${token}` } : {}),
-          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        },
-      },
-      (res) => {
-        let text = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk) => {
-          text += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body: text }));
-        res.on('error', reject);
-      },
-    );
-    req.on('error', reject);
-    req.end(body === undefined ? undefined : JSON.stringify(body));
-  });
-}
-
-interface ServeProcess {
-  child: ChildProcess;
-  base: string;
-  stderr(): string;
-  exited: Promise<number | null>;
-}
+import { blockedOnLock, type ChildService, request, startTenantctl } from './support/child-service.js';
+import { adminUrlFor, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 /** `tenantctl serve` as a child process on this plane's catalog, on a free port. */
-async function startServe(plane: TestPlane, graceMs: number): Promise<ServeProcess> {
-  const child = spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'serve'], {
-    env: plane.cliEnv({ PORT: '0', LOG_LEVEL: 'info', SHUTDOWN_GRACE_MS: String(graceMs) }),
-    stdio: ['ignore', 'ignore', 'pipe'],
-  });
-  let stderr = '';
-  const exited = once(child, 'exit').then(([code]) => code as number | null);
-  const port = await new Promise<number>((resolve, reject) => {
-    child.stderr!.setEncoding('utf8');
-    child.stderr!.on('data', (chunk: string) => {
-      stderr += chunk;
-      const match = /"port":(\d+)[^\n]*"msg":"tenantplane listening"/.exec(stderr);
-      if (match) resolve(Number(match[1]));
-    });
-    exited.then((code) => reject(new Error(`serve exited with ${code} before listening:\n${stderr}`)));
-  });
-  return { child, base: `http://127.0.0.1:${port}`, stderr: () => stderr, exited };
+function startServe(plane: TestPlane, graceMs: number): Promise<ChildService> {
+  return startTenantctl(
+    ['serve'],
+    plane.cliEnv({ PORT: '0', SHUTDOWN_GRACE_MS: String(graceMs) }),
+    'tenantplane listening',
+  );
 }
 
 /**
@@ -107,26 +42,6 @@ describe('graceful shutdown of tenantctl serve', function () {
   async function lockRow(): Promise<void> {
     await locker.query('BEGIN');
     await locker.query('SELECT id FROM deployments WHERE id = $1 FOR UPDATE', [rowId]);
-  }
-
-  /** Waits until a session of the service is blocked on the test's lock: the request is truly in flight. */
-  async function requestBlockedOnLock(slow: Promise<unknown>): Promise<void> {
-    let answered: unknown;
-    slow.then((outcome) => {
-      answered = outcome;
-    });
-    for (;;) {
-      if (answered) throw new Error(`the request did not wait for the lock: ${JSON.stringify(answered)}`);
-      // Asked on a connection of its own: inside the locking transaction pg_stat_activity is a snapshot.
-      const waiting = await adminQuery<{ n: number }>(
-        'postgres',
-        `SELECT count(*)::int AS n FROM pg_stat_activity
-         WHERE datname = $1 AND wait_event_type = 'Lock' AND pid <> pg_backend_pid()`,
-        [shardDatabase],
-      );
-      if (waiting.rows[0]!.n > 0) return;
-      await new Promise((resolve) => setTimeout(resolve, 20));
-    }
   }
 
   before(async () => {
@@ -164,7 +79,7 @@ describe('graceful shutdown of tenantctl serve', function () {
       }).finally(() => {
         settled = true;
       });
-      await requestBlockedOnLock(slow);
+      await blockedOnLock(shardDatabase, slow);
       serve.child.kill('SIGTERM');
       await refusedSoon(serve.base);
       expect(settled, 'the slow request must still be waiting on the lock').to.equal(false);
@@ -208,7 +123,7 @@ describe('graceful shutdown of tenantctl serve', function () {
         (answer) => ({ answer }),
         (error: NodeJS.ErrnoException) => ({ error }),
       );
-      await requestBlockedOnLock(slow);
+      await blockedOnLock(shardDatabase, slow);
       serve.child.kill('SIGTERM');
       expect(await serve.exited, serve.stderr()).to.equal(1);
       expect(serve.stderr()).to.match(/grace period over/);

@@ -152,9 +152,10 @@ export interface RunningWorkers {
   /** Jobs in progress on this machine. */
   readonly activeCount: number;
   /**
-   * Hands the jobs in progress back to their queues (waiting) and stops at once;
-   * resolves with how many were handed back. For a shutdown whose grace period ran out: handlers are
-   * idempotent (ledger and locks), so another worker may run a returned job from the start.
+   * Hands the jobs in progress back to their queues (waiting) and cuts the workers' connections; resolves
+   * with how many were handed back. For a shutdown whose grace period ran out: the handlers may still be
+   * running, so the caller exits the process next. Handlers must already survive a worker dying at any
+   * point; another worker runs a returned job from the start.
    */
   requeueActive(): Promise<number>;
 }
@@ -211,7 +212,8 @@ export function startWorkers(options: {
       const jobs = [...active];
       // Moving a job back to waiting releases its lock: another worker can take it at once.
       await Promise.all(jobs.map(([job, token]) => job.moveToWait(token)));
-      await Promise.all(workers.map((worker) => worker.close(true)));
+      // Not worker.close(true): once a graceful close is under way it returns that close, which waits for
+      // the very jobs just handed back. Cutting the connections stops the workers taking any more.
       for (const connection of connections) connection.disconnect();
       return jobs.length;
     },
