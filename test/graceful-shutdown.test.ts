@@ -1,5 +1,6 @@
 import { expect } from 'chai';
 import pg from 'pg';
+import { loadConfig } from '../src/config.js';
 import { shardDatabaseName } from '../src/ids.js';
 import { blockedOnLock, type ChildService, request, startTenantctl } from './support/child-service.js';
 import { adminUrlFor, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
@@ -96,6 +97,13 @@ describe('graceful shutdown of tenantctl serve', function () {
     // Committed by the request that was in flight when the signal came.
     const row = await locker.query('SELECT status FROM deployments WHERE id = $1', [rowId]);
     expect(row.rows[0].status).to.equal('drained');
+  });
+
+  it('takes the grace period from SHUTDOWN_GRACE_MS and refuses a bad one at start', () => {
+    expect(loadConfig({}).shutdownGraceMs).to.equal(10000);
+    expect(loadConfig({ SHUTDOWN_GRACE_MS: '2500' }).shutdownGraceMs).to.equal(2500);
+    expect(() => loadConfig({ SHUTDOWN_GRACE_MS: '10s' })).to.throw(/SHUTDOWN_GRACE_MS/);
+    expect(() => loadConfig({ SHUTDOWN_GRACE_MS: '-1' })).to.throw(/SHUTDOWN_GRACE_MS/);
   });
 
   it('answers /ready with 503 once shutdown has begun', async () => {
