@@ -58,7 +58,14 @@ export async function requestExport(
 ): Promise<QueuedOperation> {
   await locateTenant(tp.catalog, assertSlug(tenantId));
   // Fails now, with a message naming the URL, instead of on the worker.
-  if (options.to !== undefined) openObjectStore(options.to, tp.config.dataDir);
+  if (options.to !== undefined) {
+    try {
+      openObjectStore(options.to, tp.config.dataDir);
+    } catch (error) {
+      // The URL is the caller's input here, not the service's configuration.
+      throw new InvalidInputError((error as Error).message.replace('BACKUP_URL', '--to'), 'invalid_url');
+    }
+  }
   return submit(
     tp,
     'export',
