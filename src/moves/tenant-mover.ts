@@ -201,17 +201,15 @@ export class TenantMover {
       // Writes went on during the bulk copy: catch up once while still serving, so the pause is short.
       await onProgress({ phase: 'catching_up', rows: copied });
       await this.#resync(source, target, move.tenantId, layouts);
+      // Only the move writes the target, so its digests, taken now, still hold during the pause.
+      const targetDigests = await this.#digestTarget(target, move.tenantId, layouts);
 
       if (!(await this.#ledger.pause(move))) {
         throw new ConflictError(`tenant ${move.tenantId} changed during its move`, 'tenant_changed');
       }
       const pausedAt = performance.now();
       await onProgress({ phase: 'paused', rows: copied });
-      // Only the move writes the target, so its digests can be taken while routers learn of the pause.
-      const [, targetDigests] = await Promise.all([
-        sleep(this.#settleMs),
-        this.#digestTarget(target, move.tenantId, layouts),
-      ]);
+      await sleep(this.#settleMs);
       const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
       await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
       const resynced = await this.#resync(source, target, move.tenantId, layouts, targetDigests);

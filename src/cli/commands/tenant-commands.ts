@@ -121,7 +121,10 @@ export function registerTenantCommands(program: Command): void {
             printResult(Boolean(options.json), view, () => `tenant ${id} is now on tier ${view.tier}`);
             return;
           }
-          if (!options.json) process.stdout.write(`moving ${id} to tier ${tier} (job ${change.jobId})\n`);
+          if (!options.json) {
+            const where = tp.jobs.distributed ? ', run by a `tenantctl worker`' : '';
+            process.stdout.write(`moving ${id} to tier ${tier} (job ${change.jobId}${where})\n`);
+          }
           const move = await waitForMove(tp.jobs, change.jobId, (progress) => {
             if (!options.json) process.stdout.write(`  ${describeMoveProgress(progress)}\n`);
           });
