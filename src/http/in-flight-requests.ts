@@ -15,7 +15,7 @@ export class InFlightRequests {
 
   constructor(server: Server) {
     this.#server = server;
-    server.on('request', (_req: IncomingMessage, res: ServerResponse) => this.#track(res));
+    server.on('request', (req: IncomingMessage, res: ServerResponse) => this.#track(req, res));
   }
 
   /** Requests received and not yet answered. */
@@ -23,13 +23,16 @@ export class InFlightRequests {
     return this.#responses.size;
   }
 
-  #track(res: ServerResponse): void {
+  #track(req: IncomingMessage, res: ServerResponse): void {
     this.#responses.add(res);
     if (this.#draining) res.setHeader('Connection', 'close');
+    const socket = req.socket;
     res.once('close', () => {
       this.#responses.delete(res);
-      // A response whose headers went out before the drain leaves a keep-alive socket behind: close it now.
-      if (this.#draining) setImmediate(() => this.#server.closeIdleConnections());
+      // A response whose headers went out before the drain kept its connection open for a next request:
+      // end that connection once the response is written. end(), not destroy(): destroying could cut off
+      // the response's last bytes still being flushed.
+      if (this.#draining && res.getHeader('Connection') !== 'close') socket.end();
     });
   }
 
