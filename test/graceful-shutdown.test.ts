@@ -1,3 +1,5 @@
+import { once } from 'node:events';
+import net from 'node:net';
 import { expect } from 'chai';
 import pg from 'pg';
 import { loadConfig } from '../src/config.js';
@@ -29,6 +31,27 @@ async function refusedSoon(base: string): Promise<void> {
     }
     await new Promise((resolve) => setTimeout(resolve, 20));
   }
+}
+
+/** A raw connection that made one keep-alive request and now sits idle; `closed` resolves when the server closes it. */
+async function idleKeepAliveConnection(base: string): Promise<{ closed: Promise<void> }> {
+  const { hostname, port } = new URL(base);
+  const socket = net.connect(Number(port), hostname);
+  await once(socket, 'connect');
+  const closed = once(socket, 'close').then(() => undefined);
+  socket.setEncoding('utf8');
+  let received = '';
+  const answered = new Promise<void>((resolve) => {
+    socket.on('data', (chunk: string) => {
+      received += chunk;
+      if (received.includes('"status":"ok"')) resolve();
+    });
+  });
+  socket.write(`GET /health HTTP/1.1\r\nHost: ${hostname}\r\nConnection: keep-alive\r\n\r\n`);
+  await answered;
+  expect(received).to.match(/^HTTP\/1\.1 200/);
+  expect(received.toLowerCase()).to.not.include('connection: close');
+  return { closed };
 }
 
 describe('graceful shutdown of tenantctl serve', function () {
@@ -73,6 +96,7 @@ describe('graceful shutdown of tenantctl serve', function () {
     const serve = await startServe(plane, 30000);
     try {
       expect((await request(serve.base, 'GET', '/ready')).status).to.equal(200);
+      const idle = await idleKeepAliveConnection(serve.base);
       await lockRow();
       let settled = false;
       const slow = request(serve.base, 'PATCH', `/api/v1/deployments/${rowId}`, token, {
@@ -83,6 +107,8 @@ describe('graceful shutdown of tenantctl serve', function () {
       await blockedOnLock(shardDatabase, slow);
       serve.child.kill('SIGTERM');
       await refusedSoon(serve.base);
+      // An idle keep-alive connection is closed by the drain, while the slow request is still in flight.
+      await idle.closed;
       expect(settled, 'the slow request must still be waiting on the lock').to.equal(false);
 
       await locker.query('COMMIT');
