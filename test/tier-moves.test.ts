@@ -477,6 +477,20 @@ describe('tier moves', function () {
     expect((await adminQuery(`${plane.prefix}_control`, 'SELECT 1 FROM tenant_moves')).rowCount).to.equal(0);
   });
 
+  it('moves a suspended tenant and leaves it suspended', async () => {
+    const before = await rowsIn(dedicatedDb());
+    await plane.tp.tenants.setStatus('mover', 'suspended', TEST_ACTOR);
+    const result = await createTenantMover(plane.tp).move('mover', 'starter', TEST_ACTOR);
+    expect(result.moved).to.equal(true);
+    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+      tier: 'starter',
+      status: 'suspended',
+      databaseId: 'shard-one',
+    });
+    expect(await rowsIn(shardDb())).to.deep.equal(before);
+    await plane.tp.tenants.setStatus('mover', 'active', TEST_ACTOR);
+  });
+
   it('refuses a statement on a handle taken before the tenant was paused, and serves it again after', async () => {
     const router = plane.tp.router!;
     const handle = await router.forTenant('mover');
