@@ -1,5 +1,5 @@
 import { randomBytes } from 'node:crypto';
-import { writeFile } from 'node:fs/promises';
+import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { Queue } from 'bullmq';
 import { expect } from 'chai';
@@ -78,6 +78,7 @@ describe('graceful shutdown of tenantctl worker', function () {
   after(async () => {
     await locker.end();
     await plane.close();
+    await rm(migrationsDir, { recursive: true, force: true });
     const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
     for (const name of Object.keys(jobHandlers(plane.tp))) {
       const queue = new Queue(name, { connection, prefix: jobsPrefix });
