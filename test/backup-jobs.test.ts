@@ -48,7 +48,11 @@ describe('backup jobs', function () {
         const response = await fetch(`${base}/admin/v1/jobs/${id}`, {
           headers: { authorization: `Bearer ${admin}` },
         });
-        const body = (await response.json()) as { state: string; result: Record<string, unknown> };
+        const body = (await response.json()) as {
+          state: string;
+          result: Record<string, unknown>;
+          progress: { tables?: Record<string, { rows: number; bytes: number }> };
+        };
         if (body.state === 'completed' || body.state === 'failed') return body;
         await new Promise((resolve) => setTimeout(resolve, 50));
       }
@@ -65,6 +69,8 @@ describe('backup jobs', function () {
       const done = await job(first.body.job_id);
       expect(done.state).to.equal('completed');
       expect(done.result.state).to.equal('complete');
+      expect(done.progress.tables?.users?.rows).to.equal(20);
+      expect(done.progress.tables?.users?.bytes).to.be.greaterThan(0);
       const list = await fetch(`${base}/admin/v1/tenants/jobco/backups`, {
         headers: { authorization: `Bearer ${admin}` },
       });

@@ -138,6 +138,16 @@ describe('tenant export, backup and restore', function () {
     expect((await plane.tp.catalog.requireTenant('initech-copy')).status).to.equal('active');
   });
 
+  it('refuses to restore a shard tenant into a new tenant beside its own rows, and removes that tenant', async () => {
+    const backup = await backupTenant(deps, 'acme', newArchiveId());
+    const error = await rejection(
+      restoreTenant(deps, 'acme', backup.id, { into: 'acme-copy', tier: 'starter', actor: TEST_ACTOR }),
+    );
+    expect(error.code).to.equal('restore_ids_collide');
+    expect((await plane.tp.catalog.getTenant('acme-copy'))?.status ?? 'deleted').to.equal('deleted');
+    expect((await tenantRows(plane.tp, 'acme')).users).to.have.length(50);
+  });
+
   describe('refuses a damaged or foreign backup and leaves the target untouched', () => {
     let backupId: string;
     let pristine: Buffer;

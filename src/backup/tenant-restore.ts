@@ -36,6 +36,8 @@ export interface RestoreResult {
   tables: Record<string, number>;
 }
 
+const UNIQUE_VIOLATION = '23505';
+
 /** Thrown when a backup was taken at a schema the target does not have (newer, or diverged). */
 export class BackupSchemaError extends ConflictError {
   constructor(message: string) {
@@ -119,6 +121,13 @@ export async function restoreTenant(
   } catch (error) {
     if (created) {
       await deps.tenants.delete({ id: targetId, confirm: targetId }, options.actor).catch(() => {});
+    }
+    if (options.into !== undefined && (error as { code?: unknown }).code === UNIQUE_VIOLATION) {
+      // Row ids are kept, so a copy cannot share a shard with rows it was taken from.
+      throw new ConflictError(
+        `the backup's row ids already exist where ${options.into} was placed; restore into a tier on another database`,
+        'restore_ids_collide',
+      );
     }
     throw error;
   }
