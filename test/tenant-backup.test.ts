@@ -220,6 +220,10 @@ describe('tenant export, backup and restore', function () {
       const other = await backupTenant(deps, 'acme', newArchiveId());
       await refuse(await readFile(objectFile(other.objectKey)), 'backup_corrupt');
     });
+    it('another backup of the same tenant in its place (its encryption context names another backup)', async () => {
+      const other = await backupTenant(deps, 'globex', newArchiveId());
+      await refuse(await readFile(objectFile(other.objectKey)), 'backup_corrupt');
+    });
     it('a backup made under another master key', async () => {
       const otherDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-keys-'));
       try {
