@@ -56,6 +56,9 @@ export class TenantRateLimiter {
         enableOfflineQueue: false,
         maxRetriesPerRequest: 0,
         commandTimeout: options.commandTimeoutMs ?? 500,
+        // Concurrent requests' increments go out in one write: under load the saved syscalls outweigh the
+        // batching's own cost (measured in bench/router, the ops cases).
+        enableAutoPipelining: true,
         retryStrategy: (attempt) => Math.min(attempt * 200, 2000),
       });
       // Until the first connection counting is local too (see `mode`), but only a failure is logged.
