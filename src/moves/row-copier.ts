@@ -1,3 +1,4 @@
+import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
 import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
@@ -21,11 +22,34 @@ export async function streamRows(
   selectSql: string,
   target: pg.Client,
   intoSql: string,
+  onRows?: (rows: number) => void,
 ): Promise<number> {
   const out = source.query(copyTo(`COPY (${selectSql}) TO STDOUT`));
   const into = target.query(copyFrom(`COPY ${intoSql} FROM STDIN`));
-  await pipeline(out, into);
+  if (onRows) await pipeline(out, rowCounter(onRows), into);
+  else await pipeline(out, into);
   return into.rowCount ?? 0;
+}
+
+const REPORT_EVERY_MS = 1000;
+
+/**
+ * Passes COPY text through, calling `onRows` with the rows seen so far at most once a second. In COPY's text
+ * format every row ends in a newline and newlines inside values are escaped, so newlines count rows.
+ */
+function rowCounter(onRows: (rows: number) => void): Transform {
+  let rows = 0;
+  let reported = Date.now();
+  return new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) rows += 1;
+      if (Date.now() - reported >= REPORT_EVERY_MS) {
+        reported = Date.now();
+        onRows(rows);
+      }
+      done(null, chunk);
+    },
+  });
 }
 
 /** Copies every row of the tenant in one table; both clients are inside their transactions as the tenant. */
@@ -34,11 +58,13 @@ export function copyTable(
   target: pg.Client,
   tenantId: string,
   layout: TableLayout,
+  onRows?: (rows: number) => void,
 ): Promise<number> {
   return streamRows(
     source,
     `SELECT ${layout.columns} FROM ${layout.table} WHERE tenant_id = ${tenantLiteral(tenantId)}`,
     target,
     `${layout.table} (${layout.columns})`,
+    onRows,
   );
 }

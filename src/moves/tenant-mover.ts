@@ -53,6 +53,15 @@ export interface MoveResult {
 
 type OnProgress = (progress: MoveProgress) => Promise<void> | void;
 
+/** Progress from inside a stream: not awaited (the rows do not wait for the queue), failures ignored. */
+function reportQuietly(onProgress: OnProgress, progress: MoveProgress): void {
+  try {
+    void Promise.resolve(onProgress(progress)).catch(() => {});
+  } catch {
+    // Progress is informative only.
+  }
+}
+
 /**
  * Moves a tenant between a shared shard and a dedicated database when its tier changes placement.
  *
@@ -195,7 +204,10 @@ export class TenantMover {
       await inMoveTransactions(source, target, move.tenantId, async () => {
         for (const layout of layouts) {
           await onProgress({ phase: 'copying', table: layout.name, rows: copied });
-          copied += await copyTable(source, target, move.tenantId, layout);
+          const before = copied;
+          copied += await copyTable(source, target, move.tenantId, layout, (rows) =>
+            reportQuietly(onProgress, { phase: 'copying', table: layout.name, rows: before + rows }),
+          );
         }
       });
       // Writes went on during the bulk copy: catch up once while still serving, so the pause is short.
