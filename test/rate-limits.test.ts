@@ -4,6 +4,7 @@ import net from 'node:net';
 import { expect } from 'chai';
 import { TenantRateLimiter } from '../src/limits/tenant-rate-limiter.js';
 import { createLogger } from '../src/logging/logger.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { callJson } from './support/http-client.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
@@ -32,6 +33,7 @@ describe('rate limits', function () {
     let baseA: string;
     let baseB: string;
     let serverB: Server | undefined;
+    let other: Tenantplane;
     const tokens: Record<string, string> = {};
 
     before(async () => {
@@ -41,7 +43,7 @@ describe('rate limits', function () {
       await plane.tp.tenants.create({ id: 'tight', tier: 'starter' }, TEST_ACTOR);
       await plane.tp.tenants.create({ id: 'roomy', tier: 'pro' }, TEST_ACTOR);
       baseA = await plane.listen();
-      const other = await plane.openAnother();
+      other = await plane.openAnother();
       serverB = await other.listen(0, '127.0.0.1');
       baseB = `http://127.0.0.1:${(serverB.address() as net.AddressInfo).port}`;
       for (const tenant of ['tight', 'roomy'])
@@ -108,6 +110,28 @@ describe('rate limits', function () {
       });
       expect(bad.status).to.equal(400);
       expect((await plane.tp.catalog.requireTenant('tight')).name).to.equal('tight');
+    });
+
+    it('counts a concurrent burst exactly, each request in its own place, across instances', async () => {
+      const burst = (limiter: TenantRateLimiter) =>
+        Array.from({ length: 8 }, () => limiter.consume('burst', 10));
+      const decisions = await Promise.all([...burst(plane.tp.rateLimiter!), ...burst(other.rateLimiter!)]);
+      const allowed = decisions.filter((decision) => decision.allowed);
+      expect(allowed).to.have.length(10);
+      expect(allowed.map((decision) => decision.remaining).sort((x, y) => x - y)).to.deep.equal([
+        0, 1, 2, 3, 4, 5, 6, 7, 8, 9,
+      ]);
+      for (const decision of decisions.filter((candidate) => !candidate.allowed)) {
+        expect(decision.remaining).to.equal(0);
+        expect(decision.resetMs).to.be.within(1, 60000);
+      }
+      // Spent: refused on both instances (from memory on one that saw the window fill, from Redis on the other).
+      const after = await Promise.all([
+        plane.tp.rateLimiter!.consume('burst', 10),
+        other.rateLimiter!.consume('burst', 10),
+        other.rateLimiter!.consume('burst', 10),
+      ]);
+      expect(after.map((decision) => decision.allowed)).to.deep.equal([false, false, false]);
     });
 
     it('reports shared counting in /ready', async () => {
