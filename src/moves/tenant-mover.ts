@@ -10,12 +10,11 @@ import { withAdminClient } from '../provisioning/admin-connection.js';
 import { DatabaseBuilder } from '../provisioning/database-builder.js';
 import type { ProvisioningContext } from '../provisioning/provisioning-context.js';
 import { deleteTenantRows } from '../provisioning/tenant-rows.js';
-import { beginAsTenant, connectForMove, inMoveTransactions } from './move-connections.js';
+import { connectForMove } from './move-connections.js';
 import { MoveLedger, type MoveRecord } from './move-ledger.js';
 import { lockTenantMove } from './move-lock.js';
-import { copyTable } from './row-copier.js';
-import { bucketDigests, resyncTable } from './row-resync.js';
-import { matchingLayouts, type TableLayout } from './table-layout.js';
+import { matchingLayouts } from './table-layout.js';
+import { copyTenant, digestTenant, type OnProgress, resyncTenant } from './tenant-copy.js';
 import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.js';
 
 export interface TenantMoverOptions extends ProvisioningContext {
@@ -29,14 +28,7 @@ export interface TenantMoverOptions extends ProvisioningContext {
   drainTimeoutMs?: number;
 }
 
-export type MovePhase = 'preparing' | 'copying' | 'catching_up' | 'paused' | 'switched' | 'cleaning' | 'done';
-
-/** What a move reports as it goes (the job's progress). */
-export interface MoveProgress {
-  phase: MovePhase;
-  table?: string;
-  rows?: number;
-}
+export type { MovePhase, MoveProgress } from './tenant-copy.js';
 
 export interface MoveResult {
   tenant_id: string;
@@ -49,17 +41,6 @@ export interface MoveResult {
   /** How long the tenant's requests got 503, in ms. */
   pause_ms: number;
   duration_ms: number;
-}
-
-type OnProgress = (progress: MoveProgress) => Promise<void> | void;
-
-/** Progress from inside a stream: not awaited (the rows do not wait for the queue), failures ignored. */
-function reportQuietly(onProgress: OnProgress, progress: MoveProgress): void {
-  try {
-    void Promise.resolve(onProgress(progress)).catch(() => {});
-  } catch {
-    // Progress is informative only.
-  }
 }
 
 /**
@@ -200,21 +181,12 @@ export class TenantMover {
       clients.push(target);
       const layouts = await matchingLayouts(source, target);
 
-      let copied = 0;
-      await inMoveTransactions(source, target, move.tenantId, async () => {
-        for (const layout of layouts) {
-          await onProgress({ phase: 'copying', table: layout.name, rows: copied });
-          const before = copied;
-          copied += await copyTable(source, target, move.tenantId, layout, (rows) =>
-            reportQuietly(onProgress, { phase: 'copying', table: layout.name, rows: before + rows }),
-          );
-        }
-      });
+      const copied = await copyTenant(source, target, move.tenantId, layouts, onProgress);
       // Writes went on during the bulk copy: catch up once while still serving, so the pause is short.
       await onProgress({ phase: 'catching_up', rows: copied });
-      await this.#resync(source, target, move.tenantId, layouts);
+      await resyncTenant(source, target, move.tenantId, layouts);
       // Only the move writes the target, so its digests, taken now, still hold during the pause.
-      const targetDigests = await this.#digestTarget(target, move.tenantId, layouts);
+      const targetDigests = await digestTenant(target, move.tenantId, layouts);
 
       if (!(await this.#ledger.pause(move))) {
         throw new ConflictError(`tenant ${move.tenantId} changed during its move`, 'tenant_changed');
@@ -224,7 +196,7 @@ export class TenantMover {
       await sleep(this.#settleMs);
       const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
       await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
-      const resynced = await this.#resync(source, target, move.tenantId, layouts, targetDigests);
+      const resynced = await resyncTenant(source, target, move.tenantId, layouts, targetDigests);
       const pauseMs = Math.round(performance.now() - pausedAt);
       const counts = { rows_copied: copied, rows_resynced: resynced, pause_ms: pauseMs };
       await this.#ledger.switchPlacement(move, actor, {
@@ -238,34 +210,6 @@ export class TenantMover {
     } finally {
       await Promise.all(clients.map((client) => client.end().catch(() => {})));
     }
-  }
-
-  async #resync(
-    source: pg.Client,
-    target: pg.Client,
-    tenantId: string,
-    layouts: TableLayout[],
-    targetDigests?: Map<string, Map<string, string>>,
-  ) {
-    return inMoveTransactions(source, target, tenantId, async () => {
-      let changed = 0;
-      for (const layout of layouts) {
-        const count = await resyncTable(source, target, tenantId, layout, targetDigests?.get(layout.name));
-        changed += count.copied + count.removed;
-      }
-      return changed;
-    });
-  }
-
-  async #digestTarget(target: pg.Client, tenantId: string, layouts: TableLayout[]) {
-    const digests = new Map<string, Map<string, string>>();
-    await beginAsTenant(target, tenantId, true);
-    try {
-      for (const layout of layouts) digests.set(layout.name, await bucketDigests(target, tenantId, layout));
-    } finally {
-      await target.query('ROLLBACK');
-    }
-    return digests;
   }
 
   /** The target, ready and empty of the tenant: built (and migrated) if dedicated, cleared if a shard. */
