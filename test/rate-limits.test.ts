@@ -2,6 +2,7 @@ import { type ChildProcess, spawn } from 'node:child_process';
 import type { Server } from 'node:http';
 import net from 'node:net';
 import { expect } from 'chai';
+import { Redis } from 'ioredis';
 import { TenantRateLimiter } from '../src/limits/tenant-rate-limiter.js';
 import { createLogger } from '../src/logging/logger.js';
 import type { Tenantplane } from '../src/tenantplane.js';
@@ -132,6 +133,32 @@ describe('rate limits', function () {
         other.rateLimiter!.consume('burst', 10),
       ]);
       expect(after.map((decision) => decision.allowed)).to.deep.equal([false, false, false]);
+    });
+
+    it('reserves places ahead far from the limit, counted in Redis, and none near it', async () => {
+      const limiterA = plane.tp.rateLimiter!;
+      const limiterB = other.rateLimiter!;
+      const remaining: number[] = [];
+      for (let index = 0; index < 66; index++)
+        remaining.push((await limiterA.consume('steady', 1600)).remaining);
+      // Every request has its own place: 1599 down to 1534, no gap, no repeat.
+      expect(remaining).to.deep.equal(Array.from({ length: 66 }, (_, index) => 1599 - index));
+      const redis = new Redis(TEST_REDIS_URL);
+      try {
+        // The first request counted 1, the second 1 plus 64 reserved: the 64 after it never reached Redis.
+        expect(await redis.get(`tenantplane:rate:${plane.prefix}:steady`)).to.equal('66');
+        expect((await limiterB.consume('steady', 1600)).remaining).to.equal(1533);
+      } finally {
+        redis.disconnect();
+      }
+
+      // Near the limit, two instances taking turns never let more than the limit through.
+      let allowed = 0;
+      for (let index = 0; index < 60; index++) {
+        const limiter = index % 2 === 0 ? limiterA : limiterB;
+        if ((await limiter.consume('narrow', 40)).allowed) allowed += 1;
+      }
+      expect(allowed).to.be.within(36, 40);
     });
 
     it('reports shared counting in /ready', async () => {
