@@ -222,6 +222,29 @@ describe('tier moves', function () {
     ).rows;
   }
 
+  /**
+   * A move of `mover` whose process "dies" on reaching `phase`: it never goes on from there, and its
+   * sessions, the lock's among them, are killed as a crash would.
+   */
+  async function crashMoveAt(phase: MoveProgress['phase'], tier: string): Promise<void> {
+    let reached!: () => void;
+    const reachedPhase = new Promise<void>((resolve) => {
+      reached = resolve;
+    });
+    void createTenantMover(plane.tp)
+      .move('mover', tier, TEST_ACTOR, (progress) => {
+        if (progress.phase !== phase) return;
+        reached();
+        return new Promise<void>(() => {});
+      })
+      .catch(() => {});
+    await reachedPhase;
+    await adminQuery(
+      'postgres',
+      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
+    );
+  }
+
   async function trafficFrom(database: string): Promise<Traffic> {
     const traffic = new Traffic(base, token);
     traffic.seed(await rowsIn(database));
@@ -399,23 +422,7 @@ describe('tier moves', function () {
 
   it('rolls back a move its process abandoned mid-switch when the tenant is moved again', async () => {
     const before = await rowsIn(dedicatedDb());
-    let reachedPause!: () => void;
-    const paused = new Promise<void>((resolve) => {
-      reachedPause = resolve;
-    });
-    // The "crashed" mover: it never returns from its pause, and its sessions (and lock) die below.
-    void createTenantMover(plane.tp)
-      .move('mover', 'pro', TEST_ACTOR, (progress) => {
-        if (progress.phase !== 'paused') return;
-        reachedPause();
-        return new Promise<void>(() => {});
-      })
-      .catch(() => {});
-    await paused;
-    await adminQuery(
-      'postgres',
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
-    );
+    await crashMoveAt('paused', 'pro');
     expect(await plane.tp.catalog.requireTenant('mover')).to.include({ status: 'moving' });
     const refused = await fetch(`${base}/api/v1/deployments?limit=1`, {
       headers: { authorization: `Bearer ${token}` },
@@ -446,22 +453,7 @@ describe('tier moves', function () {
 
   it('finishes a move whose process died after the switch: the next move removes the old rows', async () => {
     const before = await rowsIn(shardDb());
-    let reachedSwitch!: () => void;
-    const switched = new Promise<void>((resolve) => {
-      reachedSwitch = resolve;
-    });
-    void createTenantMover(plane.tp)
-      .move('mover', 'enterprise', TEST_ACTOR, (progress) => {
-        if (progress.phase !== 'switched') return;
-        reachedSwitch();
-        return new Promise<void>(() => {});
-      })
-      .catch(() => {});
-    await switched;
-    await adminQuery(
-      'postgres',
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
-    );
+    await crashMoveAt('switched', 'enterprise');
     // Switched: served from the new database, while the shard still holds the old copy.
     expect(await plane.tp.catalog.requireTenant('mover')).to.include({
       tier: 'enterprise',
