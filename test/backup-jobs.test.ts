@@ -5,10 +5,11 @@ import { Redis } from 'ioredis';
 import { BACKUP_QUEUE, backupDeps } from '../src/backup/backup-jobs.js';
 import { requestBackup, requestRestore } from '../src/backup/backup-operations.js';
 import { verifyBackup } from '../src/backup/backup-reader.js';
+import type { TenantplaneError } from '../src/errors.js';
 import { checkRedisEvictionPolicy } from '../src/jobs/redis-eviction-policy.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
+import { rejection } from './support/async-helpers.js';
 import { startMoto } from './support/moto.js';
-import { rejection } from './support/rejection.js';
 import { seedTenantRows, tenantQuery, tenantRows } from './support/tenant-rows.js';
 import { copyOfTenantMigrations, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
@@ -192,14 +193,14 @@ describe('backup jobs', function () {
         await dead.tp.tenants.create({ id: 'offline', tier: 'enterprise' }, TEST_ACTOR);
         await seedTenantRows(dead.tp, 'offline', 5);
         const backup = await requestBackup(dead.tp, 'offline', { actor: TEST_ACTOR });
-        const error = await rejection(dead.tp.jobs.wait(BACKUP_QUEUE, backup.jobId));
+        const error = await rejection<TenantplaneError>(dead.tp.jobs.wait(BACKUP_QUEUE, backup.jobId));
         expect(error.code).to.equal('kms_unavailable');
         const snapshot = await dead.tp.jobs.get(BACKUP_QUEUE, backup.jobId);
         expect(snapshot?.attempts).to.equal(3);
         const rows = await backupDeps(dead.tp).backups.list('offline');
         expect(rows.map((row) => row.state)).to.deep.equal(['failed']);
         expect(await dead.tp.objectStore.list('backups/')).to.deep.equal([]);
-        const refused = await rejection(
+        const refused = await rejection<TenantplaneError>(
           requestRestore(dead.tp, 'offline', { backupId: backup.requestId, actor: TEST_ACTOR }),
         );
         expect(refused.code).to.equal('backup_not_complete');
@@ -217,7 +218,9 @@ describe('backup jobs', function () {
       const [, original] = (await redis.config('GET', 'maxmemory-policy')) as string[];
       try {
         await redis.config('SET', 'maxmemory-policy', 'allkeys-lru');
-        const error = await rejection(checkRedisEvictionPolicy(TEST_REDIS_URL, { production: true }));
+        const error = await rejection<TenantplaneError>(
+          checkRedisEvictionPolicy(TEST_REDIS_URL, { production: true }),
+        );
         expect(error.code).to.equal('invalid_config');
         expect(error.message).to.contain('noeviction');
         expect(await checkRedisEvictionPolicy(TEST_REDIS_URL, { production: false })).to.equal('allkeys-lru');

@@ -11,7 +11,8 @@ import { LocalKeyProvider } from '../src/backup/key-provider.js';
 import { backupTenant } from '../src/backup/tenant-backup.js';
 import { type ExportManifest, exportTenant, newArchiveId } from '../src/backup/tenant-export.js';
 import { type RestoreDeps, restoreTenant } from '../src/backup/tenant-restore.js';
-import { rejection } from './support/rejection.js';
+import type { TenantplaneError } from '../src/errors.js';
+import { rejection } from './support/async-helpers.js';
 import { seedTenantRows, tenantQuery, tenantRows } from './support/tenant-rows.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
@@ -140,7 +141,7 @@ describe('tenant export, backup and restore', function () {
 
   it('refuses to restore a shard tenant into a new tenant beside its own rows, and removes that tenant', async () => {
     const backup = await backupTenant(deps, 'acme', newArchiveId());
-    const error = await rejection(
+    const error = await rejection<TenantplaneError>(
       restoreTenant(deps, 'acme', backup.id, { into: 'acme-copy', tier: 'starter', actor: TEST_ACTOR }),
     );
     expect(error.code).to.equal('restore_ids_collide');
@@ -180,10 +181,11 @@ describe('tenant export, backup and restore', function () {
     };
     const refuse = async (bytes: Buffer, code: string) => {
       await writeFile(file, bytes);
-      expect((await rejection(verifyBackup(deps, 'globex', backupId))).code).to.equal(code);
-      expect((await rejection(restoreTenant(deps, 'globex', backupId, { actor: TEST_ACTOR }))).code).to.equal(
-        code,
-      );
+      expect((await rejection<TenantplaneError>(verifyBackup(deps, 'globex', backupId))).code).to.equal(code);
+      expect(
+        (await rejection<TenantplaneError>(restoreTenant(deps, 'globex', backupId, { actor: TEST_ACTOR })))
+          .code,
+      ).to.equal(code);
     };
     const flip = (offset: number) => {
       const copy = Buffer.from(pristine);
@@ -228,10 +230,12 @@ describe('tenant export, backup and restore', function () {
       const otherDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-keys-'));
       try {
         const otherKeys = await LocalKeyProvider.load(otherDir);
-        await rejection(
+        await rejection<TenantplaneError>(
           restoreTenant({ ...deps, keys: otherKeys }, 'globex', backupId, { actor: TEST_ACTOR }),
         );
-        const error = await rejection(verifyBackup({ ...deps, keys: otherKeys }, 'globex', backupId));
+        const error = await rejection<TenantplaneError>(
+          verifyBackup({ ...deps, keys: otherKeys }, 'globex', backupId),
+        );
         expect(error.code).to.equal('key_unwrap_failed');
       } finally {
         await rm(otherDir, { recursive: true, force: true });
@@ -239,7 +243,9 @@ describe('tenant export, backup and restore', function () {
     });
     it('a backup id of another tenant', async () => {
       const other = await backupTenant(deps, 'acme', newArchiveId());
-      const error = await rejection(restoreTenant(deps, 'globex', other.id, { actor: TEST_ACTOR }));
+      const error = await rejection<TenantplaneError>(
+        restoreTenant(deps, 'globex', other.id, { actor: TEST_ACTOR }),
+      );
       expect(error.code).to.equal('backup_not_found');
     });
   });
