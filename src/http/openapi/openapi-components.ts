@@ -113,7 +113,7 @@ const schemas: Record<string, OpenApiObject> = {
       id: { type: 'string', pattern: SLUG },
       name: { type: 'string' },
       tier: { type: 'string', examples: ['starter', 'pro', 'enterprise'] },
-      status: { type: 'string', examples: ['provisioning', 'active', 'suspended', 'deleting'] },
+      status: { enum: ['provisioning', 'active', 'suspended', 'moving', 'deleting', 'deleted'] },
       placement: {
         oneOf: [
           { type: 'null' },
@@ -131,6 +131,10 @@ const schemas: Record<string, OpenApiObject> = {
       },
       created_at: timestamp,
       updated_at: timestamp,
+      backup_keys_destroyed: {
+        type: 'boolean',
+        description: 'only on a delete with `destroy_backups=true`: the tenant backup keys were shredded',
+      },
     },
   },
   TenantDetail: {
@@ -291,7 +295,10 @@ const schemas: Record<string, OpenApiObject> = {
     properties: {
       id: { type: 'string' },
       tenant_id: { type: 'string', pattern: SLUG },
-      state: { type: 'string', examples: ['running', 'completed', 'failed'] },
+      state: {
+        enum: ['pending', 'complete', 'failed'],
+        description: 'only a `complete` backup can be verified or restored',
+      },
       object_key: { type: ['string', 'null'] },
       size_bytes: { type: ['integer', 'null'] },
       sha256: { type: ['string', 'null'] },
