@@ -19,9 +19,20 @@ export interface BullJobQueueOptions {
   logger: Logger;
 }
 
-function connect(url: string): Redis {
+function connect(url: string, logger: Logger): Redis {
   // BullMQ's blocking commands need maxRetriesPerRequest null.
-  return new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+  const connection = new Redis(url, { maxRetriesPerRequest: null, enableReadyCheck: true });
+  // Without a listener ioredis prints every failed reconnect attempt; say it once per outage instead.
+  let down = false;
+  connection.on('error', (error) => {
+    if (!down) logger.warn({ err: error }, 'job queue: Redis unreachable, reconnecting');
+    down = true;
+  });
+  connection.on('ready', () => {
+    if (down) logger.info('job queue: Redis reachable again');
+    down = false;
+  });
+  return connection;
 }
 
 async function snapshotOf(queue: string, job: Job): Promise<JobSnapshot> {
@@ -53,7 +64,7 @@ export class BullJobQueue implements JobQueue {
   readonly #connections: Redis[] = [];
 
   constructor(private readonly options: BullJobQueueOptions) {
-    this.#connection = connect(options.redisUrl);
+    this.#connection = connect(options.redisUrl, options.logger);
     this.#connections.push(this.#connection);
     this.#prefix = options.prefix ?? 'tenantplane';
   }
@@ -71,7 +82,7 @@ export class BullJobQueue implements JobQueue {
   async #queueEvents(name: string): Promise<QueueEvents> {
     let events = this.#events.get(name);
     if (!events) {
-      const connection = connect(this.options.redisUrl);
+      const connection = connect(this.options.redisUrl, this.options.logger);
       this.#connections.push(connection);
       events = new QueueEvents(name, { connection, prefix: this.#prefix });
       this.#events.set(name, events);
@@ -172,7 +183,7 @@ export function startWorkers(options: {
   // Jobs in progress on this machine with their lock tokens, so that they can be handed back.
   const active = new Map<Job, string | undefined>();
   const workers = Object.entries(options.handlers).map(([name, handler]) => {
-    const connection = connect(options.redisUrl);
+    const connection = connect(options.redisUrl, options.logger);
     connections.push(connection);
     const worker = new Worker(
       name,
