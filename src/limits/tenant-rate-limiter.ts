@@ -141,20 +141,9 @@ export class TenantRateLimiter {
    * the decisions and `remaining` are the same as if they had been counted one by one.
    */
   consume(key: string, limit: number): Promise<RateLimitDecision> {
+    const reserved = this.fromReserve(key, limit);
+    if (reserved) return Promise.resolve(reserved);
     const batchKey = `${limit}:${key}`;
-    const reserve = this.#reserves.get(batchKey);
-    if (reserve && reserve.next <= reserve.last) {
-      const now = Date.now();
-      if (now < reserve.resetAt) {
-        const used = reserve.next++;
-        return Promise.resolve({
-          allowed: true,
-          limit,
-          remaining: limit - used,
-          resetMs: reserve.resetAt - now,
-        });
-      }
-    }
     let batch = this.#batches.get(batchKey);
     if (!batch) {
       batch = { key, limit, waiters: [] };
@@ -163,6 +152,19 @@ export class TenantRateLimiter {
     }
     const waiters = batch.waiters;
     return new Promise((resolve) => waiters.push(resolve));
+  }
+
+  /**
+   * Counts one request from this instance's reserve for the tenant, without Redis and synchronously;
+   * undefined when there is none left (then use `consume`).
+   */
+  fromReserve(key: string, limit: number): RateLimitDecision | undefined {
+    const reserve = this.#reserves.get(`${limit}:${key}`);
+    if (!reserve || reserve.next > reserve.last) return undefined;
+    const now = Date.now();
+    if (now >= reserve.resetAt) return undefined;
+    const used = reserve.next++;
+    return { allowed: true, limit, remaining: limit - used, resetMs: reserve.resetAt - now };
   }
 
   readonly #batches = new Map<string, Batch>();
