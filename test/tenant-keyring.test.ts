@@ -3,6 +3,8 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
+import { backupDeps } from '../src/backup/backup-jobs.js';
+import { verifyBackup } from '../src/backup/backup-reader.js';
 import {
   createDecryptStream,
   createEncryptStream,
@@ -10,11 +12,16 @@ import {
 } from '../src/backup/envelope-format.js';
 import type { DataKey } from '../src/backup/key-provider.js';
 import { KmsKeyProvider } from '../src/backup/kms-key-provider.js';
+import { backupTenant } from '../src/backup/tenant-backup.js';
+import { deleteTenant } from '../src/backup/tenant-deletion.js';
+import { newArchiveId } from '../src/backup/tenant-export.js';
 import { TenantKeyring } from '../src/backup/tenant-keyring.js';
+import { restoreTenant } from '../src/backup/tenant-restore.js';
 import type { TenantplaneError } from '../src/errors.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { collect, rejection } from './support/async-helpers.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
+import { seedTenantRows } from './support/tenant-rows.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 const run = promisify(execFile);
@@ -223,6 +230,30 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       ]);
       expect(audit[0]!.details).to.include({ had_key_material: true });
       expect(audit[0]!.actor).to.match(/^token:/);
+    });
+
+    it('a real backup of a tenant deleted with its keys shredded can no longer be verified or restored', async () => {
+      await tp.tenants.create({ id: 'shredded-co', tier: 'starter' }, TEST_ACTOR);
+      await seedTenantRows(tp, 'shredded-co', 5, 'shredded');
+      const deps = backupDeps(tp);
+      const backup = await backupTenant(deps, 'shredded-co', newArchiveId());
+      expect(backup.state).to.equal('complete');
+      expect((await verifyBackup(deps, 'shredded-co', backup.id)).tables.deployments).to.equal(5);
+
+      await deleteTenant(tp, { id: 'shredded-co', confirm: 'shredded-co', destroyBackups: true }, TEST_ACTOR);
+      expect((await rejection<TenantplaneError>(verifyBackup(deps, 'shredded-co', backup.id))).code).to.equal(
+        'tenant_key_destroyed',
+      );
+      const refused = await rejection<TenantplaneError>(
+        restoreTenant(deps, 'shredded-co', backup.id, {
+          into: 'revived-co',
+          tier: 'starter',
+          actor: TEST_ACTOR,
+        }),
+      );
+      expect(refused.code).to.equal('tenant_key_destroyed');
+      // The refused restore leaves no tenant behind.
+      expect(await tp.catalog.getTenant('revived-co')).to.equal(undefined);
     });
 
     it('a plain delete keeps the backup keys', async () => {
