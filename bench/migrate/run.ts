@@ -14,6 +14,7 @@ import type { Tenantplane } from '../../src/tenantplane.js';
 import { dropEverything } from '../../test/support/test-plane.js';
 import { runBaseline } from './baseline.js';
 import { type BreakdownPass, Probe, STEP_ORDER } from './breakdown.js';
+import { measureConnectionCeiling } from './connection-ceiling.js';
 import {
   addBenchMigration,
   type BenchScope,
@@ -379,6 +380,13 @@ async function main(options: BenchOptions): Promise<number> {
     report.medians = { wallMs: medians, concurrency: concurrencyOf };
     report.targets = targetsReport;
 
+    if (options.quietWait > 0) await waitForQuiet(QUIET_CORES, options.quietWait);
+    const ceiling = await measureConnectionCeiling(
+      fleet.map((database) => database.url),
+      defaultConcurrency,
+    );
+    report.connectionCeiling = ceiling;
+
     if (!options.skipBreakdown) {
       log('breakdown (instrumented, untimed in the rounds): where the time per database goes');
       report.breakdown = await breakdown(
@@ -437,6 +445,11 @@ async function main(options: BenchOptions): Promise<number> {
         `  ${target.pass ? 'PASS' : 'FAIL'}  ${target.name}: ${fixed(target.value, 2)} (target ${target.target})`,
       );
     }
+    log(
+      `  the machine's ceiling: a bare connection (connect, SELECT 1, disconnect) takes ` +
+        `${fixed(ceiling.msPerConnectionAtOne, 1)} ms at c=1 and ${fixed(ceiling.msPerConnectionAtConcurrency, 1)} ms ` +
+        `at c=${ceiling.concurrency}: ${fixed(ceiling.speedup, 2)}x from concurrency, with one connection per database`,
+    );
     await writeFile(resultFile, `${JSON.stringify(report, null, 2)}\n`);
     log();
     log(`results written to ${path.relative(process.cwd(), resultFile)}`);
