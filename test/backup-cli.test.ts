@@ -1,32 +1,16 @@
-import { execFile } from 'node:child_process';
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { seedTenantRows, tenantQuery, tenantRows } from './support/tenant-rows.js';
+import { runTenantctl } from './support/tenantctl.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
-
-const run = promisify(execFile);
 
 describe('tenantctl export, backup, backups and restore', function () {
   this.timeout(120000);
   let plane: TestPlane;
 
-  async function tenantctl(...args: string[]): Promise<{ code: number; stdout: string; stderr: string }> {
-    try {
-      const { stdout, stderr } = await run(
-        process.execPath,
-        ['--import', 'tsx', 'src/cli/main.ts', ...args],
-        {
-          env: plane.cliEnv({ REDIS_URL: '', LOG_LEVEL: 'warn' }),
-        },
-      );
-      return { code: 0, stdout, stderr };
-    } catch (error) {
-      const failed = error as { code: number; stdout: string; stderr: string };
-      return { code: failed.code, stdout: failed.stdout, stderr: failed.stderr };
-    }
-  }
+  const tenantctl = (...args: string[]) =>
+    runTenantctl(plane.cliEnv({ REDIS_URL: '', LOG_LEVEL: 'warn' }), ...args);
 
   before(async () => {
     plane = await createTestPlane({ serveTraffic: false });
