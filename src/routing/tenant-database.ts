@@ -1,19 +1,21 @@
 import type { Knex } from 'knex';
-import type pg from 'pg';
+import pg from 'pg';
 import type { Placement, TenantLimits } from '../catalog/records.js';
+import { assertSlug } from '../ids.js';
 import type { PoolCache, PoolLease, PoolTarget } from './pool-cache.js';
 
 /**
- * The statements wrapped around every shard query, prepared once per connection (named) so the server
- * parses them once. set_config(..., true) sets the tenant for the current transaction only.
+ * Opens a shard statement's transaction as the tenant: BEGIN and set_config(..., true), which sets the
+ * tenant for this transaction only, in one simple-protocol message, so the pipeline carries three
+ * messages instead of four. The simple protocol binds no parameters: the tenant id is a validated slug,
+ * quoted as a literal. A BEGIN in a multi-statement message keeps its transaction open after the message.
  */
-const BEGIN = { name: 'tenantplane_begin', text: 'BEGIN' };
-const SET_TENANT_TEXT = "SELECT set_config('tenantplane.tenant_id', $1, true)";
-const COMMIT = { name: 'tenantplane_commit', text: 'COMMIT' };
-
-function setTenant(tenantId: string): pg.QueryConfig {
-  return { name: 'tenantplane_set_tenant', text: SET_TENANT_TEXT, values: [tenantId] };
+function beginAsTenant(tenantId: string): string {
+  return `BEGIN; SELECT set_config('tenantplane.tenant_id', ${pg.escapeLiteral(assertSlug(tenantId))}, true)`;
 }
+
+/** Prepared once per connection (named) so the server parses it once. */
+const COMMIT = { name: 'tenantplane_commit', text: 'COMMIT' };
 
 /** The slice of a pg client that knex's `.connection()` needs. */
 interface KnexConnection {
@@ -28,7 +30,7 @@ export type TenantKnex = (table: string) => Knex.QueryBuilder;
  *
  * On a shard every statement runs in a transaction that first sets `tenantplane.tenant_id` with
  * `set_config(..., true)`, so nothing about the tenant outlives the transaction on the pooled connection.
- * The four statements are pipelined, costing one round trip. On a dedicated database the setting is fixed
+ * The statements are pipelined, costing one round trip. On a dedicated database the setting is fixed
  * per database, so statements run as they are. Either way row-level security holds the boundary, and the
  * service's own queries filter on tenant_id too.
  */
@@ -107,13 +109,12 @@ export class TenantDatabase {
         return await runAndRelease(client, () => client.query<R>(statement));
       return await runAndRelease(client, async () => {
         // allSettled, not all: the client must not go back to the pool with statements still in flight.
-        const [begin, setTenantResult, result, commit] = await Promise.allSettled([
-          client.query(BEGIN),
-          client.query(setTenant(this.tenantId)),
+        const [begin, result, commit] = await Promise.allSettled([
+          client.query(beginAsTenant(this.tenantId)),
           client.query<R>(statement),
           client.query(COMMIT),
         ]);
-        for (const step of [begin, setTenantResult, commit]) {
+        for (const step of [begin, commit]) {
           if (step.status === 'rejected') throw new ConnectionStateError(step.reason);
         }
         if (result.status === 'rejected') throw result.reason;
@@ -134,7 +135,7 @@ export class TenantDatabase {
       const client = await lease.connect();
       await this.#checkGuard(client);
       return await runAndRelease(client, async () => {
-        await Promise.all([client.query(BEGIN), client.query(setTenant(this.tenantId))]);
+        await client.query(beginAsTenant(this.tenantId));
         try {
           const value = await work(new TenantTransaction(this.tenantId, client, this.builder));
           await client.query('COMMIT');
