@@ -35,8 +35,7 @@ function connect(url: string, logger: Logger): Redis {
   return connection;
 }
 
-async function snapshotOf(queue: string, job: Job): Promise<JobSnapshot> {
-  const state = (await job.getState()) as string;
+function snapshotOf(queue: string, job: Job, state: string): JobSnapshot {
   const known: JobState[] = ['waiting', 'active', 'completed', 'failed', 'delayed'];
   return {
     id: job.id!,
@@ -105,8 +104,11 @@ export class BullJobQueue implements JobQueue {
   }
 
   async get(queue: string, jobId: string): Promise<JobSnapshot | undefined> {
+    // The state first, then the job's data: a job that finishes in between is then read with its result
+    // (BullMQ records the result and the new state in one step), never as completed without one.
+    const state = await this.#queue(queue).getJobState(jobId);
     const job = await this.#queue(queue).getJob(jobId);
-    return job ? snapshotOf(queue, job) : undefined;
+    return job ? snapshotOf(queue, job, state) : undefined;
   }
 
   async find(jobId: string): Promise<JobSnapshot | undefined> {
