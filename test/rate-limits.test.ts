@@ -7,16 +7,9 @@ import { TenantRateLimiter } from '../src/limits/tenant-rate-limiter.js';
 import { createLogger } from '../src/logging/logger.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
+import { freePort } from './support/free-port.js';
 import { callJson } from './support/http-client.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
-
-async function freePort(): Promise<number> {
-  const server = net.createServer();
-  await new Promise<void>((resolve) => server.listen(0, '127.0.0.1', resolve));
-  const { port } = server.address() as net.AddressInfo;
-  await new Promise((resolve) => server.close(resolve));
-  return port;
-}
 
 async function until(condition: () => boolean | Promise<boolean>, what: string, timeoutMs = 10000) {
   const deadline = Date.now() + timeoutMs;

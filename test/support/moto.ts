@@ -1,8 +1,8 @@
 import { type ChildProcess, spawn } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
-import { createServer } from 'node:net';
 import { CreateKeyCommand, KMSClient } from '@aws-sdk/client-kms';
 import { CreateBucketCommand, S3Client } from '@aws-sdk/client-s3';
+import { freePort } from './free-port.js';
 
 /**
  * One moto server (S3 and KMS emulator) per mocha process, started on first use by the test files that
@@ -58,17 +58,6 @@ async function launch(): Promise<Moto> {
 /** An endpoint nothing listens on (a port found free and released): for "service unreachable" tests. */
 export async function closedEndpoint(): Promise<string> {
   return `http://127.0.0.1:${await freePort()}`;
-}
-
-function freePort(): Promise<number> {
-  return new Promise((resolve, reject) => {
-    const server = createServer();
-    server.once('error', reject);
-    server.listen(0, '127.0.0.1', () => {
-      const { port } = server.address() as { port: number };
-      server.close(() => resolve(port));
-    });
-  });
 }
 
 /** Tries `moto_server`, then `python3 -m moto.server`; resolves once the server answers HTTP. */
