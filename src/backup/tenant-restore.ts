@@ -3,6 +3,7 @@ import { ConflictError, InvalidInputError } from '../errors.js';
 import { assertSlug } from '../ids.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
+import { inTenantTransaction } from '../provisioning/tenant-transaction.js';
 import type { ContainerRecord } from './backup-container.js';
 import { type BackupReadDeps, readBackup, verifyBackup } from './backup-reader.js';
 import { withScratchDatabase } from './scratch-database.js';
@@ -11,7 +12,6 @@ import type { BackupDeps } from './tenant-backup.js';
 import type { TableProgress } from './tenant-export.js';
 import { locateTenant, type TenantLocation } from './tenant-location.js';
 import { appliedMigrations, withTenantSnapshot } from './tenant-snapshot.js';
-import { inTenantTransaction } from './tenant-transaction.js';
 
 export interface RestoreDeps extends BackupDeps, BackupReadDeps {
   tenants: TenantProvisioner;

@@ -4,8 +4,8 @@ import { to as copyTo } from 'pg-copy-streams';
 import { assertSlug, quoteIdent } from '../ids.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { TENANT_LEDGER, tenantTables } from '../provisioning/tenant-database.js';
+import { inTenantTransaction } from '../provisioning/tenant-transaction.js';
 import type { TenantLocation } from './tenant-location.js';
-import { inTenantTransaction } from './tenant-transaction.js';
 
 export interface SnapshotTable {
   name: string;

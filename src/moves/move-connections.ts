@@ -2,6 +2,7 @@ import pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { DatabaseRecord } from '../catalog/records.js';
 import { UnavailableError } from '../errors.js';
+import { beginAsTenant } from '../provisioning/tenant-transaction.js';
 import { MOVER_APPLICATION_NAME } from './move-lock.js';
 
 /**
@@ -30,15 +31,6 @@ export async function connectForMove(catalog: Catalog, database: DatabaseRecord)
     "SET TimeZone = 'UTC'; SET DateStyle = 'ISO, MDY'; SET IntervalStyle = 'postgres'; SET extra_float_digits = 1",
   );
   return client;
-}
-
-/**
- * Opens a transaction acting as the tenant: row-level security is forced even for the tables' owner. A
- * `snapshot` transaction is REPEATABLE READ and read-only: every table is read as of one moment.
- */
-export async function beginAsTenant(client: pg.Client, tenantId: string, snapshot: boolean): Promise<void> {
-  await client.query(snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-  await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [tenantId]);
 }
 
 /** Runs `work` in a snapshot on the source and a transaction on the target, committing the target's. */

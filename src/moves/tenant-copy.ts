@@ -1,5 +1,6 @@
 import type pg from 'pg';
-import { beginAsTenant, inMoveTransactions } from './move-connections.js';
+import { beginAsTenant } from '../provisioning/tenant-transaction.js';
+import { inMoveTransactions } from './move-connections.js';
 import { copyTable } from './row-copier.js';
 import { bucketDigests, resyncTable } from './row-resync.js';
 import type { TableLayout } from './table-layout.js';
