@@ -127,6 +127,34 @@ describe('tenant router', () => {
     }
   });
 
+  it('keeps the shared shard connection sound after each way a shard statement can fail', async () => {
+    // shardPoolSize is 1: every statement below runs on the same connection, or on its replacement.
+    const alpha = await router.forTenant('alpha');
+    const bravo = await router.forTenant('bravo');
+    const circular: Record<string, unknown> = {};
+    circular.self = circular;
+    const failures = [
+      alpha.query('SELECT $1::text AS v', [circular]), // a value pg cannot encode: nothing is sent
+      alpha.query('SELEC tenant_id FROM deployments'), // a parse error, before the tenant is set
+      alpha.query('SELECT 1 / (count(*) - count(*)) FROM deployments'), // fails while executing
+      alpha.query("INSERT INTO deployments (tenant_id, project_name, status) VALUES ('alpha', $1, 'x')", [
+        null, // project_name is NOT NULL: fails after the tenant is set
+      ]),
+    ];
+    for (const failure of failures) {
+      expect(await failure.then(() => 'succeeded').catch(() => 'failed')).to.equal('failed');
+      const seen = await bravo.query<{ t: string; tenant_id: string }>(
+        "SELECT current_setting('tenantplane.tenant_id') AS t, tenant_id FROM deployments",
+      );
+      expect(seen.rows.map((row) => [row.t, row.tenant_id])).to.deep.equal([
+        ['bravo', 'bravo'],
+        ['bravo', 'bravo'],
+      ]);
+    }
+    const count = await alpha.query<{ n: number }>('SELECT count(*)::int AS n FROM deployments');
+    expect(count.rows[0]!.n).to.equal(2);
+  });
+
   it('runs a transaction as the tenant and rolls it back on error', async () => {
     const bravo = await router.forTenant('bravo');
     const failure = await bravo

@@ -223,9 +223,7 @@ export class PoolCache {
       idleTimeoutMillis: Math.min(this.#options.idleMs, 30000),
       connectionTimeoutMillis: this.#options.acquireTimeoutMs,
       allowExitOnIdle: true,
-      // Sends BEGIN, set_config, the query and COMMIT in one round trip (see tenant-database.ts).
-      pipeline: true,
-    } as pg.PoolConfig);
+    });
     pool.on('error', (error) =>
       this.#logger.warn({ database: target.databaseId, err: error }, 'idle connection lost'),
     );

@@ -3,19 +3,17 @@ import pg from 'pg';
 import type { Placement, TenantLimits } from '../catalog/records.js';
 import { assertSlug } from '../ids.js';
 import type { PoolCache, PoolLease, PoolTarget } from './pool-cache.js';
+import { leavesSessionUncertain, queryAsTenant } from './tenant-scoped-query.js';
 
 /**
- * Opens a shard statement's transaction as the tenant: BEGIN and set_config(..., true), which sets the
- * tenant for this transaction only, in one simple-protocol message, so the pipeline carries three
- * messages instead of four. The simple protocol binds no parameters: the tenant id is a validated slug,
- * quoted as a literal. A BEGIN in a multi-statement message keeps its transaction open after the message.
+ * Opens a transaction as the tenant: BEGIN and set_config(..., true), which sets the tenant for this
+ * transaction only, in one simple-protocol message (one round trip). The simple protocol binds no
+ * parameters: the tenant id is a validated slug, quoted as a literal. A BEGIN in a multi-statement
+ * message keeps its transaction open after the message.
  */
 function beginAsTenant(tenantId: string): string {
   return `BEGIN; SELECT set_config('tenantplane.tenant_id', ${pg.escapeLiteral(assertSlug(tenantId))}, true)`;
 }
-
-/** Prepared once per connection (named) so the server parses it once. */
-const COMMIT = { name: 'tenantplane_commit', text: 'COMMIT' };
 
 /** The slice of a pg client that knex's `.connection()` needs. */
 interface KnexConnection {
@@ -30,7 +28,7 @@ export type TenantKnex = (table: string) => Knex.QueryBuilder;
  *
  * On a shard every statement runs in a transaction that first sets `tenantplane.tenant_id` with
  * `set_config(..., true)`, so nothing about the tenant outlives the transaction on the pooled connection.
- * The statements are pipelined, costing one round trip. On a dedicated database the setting is fixed
+ * A single statement costs one round trip (see TenantScopedQuery). On a dedicated database the setting is fixed
  * per database, so statements run as they are. Either way row-level security holds the boundary, and the
  * service's own queries filter on tenant_id too.
  */
@@ -107,19 +105,11 @@ export class TenantDatabase {
       await this.#checkGuard(client);
       if (this.placement === 'dedicated')
         return await runAndRelease(client, () => client.query<R>(statement));
-      return await runAndRelease(client, async () => {
-        // allSettled, not all: the client must not go back to the pool with statements still in flight.
-        const [begin, result, commit] = await Promise.allSettled([
-          client.query(beginAsTenant(this.tenantId)),
-          client.query<R>(statement),
-          client.query(COMMIT),
-        ]);
-        for (const step of [begin, commit]) {
-          if (step.status === 'rejected') throw new ConnectionStateError(step.reason);
-        }
-        if (result.status === 'rejected') throw result.reason;
-        return result.value;
-      });
+      return await runAndRelease(client, () =>
+        queryAsTenant<R>(client, this.tenantId, statement).catch((error: unknown) => {
+          throw leavesSessionUncertain(error) ? new ConnectionStateError(error) : error;
+        }),
+      );
     } finally {
       lease.release();
     }
@@ -181,7 +171,7 @@ export class TenantTransaction {
   }
 }
 
-/** BEGIN, set_config or COMMIT failed: the connection's state is unknown, so it must not be reused. */
+/** Setting the tenant, BEGIN or ROLLBACK failed: the connection's state is unknown, so it must not be reused. */
 class ConnectionStateError extends Error {
   constructor(cause: unknown) {
     super((cause as Error)?.message ?? 'connection state unknown', { cause });
