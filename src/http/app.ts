@@ -1,6 +1,7 @@
 import express, { type Express, type RequestHandler } from 'express';
 import { authenticate, requireAdmin } from '../auth/authenticate.js';
 import type { Tenantplane } from '../tenantplane.js';
+import { chain } from './chain.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { rateLimit } from './rate-limit.js';
 import { requestId } from './request-id.js';
@@ -29,20 +30,18 @@ export function createApp(tp: Tenantplane): Express {
   app.disable('x-powered-by');
   app.disable('etag');
   app.set('trust proxy', tp.config.trustProxy);
-  app.use(requestId(tp.logger));
   const metrics = tp.config.metrics.enabled ? tp.metrics : undefined;
-  if (metrics) app.use(requestMetrics(metrics));
-  const passThrough: RequestHandler = (_req, _res, next) => next();
-  // The application API first: it is the hot path, and every layer in front of it costs on each request.
-  app.use(
-    '/api/v1',
-    metrics ? mountedAt() : passThrough,
+  app.use(chain(requestId(tp.logger), ...(metrics ? [requestMetrics(metrics)] : [])));
+  // The application API first, as one layer: it is the hot path, and every layer costs on each request.
+  const hotPath: RequestHandler[] = [
+    ...(metrics ? [mountedAt()] : []),
     authenticate(tp.verifier),
     tenantContext(tp.router, tp.config.tenantDomain ? { tenantDomain: tp.config.tenantDomain } : {}),
-    tp.rateLimiter ? rateLimit(tp.rateLimiter) : passThrough,
+    ...(tp.rateLimiter ? [rateLimit(tp.rateLimiter)] : []),
     jsonBodies(),
     applicationApi(),
-  );
+  ];
+  app.use('/api/v1', chain(...hotPath));
   app.use(
     '/admin/v1',
     mountedAt(),
