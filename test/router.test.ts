@@ -134,15 +134,21 @@ describe('tenant router', () => {
     const circular: Record<string, unknown> = {};
     circular.self = circular;
     const failures = [
-      alpha.query('SELECT $1::text AS v', [circular]), // a value pg cannot encode: nothing is sent
-      alpha.query('SELEC tenant_id FROM deployments'), // a parse error, before the tenant is set
-      alpha.query('SELECT 1 / (count(*) - count(*)) FROM deployments'), // fails while executing
-      alpha.query("INSERT INTO deployments (tenant_id, project_name, status) VALUES ('alpha', $1, 'x')", [
-        null, // project_name is NOT NULL: fails after the tenant is set
-      ]),
+      () => alpha.query('SELECT $1::text AS v', [circular]), // a value pg cannot encode: nothing is sent
+      () => alpha.query('SELEC tenant_id FROM deployments'), // a parse error, before the tenant is set
+      () => alpha.query('SELECT 1 / (count(*) - count(*)) FROM deployments'), // fails while executing
+      () =>
+        alpha.query("INSERT INTO deployments (tenant_id, project_name, status) VALUES ('alpha', $1, 'x')", [
+          null, // project_name is NOT NULL: fails after the tenant is set
+        ]),
     ];
     for (const failure of failures) {
-      expect(await failure.then(() => 'succeeded').catch(() => 'failed')).to.equal('failed');
+      expect(
+        await failure().then(
+          () => 'succeeded',
+          () => 'failed',
+        ),
+      ).to.equal('failed');
       const seen = await bravo.query<{ t: string; tenant_id: string }>(
         "SELECT current_setting('tenantplane.tenant_id') AS t, tenant_id FROM deployments",
       );

@@ -10,9 +10,15 @@ export function chain(...handlers: RequestHandler[]): RequestHandler {
   return (req, res, next) => {
     let index = 0;
     const step = (error?: unknown): void => {
-      if (error !== undefined && error !== null) return next(error);
+      if (error !== undefined && error !== null) {
+        next(error);
+        return;
+      }
       const handler = handlers[index++];
-      if (handler === undefined) return next();
+      if (handler === undefined) {
+        next();
+        return;
+      }
       try {
         const returned: unknown = handler(req, res, step);
         // Like express 5: a handler's rejected promise is an error passed to next.

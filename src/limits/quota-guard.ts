@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { QuotaExceededError } from '../errors.js';
-import type { TenantDatabase } from '../routing/tenant-database.js';
+import type { StatementOptions, TenantDatabase } from '../routing/tenant-database.js';
 import { type CountedQuota, TENANT_USAGE_SQL, toUsage } from './tenant-usage.js';
 
 /** Advisory lock class of quota checks ('quot'), so they never collide with the migration locks. */
@@ -17,12 +17,13 @@ const QUOTA_LOCK_CLASS = 0x71756f74;
 export async function insertWithinQuota<R extends pg.QueryResultRow>(
   db: TenantDatabase,
   quota: CountedQuota,
-  statement: { text: string; values: unknown[]; name?: string },
+  statement: { text: string; values: unknown[] } & StatementOptions,
 ): Promise<pg.QueryResult<R>> {
   const countLimit = db.limits[quota];
   const storageLimit = db.limits.storageBytes;
   if (countLimit === null && storageLimit === null) {
-    return db.query<R>(statement.text, statement.values, statement.name);
+    const { text, values, ...options } = statement;
+    return db.query<R>(text, values, options);
   }
   // A refusal is returned from the transaction, not thrown in it: an error thrown inside would make the
   // pool discard the connection, and a tenant at its quota would churn connections with every attempt.
@@ -35,7 +36,7 @@ export async function insertWithinQuota<R extends pg.QueryResultRow>(
     if (storageLimit !== null && usage.storage_bytes >= storageLimit) {
       return new QuotaExceededError('storage_bytes', storageLimit, usage.storage_bytes);
     }
-    return trx.query<R>(statement.text, statement.values);
+    return trx.query<R>(statement.text, statement.values, { types: statement.types });
   });
   if (outcome instanceof QuotaExceededError) throw outcome;
   return outcome;

@@ -20,6 +20,17 @@ interface KnexConnection {
   query(config: pg.QueryConfig, callback: (error: Error | null, result?: pg.QueryResult) => void): void;
 }
 
+/** How TenantDatabase.query runs a statement. */
+export interface StatementOptions {
+  /**
+   * Prepares the statement once per connection under this name: give it only to statements from a small
+   * fixed set, since each name stays prepared on the server connection.
+   */
+  name?: string;
+  /** Type parsers for the result's columns, such as JSON_READY_TYPES; default pg's. */
+  types?: pg.CustomTypesConfig;
+}
+
 /** A knex query builder factory whose queries run as one tenant. */
 export type TenantKnex = (table: string) => Knex.QueryBuilder;
 
@@ -89,16 +100,13 @@ export class TenantDatabase {
     return this.target.databaseId;
   }
 
-  /**
-   * Runs one parameterised statement as this tenant. `name` prepares it once per connection: give it only
-   * to statements from a small fixed set, since each name stays prepared on the server connection.
-   */
+  /** Runs one parameterised statement as this tenant. */
   async query<R extends pg.QueryResultRow = Record<string, unknown>>(
     text: string,
     values: unknown[] = [],
-    name?: string,
+    options: StatementOptions = {},
   ): Promise<pg.QueryResult<R>> {
-    const statement: pg.QueryConfig = name === undefined ? { text, values } : { name, text, values };
+    const statement: pg.QueryConfig = { text, values, ...options };
     const lease = await this.pools.lease(this.target);
     try {
       const client = await lease.connect();
@@ -166,8 +174,9 @@ export class TenantTransaction {
   query<R extends pg.QueryResultRow = Record<string, unknown>>(
     text: string,
     values: unknown[] = [],
+    options: Pick<StatementOptions, 'types'> = {},
   ): Promise<pg.QueryResult<R>> {
-    return this.client.query<R>(text, values);
+    return this.client.query<R>({ text, values, ...options });
   }
 }
 

@@ -3,6 +3,7 @@ import { InvalidInputError, NotFoundError } from '../../errors.js';
 import { quoteIdent } from '../../ids.js';
 import { insertWithinQuota } from '../../limits/quota-guard.js';
 import type { CountedQuota } from '../../limits/tenant-usage.js';
+import { JSON_READY_TYPES } from '../../routing/json-timestamps.js';
 import type { TenantDatabase } from '../../routing/tenant-database.js';
 import { decodeCursor, encodeCursor, isUuid, parseLimit } from '../pagination.js';
 import { checkBody, type FieldSpecs } from './resource-fields.js';
@@ -40,8 +41,11 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
   const statusFilterable = names.includes('status');
   // Statements are prepared per connection under these names. The set is small and fixed: one per
   // operation and combination of this resource's fields, so the server never accumulates unbounded ones.
-  const statementName = (operation: string, parts: string[]) =>
-    `tp_${spec.table}_${operation}_${parts.filter(Boolean).join('_')}`;
+  // Rows go straight into JSON answers, so their timestamps arrive as JSON text, not Dates.
+  const statement = (operation: string, parts: string[]) => ({
+    name: `tp_${spec.table}_${operation}_${parts.filter(Boolean).join('_')}`,
+    types: JSON_READY_TYPES,
+  });
 
   router.get(path, async (req, res) => {
     const tenant = db(req);
@@ -69,7 +73,7 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
       `SELECT ${columns}, created_at::text AS cursor_at FROM ${table} WHERE ${where}
        ORDER BY created_at DESC, id DESC LIMIT $${values.length}`,
       values,
-      statementName('list', [req.query.status === undefined ? '' : 'status', cursor ? 'cursor' : '']),
+      statement('list', [req.query.status === undefined ? '' : 'status', cursor ? 'cursor' : '']),
     );
     const rows = result.rows.slice(0, limit);
     const last = rows.at(-1);
@@ -91,7 +95,7 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
       text: `INSERT INTO ${table} (tenant_id${given.map((name) => `, ${quoteIdent(name)}`).join('')})
        VALUES ($1${given.map((_, index) => `, $${index + 2}`).join('')}) RETURNING ${columns}`,
       values: params,
-      name: statementName('insert', given),
+      ...statement('insert', given),
     });
     res.status(201).json(result.rows[0]);
   });
@@ -101,7 +105,7 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
     const result = await tenant.query(
       `SELECT ${columns} FROM ${table} WHERE tenant_id = $1 AND id = $2`,
       [tenant.tenantId, rowId(req)],
-      statementName('get', []),
+      statement('get', []),
     );
     if (result.rowCount === 0) throw new NotFoundError('no such row');
     res.json(result.rows[0]);
@@ -117,7 +121,7 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
       `UPDATE ${table} SET ${assignments}, updated_at = clock_timestamp()
        WHERE tenant_id = $1 AND id = $2 RETURNING ${columns}`,
       [tenant.tenantId, id, ...given.map((name) => values[name])],
-      statementName('update', given),
+      statement('update', given),
     );
     if (result.rowCount === 0) throw new NotFoundError('no such row');
     res.json(result.rows[0]);
@@ -128,7 +132,7 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
     const result = await tenant.query(
       `DELETE FROM ${table} WHERE tenant_id = $1 AND id = $2`,
       [tenant.tenantId, rowId(req)],
-      statementName('delete', []),
+      statement('delete', []),
     );
     if (result.rowCount === 0) throw new NotFoundError('no such row');
     res.status(204).end();
