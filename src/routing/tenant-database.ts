@@ -112,7 +112,7 @@ export class TenantDatabase {
       const client = await lease.connect();
       await this.#checkGuard(client);
       if (this.placement === 'dedicated')
-        return await runAndRelease(client, () => client.query<R>(statement));
+        return await runAndRelease(client, () => runStatement<R>(client, statement));
       return await runAndRelease(client, () =>
         queryAsTenant<R>(client, this.tenantId, statement).catch((error: unknown) => {
           throw leavesSessionUncertain(error) ? new ConnectionStateError(error) : error;
@@ -191,6 +191,20 @@ class ConnectionStateError extends Error {
 function isStatementError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
   return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57|XX)/.test(code);
+}
+
+/**
+ * pg's callback API, wrapped in a promise. With pg's own promise API the result stays reachable for longer:
+ * under load a page's rows survived young-generation collections and were promoted, and garbage collection
+ * took a visibly larger share of the service's time. With the callback they die young.
+ */
+function runStatement<R extends pg.QueryResultRow>(
+  client: pg.PoolClient,
+  statement: pg.QueryConfig,
+): Promise<pg.QueryResult<R>> {
+  return new Promise((resolve, reject) => {
+    client.query<R>(statement, (error, result) => (error ? reject(error) : resolve(result)));
+  });
 }
 
 async function runAndRelease<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
