@@ -9,7 +9,7 @@ const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
 interface RouterLayer {
   rawPath?: string | string[];
   route?: { path: string | string[]; methods: Record<string, boolean> };
-  handle?: { stack?: RouterLayer[] };
+  handle?: { stack?: RouterLayer[]; handlers?: readonly unknown[] };
 }
 
 /** `/a/:id` and `/a/{job_id}` both become `/a/{}`: parameter names may differ between code and document. */
@@ -29,9 +29,12 @@ function servedRoutes(app: Express): Set<string> {
             if (on && method !== '_all') found.add(`${method.toUpperCase()} ${normalise(prefix + path)}`);
           }
         }
-      } else if (layer.handle?.stack) {
+      } else if (layer.handle?.stack || layer.handle?.handlers) {
         const mount = typeof layer.rawPath === 'string' && layer.rawPath !== '/' ? layer.rawPath : '';
-        walk(layer.handle.stack, prefix + mount);
+        // A chain (src/http/chain.ts) is one layer holding several handlers, routers among them.
+        const inner =
+          layer.handle.stack ?? layer.handle.handlers?.map((handle) => ({ handle }) as RouterLayer);
+        walk(inner ?? [], prefix + mount);
       }
     }
   };
