@@ -31,6 +31,8 @@ export interface BenchOptions {
   fleetRounds: number;
   /** Concurrent tenant creates while building the fleet. */
   fleetConcurrency: number;
+  /** Seconds of each slice of the operations comparison (on and off alternate slice by slice). */
+  opsSlice: number;
   /** Before each run, wait at most this many seconds for the machine to be nearly idle; 0 disables. */
   quietWait: number;
   /** Write V8 CPU profiles of the services (node --cpu-prof) into the results folder. */
@@ -56,6 +58,7 @@ const HELP = `npm run bench:router -- [flags]
   --fleet-duration S      measured seconds of the fleet run (default: --duration)
   --fleet-rounds N        rounds of warm single-tenant run + fleet run (default 2)
   --fleet-concurrency N   concurrent tenant creates (default 8)
+  --ops-slice S           seconds per slice of the ops comparison, on and off alternating (default 2)
   --quiet-wait S          before each run wait up to S s for other work on the box to calm down
                           (below 0.25 busy cores), 0 to disable (default 20)
   --only NAME[,NAME]      only cases whose name contains one of these (e.g. shard, dedicated, fleet, ops)
@@ -88,6 +91,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'fleet-max-pools': { type: 'string' },
       'fleet-duration': { type: 'string' },
       'fleet-rounds': { type: 'string' },
+      'ops-slice': { type: 'string' },
       'fleet-concurrency': { type: 'string' },
       only: { type: 'string' },
       'quiet-wait': { type: 'string' },
@@ -118,6 +122,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     fleetDuration: positive('fleet-duration', values['fleet-duration'], duration),
     fleetRounds: positive('fleet-rounds', values['fleet-rounds'], 2),
     fleetConcurrency: positive('fleet-concurrency', values['fleet-concurrency'], 8),
+    opsSlice: positive('ops-slice', values['ops-slice'], 2),
     quietWait: positive('quiet-wait', values['quiet-wait'], 20, 0),
     profile: values.profile,
     only: (values.only ?? '')

@@ -39,6 +39,16 @@ export function median(values: number[]): number {
   return finite.length % 2 === 1 ? finite[middle]! : (finite[middle - 1]! + finite[middle]!) / 2;
 }
 
+/** The `q` quantile (0..1) of the finite values, interpolating between neighbours. */
+export function quantile(values: number[], q: number): number {
+  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
+  if (finite.length === 0) return Number.NaN;
+  const position = q * (finite.length - 1);
+  const below = Math.floor(position);
+  const above = Math.min(finite.length - 1, below + 1);
+  return finite[below]! + (finite[above]! - finite[below]!) * (position - below);
+}
+
 export function summarize(name: string, runs: LoadResult[]): CaseSummary {
   const statusCodes: Record<string, number> = {};
   for (const run of runs) {
