@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { RequestHandler, Response } from 'express';
 import type { Metrics } from '../metrics/metrics.js';
 
 declare global {
@@ -21,27 +21,36 @@ export function mountedAt(): RequestHandler {
   };
 }
 
+/** When the request's timing began (performance.now()), kept on the response for its finish listener. */
+const STARTED = Symbol('tenantplane.requestStarted');
+
+type TimedResponse = Response & { [STARTED]?: number };
+
 /**
  * Counts and times every request by tenant tier, route pattern (never the raw path: ids would make the
  * label set unbounded), method and status; application API requests also count for their tenant.
  */
 export function requestMetrics(metrics: Metrics): RequestHandler {
-  return (req, res, next) => {
-    const started = performance.now();
-    res.once('finish', () => {
-      const route = req.route?.path;
-      const tenant = req.tenantDb;
-      metrics.recordRequest(
-        {
-          tier: tenant?.tier ?? 'none',
-          route: typeof route === 'string' ? `${req.mountPath ?? ''}${route}` : 'unmatched',
-          method: req.method,
-          status: String(res.statusCode),
-        },
-        (performance.now() - started) / 1000,
-        tenant?.tenantId,
-      );
-    });
+  // One listener function for every response: the hot path allocates no closure per request.
+  function recordFinished(this: TimedResponse): void {
+    const req = this.req;
+    const route = req.route?.path;
+    const tenant = req.tenantDb;
+    metrics.recordRequest(
+      {
+        tier: tenant?.tier ?? 'none',
+        route: typeof route === 'string' ? `${req.mountPath ?? ''}${route}` : 'unmatched',
+        method: req.method,
+        status: String(this.statusCode),
+      },
+      (performance.now() - (this[STARTED] ?? 0)) / 1000,
+      tenant?.tenantId,
+    );
+  }
+  return (_req, res: TimedResponse, next) => {
+    res[STARTED] = performance.now();
+    // 'finish' comes once per response: `on` spares the wrapper `once` would make.
+    res.on('finish', recordFinished);
     next();
   };
 }
