@@ -1,4 +1,4 @@
-import type { RequestHandler } from 'express';
+import type { NextFunction, RequestHandler, Response } from 'express';
 import { RateLimitedError } from '../errors.js';
 import type { RateLimitDecision, TenantRateLimiter } from '../limits/tenant-rate-limiter.js';
 
@@ -11,21 +11,32 @@ export function rateLimit(limiter: TenantRateLimiter): RequestHandler {
   return (req, res, next) => {
     const tenant = req.tenantDb;
     if (!tenant) return next(new Error('tenantContext middleware is missing'));
-    const apply = (decision: RateLimitDecision) => {
-      res.setHeader('X-RateLimit-Limit', String(decision.limit));
-      res.setHeader('X-RateLimit-Remaining', String(decision.remaining));
-      res.setHeader('X-RateLimit-Reset', String(Math.ceil((Date.now() + decision.resetMs) / 1000)));
-      if (decision.allowed) return next();
-      next(
-        new RateLimitedError(
-          `tenant ${tenant.tenantId} is limited to ${decision.limit} requests per minute`,
-          Math.max(1, Math.ceil(decision.resetMs / 1000)),
-        ),
-      );
-    };
-    // Most requests of a busy tenant come from the instance's reserve: no promise, no Redis.
+    // Most requests of a busy tenant come from the instance's reserve: no promise, no Redis, no closure.
     const reserved = limiter.fromReserve(tenant.tenantId, tenant.limits.requestsPerMinute);
-    if (reserved) return apply(reserved);
-    limiter.consume(tenant.tenantId, tenant.limits.requestsPerMinute).then(apply, next);
+    if (reserved) return applyDecision(reserved, tenant.tenantId, res, next);
+    limiter
+      .consume(tenant.tenantId, tenant.limits.requestsPerMinute)
+      .then((decision) => applyDecision(decision, tenant.tenantId, res, next), next);
   };
+}
+
+function applyDecision(
+  decision: RateLimitDecision,
+  tenantId: string,
+  res: Response,
+  next: NextFunction,
+): void {
+  res.setHeader('X-RateLimit-Limit', String(decision.limit));
+  res.setHeader('X-RateLimit-Remaining', String(decision.remaining));
+  res.setHeader('X-RateLimit-Reset', String(Math.ceil((Date.now() + decision.resetMs) / 1000)));
+  if (decision.allowed) {
+    next();
+    return;
+  }
+  next(
+    new RateLimitedError(
+      `tenant ${tenantId} is limited to ${decision.limit} requests per minute`,
+      Math.max(1, Math.ceil(decision.resetMs / 1000)),
+    ),
+  );
 }
