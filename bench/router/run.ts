@@ -157,44 +157,32 @@ async function measure(spec: CaseSpec, options: BenchOptions): Promise<LoadResul
 /** The two services of the operations comparison; `--only ops` selects both. */
 const opsCaseNames = ['ops-off', 'ops-on'];
 
-/**
- * The shard tenant's list against two tenantplane services that differ only in RATE_LIMITS and METRICS
- * (both with REDIS_URL, so the limiter counts in Redis, one round trip per request), alternating which goes
- * first each round like the main cases. Target: the on/off throughput ratio at least 0.95.
- */
-async function measureOperations(
+/** Starts ops-on and ops-off and checks that the one limits through Redis and measures, the other not. */
+async function startOpsServices(
   plane: BenchPlane,
-  tenantplaneEnv: Record<string, string>,
-  options: BenchOptions,
+  env: Record<string, string>,
   filePrefix: string,
   profileDir: string | undefined,
-  cases: CaseSummary[],
-  targets: TargetCheck[],
-  failures: string[],
-  report: Record<string, unknown>,
-): Promise<void> {
-  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const common = { ...tenantplaneEnv, REDIS_URL: redisUrl, JOBS_PREFIX: `bench-${plane.scope.prefix}` };
-  log(
-    `starting services: tenantplane with rate limits (Redis at ${redisUrl}) and metrics on, and with both off`,
-  );
+  round: number,
+): Promise<Record<string, Service>> {
   const services: Record<string, Service> = {};
-  for (const [name, toggle] of [
+  const pair = [
     ['ops-off', 'off'],
     ['ops-on', 'on'],
-  ] as const) {
+  ] as const;
+  // Which starts first alternates too, in case starting second made a difference.
+  for (const [name, toggle] of round % 2 === 0 ? pair : [...pair].reverse()) {
     services[name] = await startService({
-      name: `tenantplane-${name}`,
+      name: `tenantplane-${name}-round${round + 1}`,
       script: 'src/cli/main.ts',
       args: ['serve'],
-      env: { ...common, RATE_LIMITS: toggle, METRICS: toggle },
+      env: { ...env, RATE_LIMITS: toggle, METRICS: toggle },
       logFile: `${filePrefix}-tenantplane-${name}.log`,
       ...(profileDir ? { cpuProfileDir: profileDir } : {}),
     });
   }
   const on = services['ops-on']!;
   const off = services['ops-off']!;
-  // The comparison only means something if the one really limits through Redis and measures, the other not.
   const limited = await fetch(`${on.url}${LIST_PATH}`, {
     headers: { authorization: `Bearer ${plane.shard.token}` },
   });
@@ -215,24 +203,51 @@ async function measureOperations(
     );
   }
   await Promise.all([limited.text(), unlimited.text()]);
-  log('checked: ops-on limits through Redis and serves /metrics; ops-off does neither');
+  return services;
+}
 
-  // Both services get the load in short slices that alternate (on, off, off, on, ...), so that a slice of
-  // one and the neighbouring slice of the other share the machine's state of that moment: on this kind of
-  // machine throughput drifts by ±20% over tens of seconds, more than the cost being measured.
-  const sliceLoad = (name: string, seconds: number) => ({
-    url: services[name]!.url,
-    connections: options.connections,
-    tokens: [plane.shard.token],
-    seconds,
-  });
-  for (const name of opsCaseNames) {
-    if (options.warmup > 0) await runLoad(sliceLoad(name, options.warmup));
-  }
+/**
+ * The shard tenant's list against two tenantplane services that differ only in RATE_LIMITS and METRICS
+ * (both with REDIS_URL, so the limiter counts in Redis). Target: the on/off throughput ratio at least 0.95.
+ *
+ * Two kinds of noise are larger here than the cost measured. Throughput drifts by ±20% over tens of
+ * seconds, so the two services get the load in short slices that alternate (on, off, off, on, ...) and
+ * neighbouring slices share the machine's state. And two processes of the very same build and settings
+ * differ by up to ±5% for their whole life (memory layout, code generation), so every round starts a
+ * fresh pair, and the figures are medians over several pairs.
+ */
+async function measureOperations(
+  plane: BenchPlane,
+  tenantplaneEnv: Record<string, string>,
+  options: BenchOptions,
+  filePrefix: string,
+  profileDir: string | undefined,
+  cases: CaseSummary[],
+  targets: TargetCheck[],
+  failures: string[],
+  report: Record<string, unknown>,
+): Promise<void> {
+  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
+  const env = { ...tenantplaneEnv, REDIS_URL: redisUrl, JOBS_PREFIX: `bench-${plane.scope.prefix}` };
+  log(
+    `operations: each round a fresh tenantplane with rate limits (Redis at ${redisUrl}) and metrics on, ` +
+      'and one with both off',
+  );
   const slicesPerRound = Math.max(1, Math.round(options.duration / options.opsSlice));
   const runs = new Map<string, LoadResult[]>(opsCaseNames.map((name) => [name, []]));
   for (let round = 0; round < options.rounds; round++) {
+    const services = await startOpsServices(plane, env, filePrefix, profileDir, round);
+    if (round === 0) log('checked: ops-on limits through Redis and serves /metrics; ops-off does neither');
+    const sliceLoad = (name: string, seconds: number) => ({
+      url: services[name]!.url,
+      connections: options.connections,
+      tokens: [plane.shard.token],
+      seconds,
+    });
     const waited = options.quietWait > 0 ? await waitForQuiet(0.25, options.quietWait) : 0;
+    for (const name of opsCaseNames) {
+      if (options.warmup > 0) await runLoad(sliceLoad(name, options.warmup));
+    }
     for (let slice = 0; slice < slicesPerRound; slice++) {
       const order = (round * slicesPerRound + slice) % 2 === 0 ? opsCaseNames : [...opsCaseNames].reverse();
       for (const name of order) {
@@ -240,6 +255,7 @@ async function measureOperations(
         runs.get(name)!.push(await runLoad({ ...load, databases: [plane.shard.databaseName] }));
       }
     }
+    for (const service of Object.values(services)) await service.stop();
     const rps = (name: string) =>
       median(
         runs
@@ -253,8 +269,6 @@ async function measureOperations(
         (waited > 1.5 ? `  (waited ${waited.toFixed(0)} s for a quiet box)` : ''),
     );
   }
-  await on.stop();
-  await off.stop();
   const [offSummary, onSummary] = opsCaseNames.map((name) => summarize(name, runs.get(name)!)) as [
     CaseSummary,
     CaseSummary,
