@@ -138,9 +138,14 @@ describe('rate limits', function () {
       expect(remaining).to.deep.equal(Array.from({ length: 66 }, (_, index) => 1599 - index));
       const redis = new Redis(TEST_REDIS_URL);
       try {
-        // The first request counted 1, the second 1 plus 64 reserved: the 64 after it never reached Redis.
-        expect(await redis.get(`tenantplane:rate:${plane.prefix}:steady`)).to.equal('66');
-        expect((await limiterB.consume('steady', 1600)).remaining).to.equal(1533);
+        // The first request counted 1, the second 1 plus floor(1599 / 16) = 99 reserved: the 64 after it
+        // came from the reserve and never reached Redis.
+        expect(await redis.get(`tenantplane:rate:${plane.prefix}:steady`)).to.equal('101');
+        expect((await limiterB.consume('steady', 1600)).remaining).to.equal(1600 - 102);
+        // Far below a large limit the reserve stops at its cap of 1024 places.
+        await limiterA.consume('wide', 100000);
+        await limiterA.consume('wide', 100000);
+        expect(await redis.get(`tenantplane:rate:${plane.prefix}:wide`)).to.equal(String(1 + 1 + 1024));
       } finally {
         redis.disconnect();
       }
