@@ -32,13 +32,6 @@ export interface TargetCheck {
   note?: string;
 }
 
-export function median(values: number[]): number {
-  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (finite.length === 0) return Number.NaN;
-  const middle = Math.floor(finite.length / 2);
-  return finite.length % 2 === 1 ? finite[middle]! : (finite[middle - 1]! + finite[middle]!) / 2;
-}
-
 /** The `q` quantile (0..1) of the finite values, interpolating between neighbours. */
 export function quantile(values: number[], q: number): number {
   const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
@@ -47,6 +40,11 @@ export function quantile(values: number[], q: number): number {
   const below = Math.floor(position);
   const above = Math.min(finite.length - 1, below + 1);
   return finite[below]! + (finite[above]! - finite[below]!) * (position - below);
+}
+
+/** The median of the finite values: the middle one, or the mean of the middle two. */
+export function median(values: number[]): number {
+  return quantile(values, 0.5);
 }
 
 export function summarize(name: string, runs: LoadResult[]): CaseSummary {
