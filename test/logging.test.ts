@@ -39,7 +39,7 @@ describe('logging', () => {
   });
 
   it('adds the context to any line logged inside it', () => {
-    const context = { requestId: 'abc', tenantId: 'acme' };
+    const context = { requestId: 'abc', tenantId: 'acme', started: performance.now(), mountPath: '' };
     runWithContext(context, () => {
       expect(currentContext()).to.equal(context);
       plane.tp.logger.info('inside');

@@ -4,8 +4,7 @@ import type { Tenantplane } from '../tenantplane.js';
 import { chain } from './chain.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { rateLimit } from './rate-limit.js';
-import { requestId } from './request-id.js';
-import { mountedAt, requestMetrics } from './request-metrics.js';
+import { mountedAt } from './request-metrics.js';
 import { adminApi } from './routes/admin-api.js';
 import { adminAuditApi } from './routes/admin-audit.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
@@ -15,6 +14,7 @@ import { healthRoutes } from './routes/health.js';
 import { metricsEndpoint } from './routes/metrics-endpoint.js';
 import { openApiRoute } from './routes/openapi.js';
 import { tenantContext } from './tenant-context.js';
+import { trackRequests } from './track-requests.js';
 
 /** Parses JSON bodies of the methods that carry one; GET and DELETE skip the parser entirely. */
 function jsonBodies(): RequestHandler {
@@ -31,7 +31,7 @@ export function createApp(tp: Tenantplane): Express {
   app.disable('etag');
   app.set('trust proxy', tp.config.trustProxy);
   const metrics = tp.config.metrics.enabled ? tp.metrics : undefined;
-  app.use(chain(requestId(tp.logger), ...(metrics ? [requestMetrics(metrics)] : [])));
+  app.use(trackRequests({ logger: tp.logger, metrics }));
   // The application API first, as one layer: it is the hot path, and every layer costs on each request.
   const hotPath: RequestHandler[] = [
     ...(metrics ? [mountedAt()] : []),

@@ -1,69 +1,40 @@
-import { subscribe } from 'node:diagnostics_channel';
-import type { IncomingMessage, ServerResponse } from 'node:http';
-import type { Request, RequestHandler } from 'express';
+import type { Request, RequestHandler, Response } from 'express';
+import { currentContext, type RequestContext } from '../logging/request-context.js';
 import type { Metrics } from '../metrics/metrics.js';
 
-/** A request being measured. */
-interface Timing {
-  metrics: Metrics;
-  /** performance.now() when the request reached `requestMetrics`. */
-  started: number;
-  /** Where the router that matched it is mounted (see `mountedAt`). */
-  mountPath: string;
-}
-
 /**
- * Requests being measured, kept beside their responses rather than on them: a property or a `finish`
- * listener added to every response midway through its handling gives express's and Node's objects
- * another shape, and code that sees both shapes runs slower for every request of the process.
+ * Counts and times a finished request by tenant tier, route pattern (never the raw path: ids would make
+ * the label set unbounded), method and status; application API requests also count for their tenant.
+ * `trackRequests({ metrics })` calls it for every response.
  */
-const timings = new WeakMap<ServerResponse, Timing>();
-
-let subscribed = false;
-
-/** Node publishes every finished response of every server here; only the measured ones are recorded. */
-function onResponseFinish(message: unknown): void {
-  const { request, response } = message as { request: IncomingMessage; response: ServerResponse };
-  const timing = timings.get(response);
-  if (!timing) return;
-  const req = request as Request;
+export function recordRequestMetrics(
+  metrics: Metrics,
+  req: Request,
+  res: Response,
+  context: RequestContext,
+): void {
   const route = req.route?.path;
   const tenant = req.tenantDb;
-  timing.metrics.recordRequest(
+  metrics.recordRequest(
     {
       tier: tenant?.tier ?? 'none',
-      route: typeof route === 'string' ? `${timing.mountPath}${route}` : 'unmatched',
+      route: typeof route === 'string' ? `${context.mountPath}${route}` : 'unmatched',
       method: req.method,
-      status: String(response.statusCode),
+      status: String(res.statusCode),
     },
-    (performance.now() - timing.started) / 1000,
+    (performance.now() - context.started) / 1000,
     tenant?.tenantId,
   );
 }
 
 /**
- * Remembers the mount path of the routers behind it: express forgets `req.baseUrl` once an error leaves
- * the router, and the route label must still read `/api/v1/deployments/:id` for a failed request.
+ * Remembers the mount path of the routers behind it in the request's context, for the route label of a
+ * request that failed inside them. Use after `trackRequests`.
  */
 export function mountedAt(): RequestHandler {
-  return (req, res, next) => {
-    const timing = timings.get(res);
-    if (timing) timing.mountPath = req.baseUrl;
-    next();
-  };
-}
-
-/**
- * Counts and times every request by tenant tier, route pattern (never the raw path: ids would make the
- * label set unbounded), method and status; application API requests also count for their tenant.
- */
-export function requestMetrics(metrics: Metrics): RequestHandler {
-  if (!subscribed) {
-    subscribe('http.server.response.finish', onResponseFinish);
-    subscribed = true;
-  }
-  return (_req, res, next) => {
-    timings.set(res, { metrics, started: performance.now(), mountPath: '' });
+  return (req, _res, next) => {
+    const context = currentContext();
+    if (context) context.mountPath = req.baseUrl;
     next();
   };
 }

@@ -1,9 +1,17 @@
 import { AsyncLocalStorage } from 'node:async_hooks';
 
-/** What every log line written while serving a request should carry. */
+/** What is known about the request being served: every log line written meanwhile carries its ids. */
 export interface RequestContext {
   requestId: string;
-  tenantId?: string;
+  /** Set once the request is authenticated. */
+  tenantId: string | undefined;
+  /** performance.now() when the request arrived. */
+  readonly started: number;
+  /**
+   * Where the router that took the request is mounted (see `mountedAt`), '' until one did: express forgets
+   * `req.baseUrl` once an error leaves the router, and the route's metric label still needs it.
+   */
+  mountPath: string;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();
