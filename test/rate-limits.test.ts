@@ -146,6 +146,18 @@ describe('rate limits', function () {
         await limiterA.consume('wide', 100000);
         await limiterA.consume('wide', 100000);
         expect(await redis.get(`tenantplane:rate:${plane.prefix}:wide`)).to.equal(String(1 + 1 + 1024));
+        // Requests arriving while a reserving increment is on its way wait for its places instead of
+        // reserving again (which would drop the first reserve's unused places).
+        await limiterA.consume('queued', 100000);
+        const refilling = limiterA.consume('queued', 100000);
+        // Runs right after the limiter's flush sent the increment, before Redis can have answered.
+        await new Promise((resolve) => setImmediate(resolve));
+        const waiting = Array.from({ length: 5 }, () => limiterA.consume('queued', 100000));
+        const queued = await Promise.all([refilling, ...waiting]);
+        expect(queued.map((decision) => decision.remaining)).to.deep.equal([
+          99998, 99997, 99996, 99995, 99994, 99993,
+        ]);
+        expect(await redis.get(`tenantplane:rate:${plane.prefix}:queued`)).to.equal(String(1 + 1 + 1024));
       } finally {
         redis.disconnect();
       }

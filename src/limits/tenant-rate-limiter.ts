@@ -66,6 +66,7 @@ export interface TenantRateLimiterOptions {
  * - requests of one tenant in the same event-loop turn are counted with one increment;
  * - while a tenant is far from its limit, an increment also reserves a few places ahead (at most 1/16 of
  *   what is left, at most 1024) that this instance's next requests of the tenant take without asking Redis.
+ *   Requests that find the reserve empty while such an increment is on its way wait for its places.
  *   Reserved places count as used, so the limit is never exceeded; near the limit there is no reserve and
  *   every request is counted in Redis as it comes. A reserve unused at the end of the window is lost, which
  *   can only make the limit stricter, by at most what was reserved;
@@ -152,6 +153,11 @@ export class TenantRateLimiter {
   consume(key: string, limit: number): Promise<RateLimitDecision> {
     const reserved = this.fromReserve(key, limit);
     if (reserved) return Promise.resolve(reserved);
+    // While an increment that reserves ahead is on its way, the places it brings back are for these
+    // requests too: waiting for it spares a second reservation, which would replace the first one's
+    // unused places and so waste them.
+    const refill = this.#refills.get(key);
+    if (refill) return new Promise((resolve) => refill.push(() => resolve(this.consume(key, limit))));
     const batchKey = `${limit}:${key}`;
     let batch = this.#batches.get(batchKey);
     if (!batch) {
@@ -177,6 +183,8 @@ export class TenantRateLimiter {
   }
 
   readonly #batches = new Map<string, Batch>();
+  /** Tenants with an increment reserving ahead in flight, and the requests waiting for its places. */
+  readonly #refills = new Map<string, Array<() => void>>();
   /**
    * Reserved places per tenant. An entry is good until its `resetAt`, checked on use; an old one is only
    * ever replaced or dropped as least recently used, which spares the cache a time-to-live per lookup.
@@ -196,21 +204,47 @@ export class TenantRateLimiter {
       known && known.limit === limit && Date.now() < known.resetAt
         ? Math.max(0, Math.min(RESERVE_MAX, Math.floor((limit - known.consumed) / RESERVE_DIVISOR)))
         : 0;
-    let result: RateLimiterRes;
+    const refill: Array<() => void> | undefined = ahead > 0 && !this.#refills.has(key) ? [] : undefined;
+    if (refill) this.#refills.set(key, refill);
     try {
-      result = await this.#limiter(limit).consume(key, count + ahead);
+      this.#settle(key, limit, waiters, await this.#count(key, limit, count + ahead), count + ahead);
+    } finally {
+      if (refill) {
+        this.#refills.delete(key);
+        for (const retry of refill) retry();
+      }
+    }
+  }
+
+  /** Counts `points` for `key` in the shared window; undefined if even the insurance limiter failed. */
+  async #count(key: string, limit: number, points: number): Promise<RateLimiterRes | undefined> {
+    try {
+      return await this.#limiter(limit).consume(key, points);
     } catch (rejection) {
       if (!(rejection instanceof RateLimiterRes)) {
         // Only reachable if the insurance limiter itself failed: never refuse a request for that.
         this.#options.logger.error({ err: rejection }, 'rate limiter failed; requests let through');
-        const decision = { allowed: true, limit, remaining: limit, resetMs: this.#windowSeconds * 1000 };
-        for (const resolve of waiters) resolve(decision);
-        return;
+        return undefined;
       }
-      result = rejection;
+      return rejection;
     }
+  }
+
+  /** Answers a batch's requests from the increment that counted them, and keeps what it reserved. */
+  #settle(
+    key: string,
+    limit: number,
+    waiters: Batch['waiters'],
+    result: RateLimiterRes | undefined,
+    taken: number,
+  ): void {
+    if (!result) {
+      const decision = { allowed: true, limit, remaining: limit, resetMs: this.#windowSeconds * 1000 };
+      for (const resolve of waiters) resolve(decision);
+      return;
+    }
+    const count = waiters.length;
     // A key blocked in memory is refused without counting (consumedPoints 0): all of the batch is over.
-    const taken = count + ahead;
     const before = result.consumedPoints >= taken ? result.consumedPoints - taken : limit;
     const resetAt = Date.now() + result.msBeforeNext;
     this.#reserves.set(key, {
