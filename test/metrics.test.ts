@@ -1,4 +1,5 @@
 import { expect } from 'chai';
+import { DURATION_BUCKETS, HttpRequestSeries } from '../src/metrics/http-request-series.js';
 import { OTHER_TENANTS } from '../src/metrics/metrics.js';
 import { TopTenants } from '../src/metrics/top-tenants.js';
 import { callJson } from './support/http-client.js';
@@ -195,6 +196,37 @@ describe('metrics', function () {
     expect(hot?.[1]).to.equal(1000);
     expect(top.other + top.counts().reduce((sum, [, count]) => sum + count, 0)).to.equal(6000);
     expect(() => new TopTenants(0)).to.throw(TypeError);
+  });
+
+  it('writes the request series as a Prometheus counter and histogram, label values escaped', () => {
+    const series = new HttpRequestSeries();
+    series.record('pro', '/api/v1', '/deployments/:id', 'GET', 200, 0.003);
+    series.record('pro', '/api/v1', '/deployments/:id', 'GET', 200, 0.0025);
+    series.record('pro', '/api/v1', '/deployments/:id', 'GET', 200, 42);
+    series.record('none', '', undefined, 'GET', 404, 0.0001);
+    series.record('odd "tier"\\\n', '', '/x', 'POST', 500, 0.2);
+    const text = series.exposition();
+    expect(text.endsWith('\n')).to.equal(true);
+    expect(text.match(/^# TYPE tenantplane_http_requests_total counter$/gm)).to.have.length(1);
+    expect(text.match(/^# TYPE tenantplane_http_request_duration_seconds histogram$/gm)).to.have.length(1);
+    const samples = parse(text);
+    const labels = { tier: 'pro', route: '/api/v1/deployments/:id', method: 'GET', status: '200' };
+    expect(pick(samples, 'tenantplane_http_requests_total', labels)[0]?.value).to.equal(3);
+    const buckets = pick(samples, 'tenantplane_http_request_duration_seconds_bucket', labels);
+    // Cumulative, bounds inclusive: 0.0025 falls in le="0.0025", 0.003 in le="0.005", 42 only in +Inf.
+    expect(buckets.map((sample) => [sample.labels.le, sample.value])).to.deep.equal([
+      ...DURATION_BUCKETS.map((bound) => [String(bound), bound < 0.0025 ? 0 : bound < 0.005 ? 1 : 2]),
+      ['+Inf', 3],
+    ]);
+    expect(pick(samples, 'tenantplane_http_request_duration_seconds_sum', labels)[0]?.value).to.be.closeTo(
+      42.0055,
+      1e-9,
+    );
+    expect(pick(samples, 'tenantplane_http_request_duration_seconds_count', labels)[0]?.value).to.equal(3);
+    expect(
+      pick(samples, 'tenantplane_http_requests_total', { route: 'unmatched', status: '404' })[0]?.value,
+    ).to.equal(1);
+    expect(text).to.include('tier="odd \\"tier\\"\\\\\\n"');
   });
 
   it('serves no /metrics and measures nothing with METRICS=off', async () => {

@@ -13,15 +13,14 @@ export function recordRequestMetrics(
   res: Response,
   context: RequestContext,
 ): void {
-  const route = req.route?.path;
+  const route: unknown = req.route?.path;
   const tenant = req.tenantDb;
   metrics.recordRequest(
-    {
-      tier: tenant?.tier ?? 'none',
-      route: typeof route === 'string' ? `${context.mountPath}${route}` : 'unmatched',
-      method: req.method,
-      status: String(res.statusCode),
-    },
+    tenant?.tier ?? 'none',
+    context.mountPath,
+    typeof route === 'string' ? route : undefined,
+    req.method,
+    res.statusCode,
     (performance.now() - context.started) / 1000,
     tenant?.tenantId,
   );

@@ -1,4 +1,5 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import { HttpRequestSeries } from './http-request-series.js';
 import { TopTenants } from './top-tenants.js';
 
 /** The label every tenant shares once it is not among the tracked ones (no slug has underscores). */
@@ -20,13 +21,6 @@ export interface JobCounts {
   stateCounts(): Promise<Array<{ queue: string; state: string; count: number }>>;
 }
 
-export interface HttpLabels {
-  tier: string;
-  route: string;
-  method: string;
-  status: string;
-}
-
 export interface MetricsOptions {
   /** Tenants with a label of their own in `tenantplane_tenant_requests_total`. Default 100. */
   tenantLabels?: number;
@@ -34,19 +28,15 @@ export interface MetricsOptions {
   jobCountTimeoutMs?: number;
 }
 
-type HttpChildren = { count: { inc(): void }; duration: { observe(value: number): void } };
-
 /**
  * The service's Prometheus metrics, on a registry of its own (never prom-client's global one, so several
- * instances in one process stay apart). Counters on the request path are bound once per label set; pool,
+ * instances in one process stay apart), plus the per-request HTTP series (see `HttpRequestSeries`). Pool,
  * cache and job figures are read only when scraped.
  */
 export class Metrics {
   readonly registry = new Registry();
   readonly tenants: TopTenants;
-  readonly #httpRequests: Counter<keyof HttpLabels>;
-  readonly #httpDuration: Histogram<keyof HttpLabels>;
-  readonly #httpChildren = new Map<string, HttpChildren>();
+  readonly #http = new HttpRequestSeries();
   readonly #jobRuns: Counter<'queue' | 'state'>;
   readonly #jobDuration: Histogram<'queue' | 'state'>;
   readonly #migrationRuns: Counter<'direction' | 'status'>;
@@ -57,20 +47,6 @@ export class Metrics {
     this.tenants = new TopTenants(options.tenantLabels ?? 100);
     this.#jobCountTimeoutMs = options.jobCountTimeoutMs ?? 500;
     const registers = [this.registry];
-    const labelNames = ['tier', 'route', 'method', 'status'] as const;
-    this.#httpRequests = new Counter({
-      name: 'tenantplane_http_requests_total',
-      help: 'HTTP requests by tenant tier (none outside the application API), route pattern, method and status',
-      labelNames,
-      registers,
-    });
-    this.#httpDuration = new Histogram({
-      name: 'tenantplane_http_request_duration_seconds',
-      help: 'HTTP request latency by tenant tier, route pattern, method and status',
-      labelNames,
-      buckets: [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10],
-      registers,
-    });
     const tenants = this.tenants;
     new Counter({
       name: 'tenantplane_tenant_requests_total',
@@ -110,16 +86,20 @@ export class Metrics {
     });
   }
 
-  /** One finished HTTP request; `tenantId` for application API requests. */
-  recordRequest(labels: HttpLabels, seconds: number, tenantId?: string): void {
-    const key = `${labels.tier}\u0000${labels.route}\u0000${labels.method}\u0000${labels.status}`;
-    let children = this.#httpChildren.get(key);
-    if (!children) {
-      children = { count: this.#httpRequests.labels(labels), duration: this.#httpDuration.labels(labels) };
-      this.#httpChildren.set(key, children);
-    }
-    children.count.inc();
-    children.duration.observe(seconds);
+  /**
+   * One finished HTTP request: `mountPath` + `routePath` is its route pattern (`routePath` undefined when
+   * no route matched); `tenantId` for application API requests.
+   */
+  recordRequest(
+    tier: string,
+    mountPath: string,
+    routePath: string | undefined,
+    method: string,
+    status: number,
+    seconds: number,
+    tenantId?: string,
+  ): void {
+    this.#http.record(tier, mountPath, routePath, method, status, seconds);
     if (tenantId !== undefined) this.tenants.record(tenantId);
   }
 
@@ -220,7 +200,7 @@ export class Metrics {
 
   /** The Prometheus text exposition of every series. */
   async text(): Promise<string> {
-    return this.registry.metrics();
+    return `${await this.registry.metrics()}\n${this.#http.exposition()}`;
   }
 
   get contentType(): string {
