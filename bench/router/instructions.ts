@@ -19,30 +19,45 @@ import { REPO_ROOT } from './services.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 
-const { values } = parseArgs({
-  options: {
-    'warmup-requests': { type: 'string', default: '6000' },
-    requests: { type: 'string', default: '8000' },
-    connections: { type: 'string', default: '8' },
-    help: { type: 'boolean', default: false },
-  },
-});
-if (values.help) {
-  console.log(`npm run bench:router:instructions -- [--warmup-requests N] [--requests N] [--connections N]
+const USAGE = `npm run bench:router:instructions -- [--warmup-requests N] [--requests N] [--connections N]
 
   --warmup-requests N  requests per service before counting starts (default 6000)
   --requests N         requests counted per service (default 8000)
-  --connections N      concurrent requests per service (default 8)`);
-  process.exit(0);
+  --connections N      concurrent requests per service (default 8)`;
+
+function readOptions(): { warmupRequests: number; requests: number; connections: number } {
+  const { values } = parseArgs({
+    options: {
+      'warmup-requests': { type: 'string', default: '6000' },
+      requests: { type: 'string', default: '8000' },
+      connections: { type: 'string', default: '8' },
+      help: { type: 'boolean', default: false },
+    },
+  });
+  if (values.help) {
+    console.log(USAGE);
+    process.exit(0);
+  }
+  const count = (name: string, value: string | undefined): number => {
+    const number = Number(value);
+    if (!Number.isInteger(number) || number < 1) throw new Error(`--${name} must be a positive integer`);
+    return number;
+  };
+  return {
+    warmupRequests: count('warmup-requests', values['warmup-requests']),
+    requests: count('requests', values.requests),
+    connections: count('connections', values.connections),
+  };
 }
-const count = (name: string, value: string | undefined): number => {
-  const number = Number(value);
-  if (!Number.isInteger(number) || number < 1) throw new Error(`--${name} must be a positive integer`);
-  return number;
-};
-const warmupRequests = count('warmup-requests', values['warmup-requests']);
-const requests = count('requests', values.requests);
-const connections = count('connections', values.connections);
+
+let options: ReturnType<typeof readOptions>;
+try {
+  options = readOptions();
+} catch (error) {
+  console.error(`${(error as Error).message}\n\n${USAGE}`);
+  process.exit(2);
+}
+const { warmupRequests, requests, connections } = options;
 
 for (const tool of ['valgrind', 'callgrind_control', 'callgrind_annotate']) {
   try {
@@ -112,8 +127,10 @@ async function send(service: CountedService, token: string, total: number): Prom
         const response = await fetch(`${service.url}${LIST_PATH}`, {
           headers: { authorization: `Bearer ${token}` },
         });
-        await response.arrayBuffer();
-        if (response.status !== 200) throw new Error(`${service.name} answered ${response.status}`);
+        const body = await response.text();
+        if (response.status !== 200) {
+          throw new Error(`${service.name} answered ${response.status}: ${body.slice(0, 300)}`);
+        }
       }
     }),
   );
@@ -189,6 +206,9 @@ async function main(): Promise<void> {
       ...serviceEnv(plane, { ROUTER_SHARD_POOL_SIZE: '10', AUTH_TOKEN_CACHE_SIZE: '10000' }),
       REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
       JOBS_PREFIX: `bench-${scope.prefix}`,
+      // Under valgrind code runs many times slower the first time through: opening the first database
+      // connections can outlast the default wait, and the server would be taken for unreachable.
+      ROUTER_ACQUIRE_TIMEOUT_MS: '60000',
     };
     console.log('starting ops-on and ops-off under callgrind (about a minute)');
     for (const [name, toggle] of [
