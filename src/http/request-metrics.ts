@@ -15,15 +15,15 @@ export function recordRequestMetrics(
 ): void {
   const route: unknown = req.route?.path;
   const tenant = req.tenantDb;
-  metrics.recordRequest(
+  metrics.http.record(
     tenant?.tier ?? 'none',
     context.mountPath,
     typeof route === 'string' ? route : undefined,
     req.method,
     res.statusCode,
     (performance.now() - context.started) / 1000,
-    tenant?.tenantId,
   );
+  if (tenant) metrics.tenants.record(tenant.tenantId);
 }
 
 /**

@@ -20,8 +20,14 @@ function labelValue(value: string): string {
   return value.replace(/\\/g, '\\\\').replace(/"/g, '\\"').replace(/\n/g, '\\n');
 }
 
-function sampleValue(value: number): string {
-  return Number.isFinite(value) ? String(value) : value > 0 ? '+Inf' : value < 0 ? '-Inf' : 'NaN';
+/** The map under `key`, made (and kept) if there is none yet. */
+function inner<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K, make: () => V): V {
+  let next = map.get(key);
+  if (next === undefined) {
+    next = make();
+    map.set(key, next);
+  }
+  return next;
 }
 
 /**
@@ -77,24 +83,10 @@ export class HttpRequestSeries {
       sum: 0,
       buckets: new Float64Array(DURATION_BUCKETS.length + 1),
     };
-    const step = <K, V>(map: Map<K, V>, key: K, make: () => V): V => {
-      let next = map.get(key);
-      if (next === undefined) {
-        next = make();
-        map.set(key, next);
-      }
-      return next;
-    };
-    const byMethod = step(
-      step(
-        step(this.#series, tier, () => new Map()),
-        mountPath,
-        () => new Map(),
-      ),
-      routePath ?? '',
-      () => new Map(),
-    );
-    step(byMethod, method, () => new Map<number, Series>()).set(status, series);
+    const byMount = inner(this.#series, tier, () => new Map());
+    const byRoute = inner(byMount, mountPath, () => new Map());
+    const byMethod = inner(byRoute, routePath ?? '', () => new Map());
+    inner(byMethod, method, () => new Map<number, Series>()).set(status, series);
     this.#all.push(series);
     return series;
   }
@@ -117,7 +109,7 @@ export class HttpRequestSeries {
         lines.push(`${DURATION}_bucket{${series.labels},le="${bound}"} ${cumulative}`);
       });
       lines.push(`${DURATION}_bucket{${series.labels},le="+Inf"} ${series.count}`);
-      lines.push(`${DURATION}_sum{${series.labels}} ${sampleValue(series.sum)}`);
+      lines.push(`${DURATION}_sum{${series.labels}} ${series.sum}`);
       lines.push(`${DURATION}_count{${series.labels}} ${series.count}`);
     }
     return `${lines.join('\n')}\n`;

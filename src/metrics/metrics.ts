@@ -36,7 +36,8 @@ export interface MetricsOptions {
 export class Metrics {
   readonly registry = new Registry();
   readonly tenants: TopTenants;
-  readonly #http = new HttpRequestSeries();
+  /** The request counter and duration histogram, recorded for every HTTP request. */
+  readonly http = new HttpRequestSeries();
   readonly #jobRuns: Counter<'queue' | 'state'>;
   readonly #jobDuration: Histogram<'queue' | 'state'>;
   readonly #migrationRuns: Counter<'direction' | 'status'>;
@@ -84,23 +85,6 @@ export class Metrics {
       labelNames: ['direction'],
       registers,
     });
-  }
-
-  /**
-   * One finished HTTP request: `mountPath` + `routePath` is its route pattern (`routePath` undefined when
-   * no route matched); `tenantId` for application API requests.
-   */
-  recordRequest(
-    tier: string,
-    mountPath: string,
-    routePath: string | undefined,
-    method: string,
-    status: number,
-    seconds: number,
-    tenantId?: string,
-  ): void {
-    this.#http.record(tier, mountPath, routePath, method, status, seconds);
-    if (tenantId !== undefined) this.tenants.record(tenantId);
   }
 
   recordJob(queue: string, state: 'completed' | 'failed', seconds: number): void {
@@ -200,7 +184,7 @@ export class Metrics {
 
   /** The Prometheus text exposition of every series. */
   async text(): Promise<string> {
-    return `${await this.registry.metrics()}\n${this.#http.exposition()}`;
+    return `${await this.registry.metrics()}\n${this.http.exposition()}`;
   }
 
   get contentType(): string {
