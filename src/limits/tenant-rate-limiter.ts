@@ -206,8 +206,9 @@ export class TenantRateLimiter {
         : 0;
     const refill: Array<() => void> | undefined = ahead > 0 && !this.#refills.has(key) ? [] : undefined;
     if (refill) this.#refills.set(key, refill);
+    const taken = count + ahead;
     try {
-      this.#settle(key, limit, waiters, await this.#count(key, limit, count + ahead), count + ahead);
+      this.#settle(key, limit, waiters, await this.#count(key, limit, taken), taken);
     } finally {
       if (refill) {
         this.#refills.delete(key);
