@@ -59,6 +59,15 @@ export function serviceEnv(plane: BenchPlane, extra: Record<string, string> = {}
   };
 }
 
+/** Redis of the operations comparisons: rate limits counted there, jobs under this plane's prefix. */
+export function withRedis(plane: BenchPlane, env: Record<string, string>): Record<string, string> {
+  return {
+    ...env,
+    REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
+    JOBS_PREFIX: `bench-${plane.scope.prefix}`,
+  };
+}
+
 export interface PlaneOptions {
   rows: number;
   neighbours: number;

@@ -13,8 +13,9 @@ import { parseArgs } from 'node:util';
 import { freePort } from '../../test/support/free-port.js';
 import { dropEverything } from '../../test/support/test-plane.js';
 import { type InstructionCounts, isGarbageCollection, readCallgrind, total } from './callgrind.js';
-import { type BenchPlane, createPlane, createScope, serviceEnv } from './fixtures.js';
+import { type BenchPlane, createPlane, createScope, serviceEnv, withRedis } from './fixtures.js';
 import { LIST_PATH } from './load.js';
+import { parseOptions } from './options.js';
 import { REPO_ROOT } from './services.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
@@ -201,15 +202,19 @@ async function main(): Promise<void> {
   let plane: BenchPlane | undefined;
   try {
     console.log(`bench:router:instructions  prefix ${scope.prefix}  setup`);
-    plane = await createPlane(scope, { rows: 200, neighbours: 6, poolSize: 10, serverMaxConnections: 80 });
-    const env = {
-      ...serviceEnv(plane, { ROUTER_SHARD_POOL_SIZE: '10', AUTH_TOKEN_CACHE_SIZE: '10000' }),
-      REDIS_URL: process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379',
-      JOBS_PREFIX: `bench-${scope.prefix}`,
-      // Under valgrind code runs many times slower the first time through: opening the first database
-      // connections can outlast the default wait, and the server would be taken for unreachable.
-      ROUTER_ACQUIRE_TIMEOUT_MS: '60000',
-    };
+    // bench:router's defaults, so both count the same setup.
+    const defaults = parseOptions([])!;
+    plane = await createPlane(scope, defaults);
+    const env = withRedis(
+      plane,
+      serviceEnv(plane, {
+        ROUTER_SHARD_POOL_SIZE: String(defaults.poolSize),
+        AUTH_TOKEN_CACHE_SIZE: String(defaults.tokenCacheSize),
+        // Under valgrind code runs many times slower the first time through: opening the first database
+        // connections can outlast the default wait, and the server would be taken for unreachable.
+        ROUTER_ACQUIRE_TIMEOUT_MS: '60000',
+      }),
+    );
     console.log('starting ops-on and ops-off under callgrind (about a minute)');
     for (const [name, toggle] of [
       ['ops-on', 'on'],

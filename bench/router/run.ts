@@ -18,6 +18,7 @@ import {
   createScope,
   type Fleet,
   serviceEnv,
+  withRedis,
 } from './fixtures.js';
 import { LIST_PATH, type LoadResult, runLoad, stopCurrentLoad, waitForQuiet } from './load.js';
 import { type BenchOptions, parseOptions } from './options.js';
@@ -227,10 +228,9 @@ async function measureOperations(
   failures: string[],
   report: Record<string, unknown>,
 ): Promise<void> {
-  const redisUrl = process.env.TEST_REDIS_URL ?? 'redis://127.0.0.1:6379';
-  const env = { ...tenantplaneEnv, REDIS_URL: redisUrl, JOBS_PREFIX: `bench-${plane.scope.prefix}` };
+  const env = withRedis(plane, tenantplaneEnv);
   log(
-    `operations: each round a fresh tenantplane with rate limits (Redis at ${redisUrl}) and metrics on, ` +
+    `operations: each round a fresh tenantplane with rate limits (Redis at ${env.REDIS_URL}) and metrics on, ` +
       'and one with both off',
   );
   const slicesPerRound = Math.max(1, Math.round(options.duration / options.opsSlice));
