@@ -50,9 +50,12 @@ export interface MetricsConfig {
 }
 
 export interface RouterConfig {
-  /** ROUTER_MAX_POOLS: most pools open at once. */
-  maxPools?: number;
-  /** ROUTER_IDLE_MS: a pool unused this long is closed. */
+  /**
+   * ROUTER_MAX_POOLS: retired. The router keeps connections, not pools, and each server's budget bounds
+   * them; the value is still checked so a deployment that sets it starts, and a warning says it is ignored.
+   */
+  retiredMaxPools?: number;
+  /** ROUTER_IDLE_MS: an idle connection unused this long is closed. */
   idleMs?: number;
   /** ROUTER_SHARD_POOL_SIZE: connections per shard pool. */
   shardPoolSize?: number;
@@ -134,7 +137,7 @@ function routerConfig(env: NodeJS.ProcessEnv): RouterConfig {
   const read = (name: string, key: keyof RouterConfig, min: number, max: number) => {
     if (optional(env, name) !== undefined) config[key] = integer(env, name, 0, min, max);
   };
-  read('ROUTER_MAX_POOLS', 'maxPools', 1, 100000);
+  read('ROUTER_MAX_POOLS', 'retiredMaxPools', 1, 100000);
   read('ROUTER_IDLE_MS', 'idleMs', 1000, 86400000);
   read('ROUTER_SHARD_POOL_SIZE', 'shardPoolSize', 1, 1000);
   read('ROUTER_ACQUIRE_TIMEOUT_MS', 'acquireTimeoutMs', 100, 600000);

@@ -27,7 +27,7 @@ export { insertWithinQuota } from './limits/quota-guard.js';
 export { type RateLimitMode, TenantRateLimiter } from './limits/tenant-rate-limiter.js';
 export { createLogger } from './logging/logger.js';
 export { Metrics } from './metrics/metrics.js';
-export { PoolCache, type PoolCacheOptions } from './routing/pool-cache.js';
+export { ElasticPool, type ElasticPoolOptions } from './routing/elastic-pool.js';
 export { TenantDatabase, type TenantKnex, TenantTransaction } from './routing/tenant-database.js';
 export { TenantRouter, type TenantRouterOptions } from './routing/tenant-router.js';
 export { Tenantplane, type TenantplaneOptions } from './tenantplane.js';

@@ -16,6 +16,7 @@ import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { createApp } from './http/app.js';
 import { listen } from './http/listen.js';
+import { InstanceRegistry } from './instances/instance-registry.js';
 import { BullJobQueue } from './jobs/bullmq-job-queue.js';
 import { InlineJobQueue } from './jobs/inline-job-queue.js';
 import { jobHandlers } from './jobs/job-handlers.js';
@@ -51,6 +52,13 @@ export interface TenantplaneOptions {
   migrate?: boolean;
   /** Serve tenant traffic (router, LISTEN connection). CLI commands that only provision pass false. */
   serveTraffic?: boolean;
+  /**
+   * Register in the catalog's `instances` table as a long-running process: `serve` (default with
+   * serveTraffic: takes a share of every server's router budget) or `worker`. Short CLI commands do not.
+   */
+  instance?: 'serve' | 'worker';
+  /** Instance registry tuning: heartbeat and lease, in ms. */
+  registry?: { heartbeatMs?: number; leaseMs?: number };
 }
 
 /**
@@ -77,6 +85,8 @@ export class Tenantplane {
     readonly objectStore: ObjectStore,
     /** Backup data keys: per-tenant keys (crypto-shredding) over KMS, or the local development key. */
     readonly backupKeys: TenantKeyring,
+    /** This process's registration (lease and budget share) among the running instances. */
+    readonly registry: InstanceRegistry | undefined,
   ) {
     this.metrics = new Metrics({ tenantLabels: config.metrics.tenantLabels });
     this.ledger = new MigrationLedger(knex);
@@ -175,10 +185,33 @@ export class Tenantplane {
     let router: TenantRouter | undefined;
     let verifier: TokenVerifier | undefined;
     let devIssuer: DevIssuer | undefined;
-    if (options.serveTraffic ?? true) {
-      directory = new TenantDirectory({ catalog, controlDatabaseUrl: url, logger });
+    const serveTraffic = options.serveTraffic ?? true;
+    const kind = options.instance ?? (serveTraffic ? 'serve' : undefined);
+    if (kind === 'serve' && !serveTraffic) throw new TypeError('a serve instance serves traffic');
+    const registry = kind ? new InstanceRegistry({ knex, kind, logger, ...options.registry }) : undefined;
+    if (config.router.retiredMaxPools !== undefined) {
+      logger.warn(
+        'ROUTER_MAX_POOLS is retired and ignored: each server budget bounds the router connections',
+      );
+    }
+    if (serveTraffic) {
+      directory = new TenantDirectory({
+        catalog,
+        controlDatabaseUrl: url,
+        logger,
+        ...(registry ? { lease: registry } : {}),
+      });
       await directory.start();
-      router = new TenantRouter({ ...config.router, ...options.router, catalog, directory, logger });
+      const { retiredMaxPools: _retired, ...routerConfig } = config.router;
+      router = new TenantRouter({
+        ...routerConfig,
+        ...options.router,
+        catalog,
+        directory,
+        logger,
+        ...(registry ? { lease: registry } : {}),
+      });
+      if (registry) registry.attach(router.pools);
       if (config.auth.jwksUrl && config.auth.issuer && config.auth.audience) {
         verifier = createTokenVerifier({
           issuer: config.auth.issuer,
@@ -191,6 +224,7 @@ export class Tenantplane {
         verifier = devIssuer.verifier({ verifiedTokenCacheSize: config.auth.tokenCacheSize });
       }
     }
+    await registry?.start();
     return new Tenantplane(
       config,
       logger,
@@ -208,6 +242,7 @@ export class Tenantplane {
       options.jobsPrefix ?? process.env.JOBS_PREFIX ?? 'tenantplane',
       objectStore,
       new TenantKeyring({ knex, master: masterKey }),
+      registry,
     );
   }
 
@@ -220,6 +255,8 @@ export class Tenantplane {
     await this.jobs.close();
     await this.rateLimiter?.close();
     await this.router?.close();
+    // Once the router's connections are closed, its share of the budget may go to the others.
+    await this.registry?.close();
     await this.directory?.close();
     await this.knex.destroy();
   }

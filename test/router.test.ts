@@ -3,7 +3,7 @@ import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import { TenantplaneError } from '../src/errors.js';
 import type { TenantRouter } from '../src/routing/tenant-router.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
   try {
@@ -106,14 +106,13 @@ describe('tenant router', () => {
     expect(bravoRows.rows).to.deep.equal([{ tenant_id: 'bravo' }]);
 
     // The bare connection, outside any tenant transaction, carries no tenant and no open transaction.
-    const lease = await router.pools.lease({
+    const client = await router.pools.connect({
       databaseId: 'shard-one',
       databaseName: `${plane.prefix}_s_shard_one`,
       serverId: 'pg-main',
       poolSize: 1,
       serverBudget: 32,
     });
-    const client = await lease.connect();
     try {
       const state = await client.query(
         "SELECT coalesce(current_setting('tenantplane.tenant_id', true), '') AS t, pg_backend_pid() AS pid, now() = statement_timestamp() AS outside_tx",
@@ -123,7 +122,6 @@ describe('tenant router', () => {
       expect(count.rows[0]!.n).to.equal(0);
     } finally {
       client.release();
-      lease.release();
     }
   });
 
@@ -222,18 +220,6 @@ describe('tenant router', () => {
     expect(stillOpen()).to.equal(false);
   });
 
-  it('keeps busy pools beyond maxPools and closes the idle excess once it has rested', async () => {
-    const capped = await plane.openAnother({ router: { maxPools: 1, overflowGraceMs: 100 } });
-    const [delta, echo] = await Promise.all([
-      capped.router!.forTenant('delta'),
-      capped.router!.forTenant('echo'),
-    ]);
-    await Promise.all([delta.query('SELECT pg_sleep(0.2)'), echo.query('SELECT pg_sleep(0.2)')]);
-    expect(capped.router!.pools.stats()).to.have.length(2);
-    await new Promise((resolve) => setTimeout(resolve, 400));
-    expect(capped.router!.pools.stats().map((pool) => pool.databaseId)).to.have.length(1);
-  });
-
   it('answers 503 when the catalog cannot be read', async () => {
     const other = await plane.openAnother();
     await other.knex.destroy();
@@ -269,39 +255,92 @@ describe('tenant router under a connection budget', () => {
   const tenants = ['ten-1', 'ten-2', 'ten-3', 'ten-4', 'ten-5', 'ten-6'];
 
   before(async () => {
-    plane = await createTestPlane({ router: { maxPools: 3, acquireTimeoutMs: 5000 } });
-    // 4 connections, of which the router may use 80%: 3, so at most one enterprise pool at a time.
+    plane = await createTestPlane({ router: { acquireTimeoutMs: 5000 } });
+    // 4 connections, of which the routers may use 80%: 3, for six enterprise databases.
     await plane.addServer('pg-small', 4);
     for (const id of tenants) await plane.tp.tenants.create({ id, tier: 'enterprise' }, TEST_ACTOR);
   });
   after(async () => plane.close());
 
-  it('serves more active tenants than the budget has pools for, never exceeding it', async () => {
+  /** Connections the server has for this plane's dedicated databases, by database. */
+  async function serverConnections(): Promise<Map<string, number>> {
+    const open = await adminQuery<{ datname: string; n: number }>(
+      'postgres',
+      'SELECT datname, count(*)::int AS n FROM pg_stat_activity WHERE datname LIKE $1 GROUP BY datname',
+      [`${plane.prefix}\\_t\\_%`],
+    );
+    return new Map(open.rows.map((row) => [row.datname, row.n]));
+  }
+
+  it('serves more active databases than the budget has connections for, never exceeding it', async () => {
     const router = plane.tp.router!;
-    let maxReserved = 0;
-    const sampler = setInterval(() => {
-      maxReserved = Math.max(maxReserved, router.pools.reservedConnections('pg-small'));
+    let maxHeld = 0;
+    let maxOnServer = 0;
+    let sampling = true;
+    const sampler = (async () => {
+      while (sampling) {
+        maxHeld = Math.max(maxHeld, router.pools.openOn('pg-small'));
+        const onServer = [...(await serverConnections()).values()].reduce((sum, n) => sum + n, 0);
+        maxOnServer = Math.max(maxOnServer, onServer);
+      }
+    })();
+    const heldSampler = setInterval(() => {
+      maxHeld = Math.max(maxHeld, router.pools.openOn('pg-small'));
     }, 1);
     try {
       const results = await Promise.all(
-        Array.from({ length: 60 }, async (_, index) => {
+        Array.from({ length: 120 }, async (_, index) => {
           const tenant = tenants[index % tenants.length]!;
           const db = await router.forTenant(tenant);
           const result = await db.query<{ t: string }>(
-            "SELECT current_setting('tenantplane.tenant_id') AS t",
+            "SELECT current_setting('tenantplane.tenant_id') AS t, pg_sleep(0.01)",
           );
           return result.rows[0]!.t === tenant;
         }),
       );
       expect(results.every(Boolean)).to.equal(true);
     } finally {
-      clearInterval(sampler);
+      sampling = false;
+      clearInterval(heldSampler);
+      await sampler;
     }
-    expect(maxReserved).to.be.within(1, 3);
-    const open = await plane.tp.knex.raw(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE datname LIKE ?',
-      [`${plane.prefix}\\_t\\_%`],
-    );
-    expect(open.rows[0].n).to.be.at.most(3);
+    expect(maxHeld).to.equal(3);
+    expect(maxOnServer).to.be.within(1, 3);
+  });
+
+  it('closes only the least recently used idle connection to make room', async () => {
+    const router = plane.tp.router!;
+    // Three databases with one idle connection each fill the budget; ten-1 is the least recently used.
+    for (const tenant of ['ten-1', 'ten-2', 'ten-3'])
+      await (await router.forTenant(tenant)).query('SELECT 1');
+    const databaseOf = (tenant: string) => `${plane.prefix}_t_${tenant.replace('-', '_')}`;
+    const before = await serverConnections();
+    expect(['ten-1', 'ten-2', 'ten-3'].map((tenant) => before.get(databaseOf(tenant)))).to.deep.equal([
+      1, 1, 1,
+    ]);
+    await (await router.forTenant('ten-4')).query('SELECT 1');
+    const after = await serverConnections();
+    expect(
+      ['ten-1', 'ten-2', 'ten-3', 'ten-4'].map((tenant) => after.get(databaseOf(tenant)) ?? 0),
+    ).to.deep.equal([0, 1, 1, 1]);
+    expect(router.pools.openOn('pg-small')).to.equal(3);
+  });
+
+  it('answers 503 pool_exhausted within the acquire timeout when every connection stays busy', async () => {
+    const quick = await plane.openAnother({ router: { acquireTimeoutMs: 300 } });
+    const router = quick.router!;
+    // More sleepers than this instance may hold connections (at most the whole budget of 3).
+    const sleepers = tenants
+      .slice(0, 3)
+      .map(async (tenant) =>
+        (await router.forTenant(tenant)).query('SELECT pg_sleep(1)').catch(() => undefined),
+      );
+    await new Promise((resolve) => setTimeout(resolve, 100));
+    const started = performance.now();
+    const waiting = await router.forTenant('ten-6');
+    expect(await codeOf(waiting.query('SELECT 1'))).to.equal('pool_exhausted');
+    // The refusal comes when the acquire timeout runs out, not after the sleepers are done.
+    expect(performance.now() - started).to.be.below(900);
+    await Promise.all(sleepers);
   });
 });

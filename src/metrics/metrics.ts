@@ -5,9 +5,16 @@ import { TopTenants } from './top-tenants.js';
 /** The label every tenant shares once it is not among the tracked ones (no slug has underscores). */
 export const OTHER_TENANTS = '__other__';
 
-/** What the pool gauges read at scrape time (the router's PoolCache.stats()). */
+/** What the pool gauges read at scrape time (the router's ElasticPool.serverStats()). */
 export interface PoolStats {
-  stats(): Array<{ serverId: string; total: number; idle: number; waiting: number }>;
+  serverStats(): Array<{
+    serverId: string;
+    databases: number;
+    open: number;
+    idle: number;
+    limit: number;
+    waiting: number;
+  }>;
 }
 
 /** What the catalog cache counters read at scrape time (the TenantDirectory). */
@@ -97,42 +104,40 @@ export class Metrics {
     if (failedDatabases > 0) this.#migrationFailures.inc({ direction }, failedDatabases);
   }
 
-  /** Pools open, connections in use and idle, and requests waiting for a connection, per server. */
+  /** Databases with connections, connections in use and idle, this instance's limit and waiting requests, per server. */
   watchPools(source: PoolStats): void {
     const registers = [this.registry];
-    const perServer = () => {
-      const servers = new Map<string, { pools: number; inUse: number; idle: number; waiting: number }>();
-      for (const pool of source.stats()) {
-        const server = servers.get(pool.serverId) ?? { pools: 0, inUse: 0, idle: 0, waiting: 0 };
-        server.pools += 1;
-        server.inUse += pool.total - pool.idle;
-        server.idle += pool.idle;
-        server.waiting += pool.waiting;
-        servers.set(pool.serverId, server);
-      }
-      return servers;
-    };
     new Gauge({
       name: 'tenantplane_router_pools_open',
-      help: 'Connection pools open (or closing) per server',
+      help: 'Databases this instance holds router connections to, per server',
       labelNames: ['server'],
       registers,
       collect() {
         this.reset();
-        for (const [server, figures] of perServer()) this.set({ server }, figures.pools);
+        for (const server of source.serverStats()) this.set({ server: server.serverId }, server.databases);
       },
     });
     new Gauge({
       name: 'tenantplane_router_connections',
-      help: 'Router connections per server, in use or idle',
+      help: 'Router connections per server, in use (opening and closing included) or idle',
       labelNames: ['server', 'state'],
       registers,
       collect() {
         this.reset();
-        for (const [server, figures] of perServer()) {
-          this.set({ server, state: 'in_use' }, figures.inUse);
-          this.set({ server, state: 'idle' }, figures.idle);
+        for (const server of source.serverStats()) {
+          this.set({ server: server.serverId, state: 'in_use' }, server.open - server.idle);
+          this.set({ server: server.serverId, state: 'idle' }, server.idle);
         }
+      },
+    });
+    new Gauge({
+      name: 'tenantplane_router_connection_limit',
+      help: "Router connections this instance may hold per server: its share of the server's budget",
+      labelNames: ['server'],
+      registers,
+      collect() {
+        this.reset();
+        for (const server of source.serverStats()) this.set({ server: server.serverId }, server.limit);
       },
     });
     new Gauge({
@@ -142,7 +147,7 @@ export class Metrics {
       registers,
       collect() {
         this.reset();
-        for (const [server, figures] of perServer()) this.set({ server }, figures.waiting);
+        for (const server of source.serverStats()) this.set({ server: server.serverId }, server.waiting);
       },
     });
   }

@@ -2,7 +2,7 @@ import type { Knex } from 'knex';
 import pg from 'pg';
 import type { Placement, TenantLimits } from '../catalog/records.js';
 import { assertSlug } from '../ids.js';
-import type { PoolCache, PoolLease, PoolTarget } from './pool-cache.js';
+import type { ElasticPool, PoolTarget } from './elastic-pool.js';
 import { leavesSessionUncertain, queryAsTenant } from './tenant-scoped-query.js';
 
 /**
@@ -51,7 +51,7 @@ export class TenantDatabase {
     readonly tenantId: string,
     readonly placement: Placement,
     private readonly target: PoolTarget,
-    private readonly pools: PoolCache,
+    private readonly pools: ElasticPool,
     private readonly builder: Knex,
     /** The tenant's tier and limits as the router found them (cached with its route). */
     readonly tier: string,
@@ -107,20 +107,15 @@ export class TenantDatabase {
     options: StatementOptions = {},
   ): Promise<pg.QueryResult<R>> {
     const statement: pg.QueryConfig = { text, values, ...options };
-    const lease = await this.pools.lease(this.target);
-    try {
-      const client = await lease.connect();
-      await this.#checkGuard(client);
-      if (this.placement === 'dedicated')
-        return await runAndRelease(client, () => runStatement<R>(client, statement));
-      return await runAndRelease(client, () =>
-        queryAsTenant<R>(client, this.tenantId, statement).catch((error: unknown) => {
-          throw leavesSessionUncertain(error) ? new ConnectionStateError(error) : error;
-        }),
-      );
-    } finally {
-      lease.release();
-    }
+    const client = await this.pools.connect(this.target);
+    await this.#checkGuard(client);
+    if (this.placement === 'dedicated')
+      return runAndRelease(client, () => runStatement<R>(client, statement));
+    return runAndRelease(client, () =>
+      queryAsTenant<R>(client, this.tenantId, statement).catch((error: unknown) => {
+        throw leavesSessionUncertain(error) ? new ConnectionStateError(error) : error;
+      }),
+    );
   }
 
   /**
@@ -128,26 +123,21 @@ export class TenantDatabase {
    * this object, inside the callback.
    */
   async transaction<T>(work: (trx: TenantTransaction) => Promise<T>): Promise<T> {
-    const lease: PoolLease = await this.pools.lease(this.target);
-    try {
-      const client = await lease.connect();
-      await this.#checkGuard(client);
-      return await runAndRelease(client, async () => {
-        await client.query(beginAsTenant(this.tenantId));
-        try {
-          const value = await work(new TenantTransaction(this.tenantId, client, this.builder));
-          await client.query('COMMIT');
-          return value;
-        } catch (error) {
-          await client.query('ROLLBACK').catch((rollbackError) => {
-            throw new ConnectionStateError(rollbackError);
-          });
-          throw error;
-        }
-      });
-    } finally {
-      lease.release();
-    }
+    const client = await this.pools.connect(this.target);
+    await this.#checkGuard(client);
+    return runAndRelease(client, async () => {
+      await client.query(beginAsTenant(this.tenantId));
+      try {
+        const value = await work(new TenantTransaction(this.tenantId, client, this.builder));
+        await client.query('COMMIT');
+        return value;
+      } catch (error) {
+        await client.query('ROLLBACK').catch((rollbackError) => {
+          throw new ConnectionStateError(rollbackError);
+        });
+        throw error;
+      }
+    });
   }
 }
 

@@ -6,18 +6,19 @@ import type { TenantDirectory } from '../catalog/tenant-directory.js';
 import { ForbiddenError, UnavailableError } from '../errors.js';
 import { assertSlug } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
-import { PoolCache, type PoolCacheOptions } from './pool-cache.js';
+import { ElasticPool, type ElasticPoolOptions } from './elastic-pool.js';
 import { TenantDatabase } from './tenant-database.js';
 
-export interface TenantRouterOptions extends Omit<PoolCacheOptions, 'credentials' | 'logger'> {
+export interface TenantRouterOptions extends Omit<ElasticPoolOptions, 'credentials' | 'logger'> {
   catalog: Catalog;
   directory: TenantDirectory;
   logger: Logger;
   /** Connections per shard pool; shared by all the shard's tenants. Default 10. */
   shardPoolSize?: number;
   /**
-   * Share of each server's `max_connections` budget the router may use, leaving the rest to migrations and
-   * jobs. Default 0.8.
+   * Part of each server's budget (`servers.max_connections`) that the routers of all instances together
+   * may use, leaving the rest to migrations and jobs. Default 0.8. Each instance holds its share of it
+   * (see InstanceRegistry).
    */
   budgetShare?: number;
 }
@@ -27,7 +28,7 @@ export interface TenantRouterOptions extends Omit<PoolCacheOptions, 'credentials
  * that is not active before any pool exists, and hands out a TenantDatabase bound to the tenant.
  */
 export class TenantRouter {
-  readonly pools: PoolCache;
+  readonly pools: ElasticPool;
   readonly #directory: TenantDirectory;
   readonly #shardPoolSize: number;
   readonly #budgetShare: number;
@@ -44,7 +45,7 @@ export class TenantRouter {
     if (!(this.#budgetShare > 0 && this.#budgetShare <= 1))
       throw new TypeError('budgetShare must be in (0, 1]');
     const { catalog } = options;
-    this.pools = new PoolCache({
+    this.pools = new ElasticPool({
       ...options,
       credentials: (serverId) => catalog.serverAppCredentials(serverId),
     });
