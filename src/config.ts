@@ -38,6 +38,8 @@ export interface Config {
   metrics: MetricsConfig;
   /** SHUTDOWN_GRACE_MS: after SIGTERM/SIGINT, how long in-flight requests and running jobs get to finish. */
   shutdownGraceMs: number;
+  /** How `serve` and `worker` processes hold their place in the catalog's instance registry. */
+  instances: InstancesConfig;
 }
 
 export interface MetricsConfig {
@@ -47,6 +49,17 @@ export interface MetricsConfig {
   token: string | undefined;
   /** METRICS_TENANT_LABELS: tenants with a label of their own in the per-tenant counter. Default 100. */
   tenantLabels: number;
+}
+
+export interface InstancesConfig {
+  /** INSTANCE_HEARTBEAT_MS: how often an instance renews its lease and looks at the budget shares. Default 1000. */
+  heartbeatMs: number;
+  /**
+   * INSTANCE_LEASE_MS: how long after its last renewal an instance counts as gone, so that the others take
+   * its share and moves stop waiting for it. It also bounds how long an instance cut off from the control
+   * database keeps serving. At least 3 heartbeats plus 1000. Default 10000.
+   */
+  leaseMs: number;
 }
 
 export interface RouterConfig {
@@ -127,9 +140,21 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       tenantLabels: integer(env, 'METRICS_TENANT_LABELS', 100, 1, 10000),
     },
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 3600000),
+    instances: instancesConfig(env),
   };
   if (production) assertNoDevelopmentFallbacks(config);
   return config;
+}
+
+function instancesConfig(env: NodeJS.ProcessEnv): InstancesConfig {
+  const heartbeatMs = integer(env, 'INSTANCE_HEARTBEAT_MS', 1000, 100, 60000);
+  const leaseMs = integer(env, 'INSTANCE_LEASE_MS', 10000, 1000, 600000);
+  if (leaseMs < 3 * heartbeatMs + 1000) {
+    throw new ConfigError(
+      `INSTANCE_LEASE_MS must be at least 3 × INSTANCE_HEARTBEAT_MS + 1000 (${3 * heartbeatMs + 1000}), got ${leaseMs}`,
+    );
+  }
+  return { heartbeatMs, leaseMs };
 }
 
 function routerConfig(env: NodeJS.ProcessEnv): RouterConfig {

@@ -57,7 +57,7 @@ export interface TenantplaneOptions {
    * serveTraffic: takes a share of every server's router budget) or `worker`. Short CLI commands do not.
    */
   instance?: 'serve' | 'worker';
-  /** Instance registry tuning: heartbeat and lease, in ms. */
+  /** Instance registry tuning: heartbeat and lease, in ms (default: `config.instances`). */
   registry?: { heartbeatMs?: number; leaseMs?: number };
 }
 
@@ -188,7 +188,9 @@ export class Tenantplane {
     const serveTraffic = options.serveTraffic ?? true;
     const kind = options.instance ?? (serveTraffic ? 'serve' : undefined);
     if (kind === 'serve' && !serveTraffic) throw new TypeError('a serve instance serves traffic');
-    const registry = kind ? new InstanceRegistry({ knex, kind, logger, ...options.registry }) : undefined;
+    const registry = kind
+      ? new InstanceRegistry({ knex, kind, logger, ...config.instances, ...options.registry })
+      : undefined;
     if (config.router.retiredMaxPools !== undefined) {
       logger.warn(
         'ROUTER_MAX_POOLS is retired and ignored: each server budget bounds the router connections',

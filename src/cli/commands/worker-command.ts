@@ -30,7 +30,7 @@ export function registerWorkerCommand(program: Command): void {
         ) {
           throw new InvalidInputError('--health-port must be a port number');
         }
-        const runtime = await openRuntime({ serveTraffic: false, logLevel: 'info' });
+        const runtime = await openRuntime({ serveTraffic: false, instance: 'worker', logLevel: 'info' });
         const { tp, logger } = runtime;
         if (!tp.config.redisUrl) {
           await runtime.close();
