@@ -326,6 +326,22 @@ describe('tenant router under a connection budget', () => {
     expect(router.pools.openOn('pg-small')).to.equal(3);
   });
 
+  it('serves a cold database while busy ones keep every connection in use', async () => {
+    const router = plane.tp.router!;
+    const until = Date.now() + 1500;
+    // Two loops per tenant on three tenants: more demand than the three connections, all the time.
+    const hot = ['ten-1', 'ten-2', 'ten-3', 'ten-1', 'ten-2', 'ten-3'].map(async (tenant) => {
+      const db = await router.forTenant(tenant);
+      while (Date.now() < until) await db.query('SELECT pg_sleep(0.02)');
+    });
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const cold = await router.forTenant('ten-5');
+    const answer = await cold.query<{ t: string }>("SELECT current_setting('tenantplane.tenant_id') AS t");
+    expect(answer.rows[0]!.t).to.equal('ten-5');
+    expect(Date.now()).to.be.below(until);
+    await Promise.all(hot);
+  });
+
   it('answers 503 pool_exhausted within the acquire timeout when every connection stays busy', async () => {
     const quick = await plane.openAnother({ router: { acquireTimeoutMs: 300 } });
     const router = quick.router!;

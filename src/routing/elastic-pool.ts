@@ -204,49 +204,47 @@ export class ElasticPool {
   }
 
   /**
-   * Serves the server's waiters in order: an idle connection of their database, else a new one if the
-   * server is below its limit and the database below its pool size, else (once per waiter that needs one)
-   * the closing of the server's least recently used idle connection, after which this runs again.
+   * Serves the server's waiters in arrival order: an idle connection of their database, else a new one if
+   * the server is below its limit and the database below its pool size, else room made by closing the
+   * server's least recently used idle connection (whichever database it belongs to; this runs again once
+   * it has closed). A waiter that needs room takes the idle connection before a later waiter of that
+   * connection's database can, so a cold database is not starved by busy ones.
    */
   #dispatch(server: ServerSlot): void {
     const limit = this.#limit(server);
-    let needRoom = 0;
+    // Closings already under way each free a place for one waiter that needs room.
+    let freeing = server.evicting;
     for (let index = 0; index < server.waiters.length; ) {
       const waiter = server.waiters[index]!;
       const { database } = waiter;
       const idle = database.idle.pop();
       if (idle !== undefined) {
         server.idle.delete(idle);
-        this.#handOver(server, index, idle);
-        continue;
-      }
-      if (database.open >= database.target.poolSize) {
-        index += 1;
-        continue;
-      }
-      if (server.open < limit) {
         server.waiters.splice(index, 1);
+        idle.state = 'busy';
+        settle(waiter, idle.client);
+        continue;
+      }
+      index += 1;
+      if (database.open >= database.target.poolSize) continue;
+      if (server.open < limit) {
+        server.waiters.splice(index - 1, 1);
+        index -= 1;
         this.#open(database, waiter);
         continue;
       }
-      needRoom += 1;
-      index += 1;
-    }
-    // Close only as many idle connections as there are waiters that need room, counting those closing.
-    while (needRoom > server.evicting && server.open - server.evicting >= limit) {
-      const victim = oldest(server.idle);
-      if (victim === undefined) break;
+      if (freeing > 0) {
+        freeing -= 1;
+        continue;
+      }
+      // Over the limit (a lowered share) only closings bring the server back under it, not room for this.
+      const victim = server.open - server.evicting > limit ? undefined : oldest(server.idle);
+      if (victim === undefined) continue;
       server.evicting += 1;
       this.#close(victim, () => {
         server.evicting -= 1;
       });
     }
-  }
-
-  #handOver(server: ServerSlot, index: number, connection: Connection): void {
-    const [waiter] = server.waiters.splice(index, 1);
-    connection.state = 'busy';
-    settle(waiter!, connection.client);
   }
 
   #open(database: DatabasePool, waiter: Waiter): void {
