@@ -10,9 +10,17 @@
  *   BASELINE_JWKS      JSON Web Key Set of the accepted signing keys (the dev issuer's public keys)
  *   BASELINE_ISSUER    expected `iss`
  *   BASELINE_AUDIENCE  expected `aud`
- *   BASELINE_TENANTS   JSON object: tenant id -> { "url": postgres URL of its database, "poolSize": n };
- *                      tenants naming the same URL share one pool
+ *   BASELINE_TENANTS   JSON object: tenant id -> { "url": postgres URL of its database, "poolSize": n,
+ *                      "setTenant": true|false }; tenants naming the same URL share one pool
+ *   BASELINE_TENANTS_FILE  instead of BASELINE_TENANTS: a file holding that object (for maps larger than
+ *                      an environment variable may be), read once at start
+ *
+ * With `"setTenant": true` (a shard reached as the application role, which row-level security applies to)
+ * each request runs `BEGIN; SELECT set_config('tenantplane.tenant_id', <tenant>, true)` in one message, then
+ * the list query, then COMMIT: the setting lasts for that transaction only, so it is safe behind a pooler in
+ * transaction mode. bench:fleet's PgBouncer peer is this server configured that way.
  */
+import { readFileSync } from 'node:fs';
 import express, { type NextFunction, type Request, type Response } from 'express';
 import { createLocalJWKSet, type JSONWebKeySet, jwtVerify } from 'jose';
 import pg from 'pg';
@@ -20,6 +28,8 @@ import pg from 'pg';
 interface TenantTarget {
   url: string;
   poolSize: number;
+  /** Set the tenant for each request's transaction (see above); default false. */
+  setTenant?: boolean;
 }
 
 function requiredEnv(name: string): string {
@@ -32,10 +42,19 @@ const port = Number(requiredEnv('PORT'));
 const issuer = requiredEnv('BASELINE_ISSUER');
 const audience = requiredEnv('BASELINE_AUDIENCE');
 const keySet = createLocalJWKSet(JSON.parse(requiredEnv('BASELINE_JWKS')) as JSONWebKeySet);
-const targets = JSON.parse(requiredEnv('BASELINE_TENANTS')) as Record<string, TenantTarget>;
+const targets = JSON.parse(
+  process.env.BASELINE_TENANTS_FILE
+    ? readFileSync(process.env.BASELINE_TENANTS_FILE, 'utf8')
+    : requiredEnv('BASELINE_TENANTS'),
+) as Record<string, TenantTarget>;
+
+interface TenantPool {
+  pool: pg.Pool;
+  setTenant: boolean;
+}
 
 const poolsByUrl = new Map<string, pg.Pool>();
-const poolsByTenant = new Map<string, pg.Pool>();
+const poolsByTenant = new Map<string, TenantPool>();
 for (const [tenantId, target] of Object.entries(targets)) {
   let pool = poolsByUrl.get(target.url);
   if (!pool) {
@@ -43,12 +62,36 @@ for (const [tenantId, target] of Object.entries(targets)) {
     pool.on('error', (error) => console.error(`idle connection lost: ${error.message}`));
     poolsByUrl.set(target.url, pool);
   }
-  poolsByTenant.set(tenantId, pool);
+  poolsByTenant.set(tenantId, { pool, setTenant: target.setTenant === true });
 }
 
 const LIST_DEPLOYMENTS = `SELECT id, tenant_id, project_name, status, url, created_at, updated_at,
   created_at::text AS cursor_at FROM deployments WHERE tenant_id = $1
   ORDER BY created_at DESC, id DESC LIMIT $2`;
+
+type ListRow = Record<string, unknown> & { cursor_at: string; id: string };
+
+/** The list query in a transaction that sets the tenant for itself only (see the top of this file). */
+async function listAsTenant(
+  pool: pg.Pool,
+  tenantId: string,
+  limit: number,
+): Promise<pg.QueryResult<ListRow>> {
+  const client = await pool.connect();
+  try {
+    await client.query(
+      `BEGIN; SELECT set_config('tenantplane.tenant_id', ${pg.escapeLiteral(tenantId)}, true)`,
+    );
+    const result = await client.query<ListRow>(LIST_DEPLOYMENTS, [tenantId, limit]);
+    await client.query('COMMIT');
+    client.release();
+    return result;
+  } catch (error) {
+    // The transaction's state is unknown: the connection is closed rather than reused.
+    client.release(error as Error);
+    throw error;
+  }
+}
 
 class HttpError extends Error {
   constructor(
@@ -95,13 +138,12 @@ app.get('/health', (_req, res) => {
 
 app.get('/api/v1/deployments', async (req, res) => {
   const tenantId = await tenantOf(req);
-  const pool = poolsByTenant.get(tenantId);
-  if (!pool) throw new HttpError(403, 'tenant_unavailable');
+  const target = poolsByTenant.get(tenantId);
+  if (!target) throw new HttpError(403, 'tenant_unavailable');
   const limit = parseLimit(req.query.limit);
-  const result = await pool.query<Record<string, unknown> & { cursor_at: string; id: string }>(
-    LIST_DEPLOYMENTS,
-    [tenantId, limit + 1],
-  );
+  const result = target.setTenant
+    ? await listAsTenant(target.pool, tenantId, limit + 1)
+    : await target.pool.query<ListRow>(LIST_DEPLOYMENTS, [tenantId, limit + 1]);
   const rows = result.rows.slice(0, limit);
   const last = rows.at(-1);
   const nextCursor =

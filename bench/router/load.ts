@@ -6,7 +6,11 @@ import { endedChildrenCpuSeconds, processCpuSeconds } from './services.js';
 export const LIST_PATH = '/api/v1/deployments?limit=20';
 
 export interface LoadSpec {
-  url: string;
+  /**
+   * The service's base URL, or several: autocannon then gives connection i to URL i mod n (round-robin),
+   * while the tokens still go out in one sequence across all connections.
+   */
+  url: string | string[];
   connections: number;
   seconds: number;
   /** One token for every request, or several used in turn (one after another across all connections). */
@@ -148,7 +152,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   const single = spec.tokens.length === 1;
   let nextToken = 0;
   const options: autocannon.Options = {
-    url: `${spec.url}${LIST_PATH}`,
+    // autocannon takes an array of URLs too (its type declarations only say string).
+    url: (Array.isArray(spec.url)
+      ? spec.url.map((url) => `${url}${LIST_PATH}`)
+      : `${spec.url}${LIST_PATH}`) as string,
     connections: spec.connections,
     duration: spec.seconds,
     timeout: 10,

@@ -89,12 +89,12 @@ export function check(
   return { name, value, comparison, target, pass, ...(note ? { note } : {}) };
 }
 
-function fixed(value: number, digits: number): string {
+export function fixed(value: number, digits: number): string {
   return Number.isFinite(value) ? value.toFixed(digits) : '-';
 }
 
 /** A plain text table: the first column (and `leftColumns`) left-aligned, numbers right-aligned. */
-function table(header: string[], rows: string[][], leftColumns: number[] = []): string {
+export function table(header: string[], rows: string[][], leftColumns: number[] = []): string {
   const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => row[i]!.length)));
   const left = new Set([0, ...leftColumns]);
   const line = (cells: string[]) =>

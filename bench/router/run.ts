@@ -22,6 +22,7 @@ import {
 } from './fixtures.js';
 import { LIST_PATH, type LoadResult, runLoad, stopCurrentLoad, waitForQuiet } from './load.js';
 import { type BenchOptions, parseOptions } from './options.js';
+import { shuffled } from './random.js';
 import {
   type CaseSummary,
   casesTable,
@@ -78,28 +79,6 @@ async function checkList(service: Service, tenant: BenchTenant, expectedRows: nu
     throw new BenchFailure(`${service.name} gave a wrong page for ${tenant.id}: ${problems.join(', ')}`);
   }
   return text;
-}
-
-/** Small seeded PRNG, so a fleet run's tenant order is the same every time. */
-function mulberry32(seed: number): () => number {
-  let state = seed >>> 0;
-  return () => {
-    state = (state + 0x6d2b79f5) >>> 0;
-    let t = state;
-    t = Math.imul(t ^ (t >>> 15), t | 1);
-    t ^= t + Math.imul(t ^ (t >>> 7), t | 61);
-    return ((t ^ (t >>> 14)) >>> 0) / 4294967296;
-  };
-}
-
-function shuffled<T>(items: T[], seed: number): T[] {
-  const random = mulberry32(seed);
-  const copy = [...items];
-  for (let i = copy.length - 1; i > 0; i--) {
-    const j = Math.floor(random() * (i + 1));
-    [copy[i], copy[j]] = [copy[j]!, copy[i]!];
-  }
-  return copy;
 }
 
 async function sessionsOf(databases: string[]): Promise<number> {
