@@ -1,0 +1,147 @@
+import {
+  type CaseSummary,
+  check,
+  fixed,
+  median,
+  summarize,
+  type TargetCheck,
+  table,
+} from '../router/report.js';
+import type { CaseRun } from './measure.js';
+
+export const CASE_NAMES = ['warm-shard', 'warm-dedicated', 'fleet-1', 'fleet-3', 'peer'] as const;
+export type CaseName = (typeof CASE_NAMES)[number];
+
+export interface FleetCaseSummary extends CaseSummary {
+  /** Most application-role connections seen in any round (warm-up included). */
+  peakConnections: number;
+  /** Median over rounds of the sessions opened per measured second. */
+  newSessionsPerSecond: number;
+}
+
+export function summarizeCase(name: string, runs: CaseRun[]): FleetCaseSummary {
+  return {
+    ...summarize(
+      name,
+      runs.map((run) => run.load),
+    ),
+    peakConnections: Math.max(...runs.map((run) => run.connections.peak)),
+    newSessionsPerSecond: median(runs.map((run) => run.newSessions / run.load.seconds)),
+  };
+}
+
+export function fleetTable(cases: FleetCaseSummary[]): string {
+  return table(
+    [
+      'case',
+      'req/s',
+      'p50 ms',
+      'p99 ms',
+      'errors',
+      'non-2xx',
+      'peak conns',
+      'new sessions/s',
+      'other cores',
+      'req/s per round',
+    ],
+    cases.map((summary) => [
+      summary.name,
+      fixed(summary.median.rps, 0),
+      fixed(summary.median.p50, 2),
+      fixed(summary.median.p99, 2),
+      String(summary.errors),
+      String(summary.non2xx),
+      String(summary.peakConnections),
+      fixed(summary.newSessionsPerSecond, 1),
+      fixed(summary.median.otherCores, 2),
+      summary.runs.map((run) => fixed(run.rps, 0)).join(' '),
+    ]),
+  );
+}
+
+/** Per-round ratio of two cases' figures, for the note beside a target. */
+function perRound(
+  a: FleetCaseSummary,
+  b: FleetCaseSummary,
+  figure: (summary: FleetCaseSummary, round: number) => number,
+): string {
+  const ratios = a.runs.map((_, round) => figure(a, round) / figure(b, round));
+  return `per round ${ratios.map((ratio) => fixed(ratio, 2)).join(' ')}`;
+}
+
+const rpsOf = (summary: FleetCaseSummary, round: number) => summary.runs[round]?.rps ?? Number.NaN;
+const p99Of = (summary: FleetCaseSummary, round: number) => summary.runs[round]?.latencyMs.p99 ?? Number.NaN;
+
+/** The targets, for the cases that ran (each is reported, none is asserted). */
+export function fleetTargets(cases: FleetCaseSummary[], routerBudget: number): TargetCheck[] {
+  const byName = new Map(cases.map((summary) => [summary.name, summary]));
+  const warm = byName.get('warm-shard');
+  const warmDedicated = byName.get('warm-dedicated');
+  const peer = byName.get('peer');
+  const targets: TargetCheck[] = [];
+  for (const name of ['fleet-1', 'fleet-3'] as const) {
+    const fleet = byName.get(name);
+    if (!fleet) continue;
+    if (warm) {
+      const vsDedicated = warmDedicated
+        ? `; against warm-dedicated ${fixed(fleet.median.rps / warmDedicated.median.rps, 2)}`
+        : '';
+      targets.push(
+        check(
+          `req/s ${name} / warm-shard`,
+          fleet.median.rps / warm.median.rps,
+          '>=',
+          0.8,
+          (name === 'fleet-1' ? `${perRound(fleet, warm, rpsOf)}` : 'warm run in fleet-1 process') +
+            vsDedicated,
+        ),
+      );
+    }
+    if (peer) {
+      targets.push(
+        check(
+          `req/s ${name} / peer`,
+          fleet.median.rps / peer.median.rps,
+          '>=',
+          1,
+          perRound(fleet, peer, rpsOf),
+        ),
+      );
+    }
+    if (warm) {
+      const notes = [
+        ...(name === 'fleet-1' ? [perRound(fleet, warm, p99Of)] : []),
+        ...(warmDedicated
+          ? [`against warm-dedicated ${fixed(fleet.median.p99 / warmDedicated.median.p99, 2)}`]
+          : []),
+      ];
+      targets.push(
+        check(`p99 ${name} / p99 warm-shard`, fleet.median.p99 / warm.median.p99, '<=', 3, notes.join('; ')),
+      );
+    }
+  }
+  for (const summary of cases) {
+    targets.push(
+      check(
+        `errors + non-2xx ${summary.name}`,
+        summary.errors + summary.non2xx,
+        '==',
+        0,
+        summary.non2xx > 0 ? `status codes ${JSON.stringify(summary.statusCodes)}` : undefined,
+      ),
+    );
+  }
+  for (const summary of cases) {
+    if (summary.name.startsWith('warm')) continue;
+    targets.push(
+      check(
+        `peak app connections ${summary.name}`,
+        summary.peakConnections,
+        '<=',
+        routerBudget,
+        'the router budget; PgBouncer is capped at the same',
+      ),
+    );
+  }
+  return targets;
+}

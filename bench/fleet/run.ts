@@ -1,0 +1,363 @@
+/**
+ * `npm run bench:fleet`: tenantplane's router with hundreds of dedicated databases and thousands of shard
+ * tenants under a Zipf load, in one and in three `serve` processes, against a hand-written service behind
+ * PgBouncer capped at the same number of server connections. See README.md beside this file.
+ */
+
+import { execFileSync } from 'node:child_process';
+import { mkdirSync } from 'node:fs';
+import { readdir, rm, stat, writeFile } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
+import { adminQuery, dropEverything } from '../../test/support/test-plane.js';
+import { type BenchScope, createScope, SERVER_ID, serviceEnv } from '../router/fixtures.js';
+import { stopCurrentLoad } from '../router/load.js';
+import { targetsTable } from '../router/report.js';
+import { REPO_ROOT, type Service, startService, stopAllServices } from '../router/services.js';
+import { measureConnectCost } from './connect-cost.js';
+import { serveShares } from './instances.js';
+import { type CaseRun, type CaseSpec, describeRun, measureCase } from './measure.js';
+import { type FleetOptions, parseOptions } from './options.js';
+import { checkPages } from './pages.js';
+import { startPeer } from './peer.js';
+import { findPgbouncer, type Pgbouncer, startPgbouncer, stopAllPgbouncers } from './pgbouncer.js';
+import { CASE_NAMES, type CaseName, fleetTable, fleetTargets, summarizeCase } from './report.js';
+import { ConnectionSampler } from './sampler.js';
+import { createFleetPlane, type FleetPlane, type FleetTenant, SHARD_POOL_SIZE } from './setup.js';
+import { zipfSequence } from './zipf.js';
+
+const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
+/** Tokens drawn ahead: more than any run sends at this machine's speed, so a run does not wrap around. */
+const SEQUENCE_LENGTH = 200_000;
+/** tenantplane instances of the fleet-3 case. */
+const INSTANCES = 3;
+
+/** The services started together for some cases: one process (or three), started and stopped each round. */
+const UNITS = {
+  'tenantplane-1': ['warm-shard', 'warm-dedicated', 'fleet-1'],
+  'tenantplane-3': ['fleet-3'],
+  peer: ['peer'],
+} as const satisfies Record<string, readonly CaseName[]>;
+type Unit = keyof typeof UNITS;
+
+let interrupted = false;
+let human: NodeJS.WriteStream = process.stdout;
+
+function log(line = ''): void {
+  if (!interrupted) human.write(`${line}\n`);
+}
+
+function warn(line: string): void {
+  process.stderr.write(`${line}\n`);
+}
+
+function quiet<T>(fn: () => T): T | undefined {
+  try {
+    return fn();
+  } catch {
+    return undefined;
+  }
+}
+
+/** The code being measured: the commit, and whether src/ has changes not committed yet. */
+function sourceState(): { commit: string | undefined; srcChanges: boolean | undefined } {
+  const git = (args: string[]) => execFileSync('git', args, { cwd: REPO_ROOT, encoding: 'utf8' }).trim();
+  return {
+    commit: quiet(() => git(['rev-parse', '--short', 'HEAD'])),
+    srcChanges: quiet(() => git(['status', '--porcelain', '--', 'src']) !== ''),
+  };
+}
+
+interface Context {
+  options: FleetOptions;
+  fleet: FleetPlane;
+  sampler: ConnectionSampler;
+  zipfTokens: string[];
+  /** Tenants whose first page every service must answer identically before it is measured. */
+  checked: FleetTenant[];
+  expectedPages: Map<string, string>;
+  filePrefix: string;
+}
+
+function wanted(options: FleetOptions, name: string): boolean {
+  return options.only.length === 0 || options.only.some((part) => name.includes(part));
+}
+
+/** Starts a unit's services, checks them, runs its wanted cases in the round's order, stops them. */
+async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRun[]): Promise<void> {
+  const { options, fleet, sampler } = context;
+  const cases = UNITS[unit].filter((name) => wanted(options, name));
+  if (cases.length === 0) return;
+  const leftover = await sampler.waitForNone(20);
+  if (leftover > 0) log(`  (${leftover} application-role connections still open from before)`);
+
+  const services: Service[] = [];
+  let bouncer: Pgbouncer | undefined;
+  try {
+    if (unit === 'peer') {
+      bouncer = await startPgbouncer({
+        credentials: fleet.credentials,
+        maxServerConnections: fleet.routerBudget,
+        poolSize: SHARD_POOL_SIZE,
+        logFile: `${context.filePrefix}-pgbouncer.log`,
+      });
+      services.push(await startPeer(fleet, bouncer, `${context.filePrefix}-peer.log`));
+    } else {
+      const count = unit === 'tenantplane-3' ? INSTANCES : 1;
+      for (let i = 1; i <= count; i++) {
+        services.push(
+          await startService({
+            name: count === 1 ? 'tenantplane' : `tenantplane-${i}-of-${count}`,
+            script: 'src/cli/main.ts',
+            args: ['serve'],
+            env: serviceEnv(fleet.plane, { ROUTER_SHARD_POOL_SIZE: String(SHARD_POOL_SIZE) }),
+            logFile: `${context.filePrefix}-${count === 1 ? 'tenantplane' : `tenantplane-${i}-of-${count}`}.log`,
+          }),
+        );
+      }
+    }
+    for (const service of services) {
+      await checkPages(service, context.checked, options.rows, context.expectedPages);
+    }
+
+    const single = services.length === 1 ? services[0]! : undefined;
+    const specs: Record<CaseName, CaseSpec> = {
+      'warm-shard': { name: 'warm-shard', url: services[0]!.url, tokens: [fleet.warmShard.token] },
+      'warm-dedicated': {
+        name: 'warm-dedicated',
+        url: services[0]!.url,
+        tokens: [fleet.warmDedicated.token],
+      },
+      'fleet-1': { name: 'fleet-1', url: services[0]!.url, tokens: context.zipfTokens },
+      'fleet-3': { name: 'fleet-3', url: services.map((service) => service.url), tokens: context.zipfTokens },
+      peer: { name: 'peer', url: services[0]!.url, tokens: context.zipfTokens },
+    };
+    const order = round % 2 === 0 ? cases : [...cases].reverse();
+    for (const name of order) {
+      if (interrupted) return;
+      const spec = single ? { ...specs[name], servicePid: single.pid } : specs[name];
+      const run = await measureCase(spec, options, sampler, round);
+      runs.push(run);
+      log(describeRun(run));
+    }
+    if (unit !== 'peer') {
+      const shares = await serveShares(fleet.plane.scope.controlDatabase);
+      if (shares) {
+        const budget = shares.map((share) => `${(share * 100).toFixed(0)}%`).join(' / ');
+        log(`  serve instances' shares of the router budget at the end: ${budget}`);
+      }
+    }
+  } finally {
+    for (const service of services) await service.stop();
+    await bouncer?.stop();
+  }
+}
+
+async function main(options: FleetOptions): Promise<number> {
+  if (options.json) human = process.stderr;
+  const startedAt = new Date();
+  const stamp = startedAt.toISOString().replace(/[:.]/g, '-');
+  mkdirSync(RESULTS_DIR, { recursive: true });
+  const filePrefix = path.join(RESULTS_DIR, `fleet-${stamp}`);
+  const failures: string[] = [];
+  const runs: CaseRun[] = [];
+  const report: Record<string, unknown> = { startedAt: startedAt.toISOString(), options };
+
+  let pgbouncer: string;
+  try {
+    pgbouncer = findPgbouncer();
+  } catch (error) {
+    warn(`bench:fleet: ${(error as Error).message}`);
+    return 1;
+  }
+
+  let scope: BenchScope | undefined;
+  let sampler: ConnectionSampler | undefined;
+  let cleaning: Promise<void> | undefined;
+  const cleanup = (): Promise<void> => {
+    cleaning ??= (async () => {
+      stopCurrentLoad();
+      await stopAllServices().catch((error) => warn(`cleanup: stopping services failed: ${error}`));
+      await stopAllPgbouncers().catch((error) => warn(`cleanup: stopping pgbouncer failed: ${error}`));
+      await sampler?.close();
+      if (!scope) return;
+      if (options.keep) {
+        warn(`kept (--keep): databases and roles ${scope.prefix}_*, data folder ${scope.dataDir}`);
+        return;
+      }
+      await dropEverything(scope.prefix).catch((error) =>
+        warn(`cleanup: dropping ${scope?.prefix}_* failed: ${error}`),
+      );
+      await rm(scope.dataDir, { recursive: true, force: true });
+    })();
+    return cleaning;
+  };
+  const onSignal = (signal: NodeJS.Signals) => {
+    log(`\n${signal}: stopping the load and the services, dropping the bench databases`);
+    interrupted = true;
+    void cleanup().finally(() => process.exit(130));
+  };
+  process.once('SIGINT', onSignal);
+  process.once('SIGTERM', onSignal);
+
+  try {
+    scope = await createScope();
+    const source = sourceState();
+    const postgres = (await adminQuery<{ server_version: string }>('postgres', 'SHOW server_version'))
+      .rows[0]!.server_version;
+    report.environment = {
+      node: process.version,
+      cpus: os.cpus().length,
+      cpuModel: os.cpus()[0]?.model,
+      postgres,
+      pgbouncer: quiet(() => execFileSync(pgbouncer, ['--version'], { encoding: 'utf8' }).split('\n')[0]),
+      ...source,
+    };
+    log(
+      `bench:fleet  prefix ${scope.prefix}  ${os.cpus().length} CPUs  node ${process.version}  PostgreSQL ${postgres}  ` +
+        `source ${source.commit ?? '?'}${source.srcChanges ? ' (with uncommitted changes in src/)' : ''}`,
+    );
+    log(
+      `load: ${options.connections} connections, ${options.warmup} s warm-up + ${options.duration} s measured per ` +
+        `case, ${options.rounds} rounds`,
+    );
+
+    log(
+      `setup: ${options.dedicated} dedicated tenants, ${options.shardTenants} shard tenants over ${options.shards} ` +
+        `shards, ${options.rows} deployments each`,
+    );
+    const fleet = await createFleetPlane(scope, options, log);
+    log(
+      `  done in ${fleet.seconds.total.toFixed(0)} s (dedicated ${fleet.seconds.dedicated.toFixed(0)} s, ` +
+        `shard tenants ${fleet.seconds.shard.toFixed(0)} s)`,
+    );
+    report.setup = {
+      prefix: scope.prefix,
+      seconds: fleet.seconds,
+      dedicated: options.dedicated,
+      shardTenants: options.shardTenants,
+      shardDatabases: fleet.shardDatabases,
+      applicationRole: fleet.credentials.user,
+      serverBudget: options.serverMaxConnections,
+      routerBudget: fleet.routerBudget,
+    };
+    log(
+      `server ${SERVER_ID}: budget ${options.serverMaxConnections} connections; tenantplane's router may use ` +
+        `${fleet.routerBudget} of them (80%), split among its serve instances, and PgBouncer is capped at the same ` +
+        `${fleet.routerBudget} server connections (max_user_connections; ${SHARD_POOL_SIZE} per database)`,
+    );
+
+    sampler = await ConnectionSampler.open(fleet.credentials.user, scope.prefix, scope.controlDatabase);
+    const connectCost = await measureConnectCost(fleet.credentials, fleet.warmDedicated.databaseName);
+    report.connectCost = connectCost;
+    log(
+      `connection open cost: ${connectCost.connections} sequential connect() as ${fleet.credentials.user} to ` +
+        `${connectCost.database}: mean ${connectCost.connectMs.mean.toFixed(2)} ms, p50 ` +
+        `${connectCost.connectMs.p50.toFixed(2)} ms, p99 ${connectCost.connectMs.p99.toFixed(2)} ms ` +
+        `(with end(): mean ${connectCost.roundMs.mean.toFixed(2)} ms)`,
+    );
+
+    const zipf = zipfSequence(fleet.tenants, options.zipf, SEQUENCE_LENGTH);
+    const head = zipf.sequence.slice(0, 30000);
+    const top = zipf.ranked[0]!;
+    const zipfReport = {
+      exponent: options.zipf,
+      tenants: fleet.tenants.length,
+      sequenceLength: SEQUENCE_LENGTH,
+      first30000: {
+        distinctTenants: new Set(head.map((tenant) => tenant.id)).size,
+        distinctDedicated: new Set(head.filter((t) => t.placement === 'dedicated').map((t) => t.id)).size,
+        dedicatedShare: head.filter((tenant) => tenant.placement === 'dedicated').length / head.length,
+      },
+      top: {
+        id: top.id,
+        placement: top.placement,
+        share: head.filter((t) => t === top).length / head.length,
+      },
+    };
+    report.zipf = zipfReport;
+    log(
+      `Zipf s=${options.zipf} over ${fleet.tenants.length} tenants: the first 30,000 requests reach ` +
+        `${zipfReport.first30000.distinctTenants} tenants (${zipfReport.first30000.distinctDedicated} of the ` +
+        `${options.dedicated} dedicated databases), ${(zipfReport.first30000.dedicatedShare * 100).toFixed(1)}% ` +
+        `of requests go to dedicated tenants; the top tenant (${top.id}, ${top.placement}) gets ` +
+        `${(zipfReport.top.share * 100).toFixed(1)}%`,
+    );
+    log(
+      `fleet-3: one load generator, connections round-robin over the ${INSTANCES} instances ` +
+        `(${Array.from({ length: INSTANCES }, (_, i) => Math.ceil((options.connections - i) / INSTANCES)).join('/')})`,
+    );
+
+    const byRank = (placement: FleetTenant['placement']) =>
+      zipf.ranked.filter((tenant) => tenant.placement === placement).slice(0, 8);
+    const context: Context = {
+      options,
+      fleet,
+      sampler,
+      zipfTokens: zipf.sequence.map((tenant) => tenant.token),
+      checked: [fleet.warmShard, fleet.warmDedicated, ...byRank('dedicated'), ...byRank('shard')],
+      expectedPages: new Map(),
+      filePrefix,
+    };
+    const units = Object.keys(UNITS) as Unit[];
+    for (let round = 0; round < options.rounds && !interrupted; round++) {
+      log(`round ${round + 1}/${options.rounds}`);
+      for (const unit of round % 2 === 0 ? units : [...units].reverse()) {
+        if (interrupted) break;
+        try {
+          await runUnit(context, unit, round, runs);
+        } catch (error) {
+          const message = `${unit} in round ${round + 1}: ${(error as Error)?.stack ?? error}`;
+          failures.push(message);
+          log(`  FAILED ${message}`);
+        }
+      }
+    }
+
+    const cases = CASE_NAMES.filter((name) => runs.some((run) => run.name === name)).map((name) =>
+      summarizeCase(
+        name,
+        runs.filter((run) => run.name === name),
+      ),
+    );
+    const targets = fleetTargets(cases, fleet.routerBudget);
+    report.runs = runs;
+    report.cases = cases;
+    report.targets = targets;
+    if (cases.length > 0) {
+      log();
+      log(
+        'median over rounds. latency: of 2xx responses. peak conns: most application-role connections on the ' +
+          'server at once in any round (sampled every 100 ms, warm-up included): tenantplane pools and ' +
+          "PgBouncer's server connections. new sessions/s: PostgreSQL sessions opened on the bench's databases " +
+          'per measured second. other cores: CPU busy beyond the service and the load generator.',
+      );
+      log(fleetTable(cases));
+      log();
+      log(targetsTable(targets));
+    }
+  } catch (error) {
+    failures.push(`bench failed: ${(error as Error)?.stack ?? error}`);
+  } finally {
+    await cleanup();
+  }
+
+  report.finishedAt = new Date().toISOString();
+  report.failures = failures;
+  const file = `${filePrefix}.json`;
+  await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
+  for (const name of await readdir(RESULTS_DIR)) {
+    const logFile = path.join(RESULTS_DIR, name);
+    if (logFile.startsWith(filePrefix) && name.endsWith('.log') && (await stat(logFile)).size === 0) {
+      await rm(logFile);
+    }
+  }
+  for (const failure of failures) log(`BENCH FAILURE: ${failure}`);
+  log(`results: ${path.relative(process.cwd(), file)}`);
+  if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
+  return failures.length === 0 ? 0 : 1;
+}
+
+const options = parseOptions(process.argv.slice(2));
+// Exits explicitly: a service or pool that failed halfway must not keep the process alive.
+if (options) process.exit(await main(options));

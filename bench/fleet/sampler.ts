@@ -1,0 +1,121 @@
+import pg from 'pg';
+import { adminUrlFor } from '../../test/support/test-plane.js';
+
+export interface ConnectionPeak {
+  /** Most connections of the role seen at once. */
+  peak: number;
+  /** Mean over the samples. */
+  mean: number;
+  /** Connections of the role when sampling started (left over from before the case). */
+  atStart: number;
+  samples: number;
+}
+
+const SAMPLE_MS = 100;
+
+/**
+ * Counts the PostgreSQL connections of one role every 100 ms, on a superuser connection of its own that stays
+ * open for the whole bench (a superuser connection also gets in when the server is full: the reserved slots).
+ * tenantplane's pools and PgBouncer's server connections both log in as the application role, so this is the
+ * number that must stay within the router's budget.
+ */
+export class ConnectionSampler {
+  #timer: NodeJS.Timeout | undefined;
+  #inFlight = false;
+  #counts: number[] = [];
+  #failures = 0;
+
+  private constructor(
+    private readonly client: pg.Client,
+    private readonly role: string,
+    /** Database-name prefix of this bench: new sessions are counted on its databases. */
+    private readonly prefix: string,
+    private readonly controlDatabase: string,
+  ) {}
+
+  static async open(role: string, prefix: string, controlDatabase: string): Promise<ConnectionSampler> {
+    const client = new pg.Client({ connectionString: adminUrlFor('postgres') });
+    await client.connect();
+    client.on('error', () => {});
+    return new ConnectionSampler(client, role, prefix, controlDatabase);
+  }
+
+  /** Connections of the role right now. */
+  async count(): Promise<number> {
+    const { rows } = await this.client.query<{ n: number }>(
+      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1',
+      [this.role],
+    );
+    return rows[0]!.n;
+  }
+
+  /**
+   * Sessions ever opened on the bench's tenant databases (`pg_stat_database.sessions`, PostgreSQL 14+). A
+   * backend reports its session when its first transaction ends or when it exits, so read this a second or
+   * so after the load stops.
+   */
+  async sessions(): Promise<number> {
+    const { rows } = await this.client.query<{ sessions: string }>(
+      `SELECT coalesce(sum(sessions), 0)::text AS sessions FROM pg_stat_database
+        WHERE datname LIKE $1 AND datname <> $2`,
+      [`${this.prefix}\\_%`, this.controlDatabase],
+    );
+    return Number(rows[0]!.sessions);
+  }
+
+  /** Waits (at most `maxSeconds`) until the role has no connections left; returns how many it still has. */
+  async waitForNone(maxSeconds: number): Promise<number> {
+    const deadline = Date.now() + maxSeconds * 1000;
+    for (;;) {
+      const count = await this.count();
+      if (count === 0 || Date.now() > deadline) return count;
+      await new Promise((resolve) => setTimeout(resolve, 200));
+    }
+  }
+
+  start(): void {
+    this.stopQuietly();
+    this.#counts = [];
+    this.#failures = 0;
+    const counts = this.#counts;
+    const tick = () => {
+      if (this.#inFlight) return;
+      this.#inFlight = true;
+      this.count()
+        // Into this run's array: a sample that lands after stop() cannot leak into the next run.
+        .then((n) => counts.push(n))
+        .catch(() => {
+          this.#failures += 1;
+        })
+        .finally(() => {
+          this.#inFlight = false;
+        });
+    };
+    tick();
+    this.#timer = setInterval(tick, SAMPLE_MS);
+  }
+
+  stop(): ConnectionPeak {
+    this.stopQuietly();
+    const counts = this.#counts;
+    if (counts.length === 0 && this.#failures > 0) {
+      throw new Error(`the connection sampler failed ${this.#failures} times and counted nothing`);
+    }
+    return {
+      peak: counts.length === 0 ? Number.NaN : Math.max(...counts),
+      mean: counts.length === 0 ? Number.NaN : counts.reduce((sum, n) => sum + n, 0) / counts.length,
+      atStart: counts[0] ?? Number.NaN,
+      samples: counts.length,
+    };
+  }
+
+  private stopQuietly(): void {
+    if (this.#timer) clearInterval(this.#timer);
+    this.#timer = undefined;
+  }
+
+  async close(): Promise<void> {
+    this.stopQuietly();
+    await this.client.end().catch(() => {});
+  }
+}
