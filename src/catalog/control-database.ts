@@ -1,4 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
+import { markControlDatabaseError } from '../errors.js';
 import { type MigrateResult, migrateDatabase } from '../migrations/database-migrator.js';
 import { loadMigrations } from '../migrations/migration-source.js';
 import { CONTROL_MIGRATIONS_DIR } from '../paths.js';
@@ -12,11 +13,26 @@ export async function migrateControlDatabase(connectionString: string): Promise<
   });
 }
 
+/**
+ * The catalog's knex. knex's pg pool listens for its connections' errors and discards a connection that
+ * failed. Every error from this database is marked as the control database's, so that its outage answers
+ * 503 `catalog_unavailable` rather than a tenant database's code (see databaseUnavailableError).
+ */
 export function connectControlDatabase(connectionString: string, maxConnections = 10): Knex {
-  return knexFactory({
+  const knex = knexFactory({
     client: 'pg',
     connection: connectionString,
     pool: { min: 0, max: maxConnections },
     acquireConnectionTimeout: 10000,
   });
+  // Statements that failed, in or out of a transaction (a transaction's client forwards its events here).
+  knex.client.on('query-error', markControlDatabaseError);
+  // A connection the pool could not open or hand out: this never reaches 'query-error'.
+  const acquire = knex.client.acquireConnection.bind(knex.client);
+  knex.client.acquireConnection = () =>
+    acquire().catch((error: unknown) => {
+      markControlDatabaseError(error);
+      throw error;
+    });
+  return knex;
 }

@@ -1,5 +1,11 @@
 import type { ErrorRequestHandler, RequestHandler } from 'express';
-import { NotFoundError, RateLimitedError, TenantplaneError, UnavailableError } from '../errors.js';
+import {
+  databaseUnavailableError,
+  NotFoundError,
+  RateLimitedError,
+  TenantplaneError,
+  UnavailableError,
+} from '../errors.js';
 import type { Logger } from '../logging/logger.js';
 
 /** Unmatched routes get the same error body as everything else. */
@@ -7,10 +13,19 @@ export function notFound(): RequestHandler {
   return (_req, _res, next) => next(new NotFoundError('no such route', 'route_not_found'));
 }
 
-/** Maps errors to `{"error": {"code", "message"}}` with the status their code carries. */
+/**
+ * Maps errors to `{"error": {"code", "message"}}` with the status their code carries. A database (or its
+ * connection) that went away is a 503 with Retry-After, not a 500, whichever code met it: pg's and knex's
+ * errors, and tenantplane's own 500s that wrap one (a migration that lost its session); see
+ * databaseUnavailableError. Any other TenantplaneError answers as it is.
+ */
 export function errorHandler(logger: Logger): ErrorRequestHandler {
-  return (error, _req, res, next) => {
-    if (res.headersSent) return next(error);
+  return (raised, _req, res, next) => {
+    if (res.headersSent) return next(raised);
+    const error =
+      raised instanceof TenantplaneError && raised.status !== 500
+        ? raised
+        : (databaseUnavailableError(raised) ?? raised);
     if (error instanceof TenantplaneError) {
       if (
         (error instanceof UnavailableError || error instanceof RateLimitedError) &&
