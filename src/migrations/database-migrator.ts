@@ -94,6 +94,13 @@ async function acquireLock(
   }
 }
 
+/**
+ * The 'error' listener of a runner's connection. A session the server drops (a restart, pg_terminate_backend)
+ * fails the statement in flight, or the next one, so the migration fails and its connection is ended;
+ * without a listener the 'error' event would end the process, and with it every other runner in it.
+ */
+function ignoreSessionLoss(): void {}
+
 /** A knex whose every query runs on the given client (the migration's own connection and transaction). */
 function knexOnClient(client: pg.Client): Knex {
   const knex = knexFactory({ client: 'pg' });
@@ -119,6 +126,7 @@ export async function readAppliedMigrations(
   ledger: LedgerTable,
 ): Promise<string[]> {
   const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });
+  client.on('error', ignoreSessionLoss);
   await client.connect();
   try {
     const exists = await client.query('SELECT to_regclass($1) AS name', [`${ledger.schema}.${ledger.table}`]);
@@ -150,6 +158,7 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     // Lets operators (and tests) find a runner's sessions in pg_stat_activity.
     application_name: MIGRATOR_APPLICATION_NAME,
   });
+  client.on('error', ignoreSessionLoss);
   await client.connect();
   try {
     const ledgerExists = await acquireLock(

@@ -5,6 +5,9 @@ import { quoteIdent } from '../ids.js';
 /** Runs `fn` on a short-lived admin connection, closed whatever happens. */
 export async function withAdminClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  // A session the server drops (a restart, pg_terminate_backend) fails the statement in flight, or the next
+  // one, and the client is ended below; without a listener its 'error' event would end the process.
+  client.on('error', () => {});
   try {
     await client.connect();
   } catch (error) {
