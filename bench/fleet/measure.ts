@@ -68,7 +68,7 @@ export function describeRun(run: CaseRun): string {
     (bad === 0
       ? 'no errors'
       : `errors ${load.errors + load.timeouts}, non-2xx ${load.non2xx} ${JSON.stringify(load.statusCodes)}`) +
-    `  peak ${run.connections.peak} app connections` +
+    `  peak ${run.connections.peak} app connections (server ${run.connections.peakAll})` +
     `  ${run.newSessions} new sessions (${(run.newSessions / load.seconds).toFixed(1)}/s)` +
     (load.serviceCpu ? `  svc ${load.serviceCpu.coreShare.toFixed(2)} cores` : '') +
     `  other ${load.machine.otherCores.toFixed(2)} cores` +

@@ -15,6 +15,10 @@ export type CaseName = (typeof CASE_NAMES)[number];
 export interface FleetCaseSummary extends CaseSummary {
   /** Most application-role connections seen in any round (warm-up included). */
   peakConnections: number;
+  /** Most connections to the control database (the services' catalog pools and listeners). */
+  peakControlConnections: number;
+  /** Most client connections to the server, from anyone. */
+  peakAllConnections: number;
   /** Median over rounds of the sessions opened per measured second. */
   newSessionsPerSecond: number;
 }
@@ -26,6 +30,8 @@ export function summarizeCase(name: string, runs: CaseRun[]): FleetCaseSummary {
       runs.map((run) => run.load),
     ),
     peakConnections: Math.max(...runs.map((run) => run.connections.peak)),
+    peakControlConnections: Math.max(...runs.map((run) => run.connections.peakControl)),
+    peakAllConnections: Math.max(...runs.map((run) => run.connections.peakAll)),
     newSessionsPerSecond: median(runs.map((run) => run.newSessions / run.load.seconds)),
   };
 }
@@ -40,6 +46,8 @@ export function fleetTable(cases: FleetCaseSummary[]): string {
       'errors',
       'non-2xx',
       'peak conns',
+      'catalog',
+      'all',
       'new sessions/s',
       'other cores',
       'req/s per round',
@@ -52,6 +60,8 @@ export function fleetTable(cases: FleetCaseSummary[]): string {
       String(summary.errors),
       String(summary.non2xx),
       String(summary.peakConnections),
+      String(summary.peakControlConnections),
+      String(summary.peakAllConnections),
       fixed(summary.newSessionsPerSecond, 1),
       fixed(summary.median.otherCores, 2),
       summary.runs.map((run) => fixed(run.rps, 0)).join(' '),

@@ -4,6 +4,10 @@ import { adminUrlFor } from '../../test/support/test-plane.js';
 export interface ConnectionPeak {
   /** Most connections of the role seen at once. */
   peak: number;
+  /** Most connections to the control database at once: the catalog pools and listeners of the services. */
+  peakControl: number;
+  /** Most client connections to the whole server at once, whoever made them (other programs too). */
+  peakAll: number;
   /** Mean over the samples. */
   mean: number;
   /** Connections of the role when sampling started (left over from before the case). */
@@ -12,6 +16,12 @@ export interface ConnectionPeak {
 }
 
 const SAMPLE_MS = 100;
+
+interface Count {
+  app: number;
+  control: number;
+  all: number;
+}
 
 /**
  * Counts the PostgreSQL connections of one role every 100 ms, on a superuser connection of its own that stays
@@ -22,7 +32,7 @@ const SAMPLE_MS = 100;
 export class ConnectionSampler {
   #timer: NodeJS.Timeout | undefined;
   #inFlight = false;
-  #counts: number[] = [];
+  #counts: Count[] = [];
   #failures = 0;
 
   private constructor(
@@ -40,13 +50,16 @@ export class ConnectionSampler {
     return new ConnectionSampler(client, role, prefix, controlDatabase);
   }
 
-  /** Connections of the role right now. */
-  async count(): Promise<number> {
-    const { rows } = await this.client.query<{ n: number }>(
-      'SELECT count(*)::int AS n FROM pg_stat_activity WHERE usename = $1',
-      [this.role],
+  /** Connections of the role, to the control database, and of all clients, right now. */
+  async count(): Promise<Count> {
+    const { rows } = await this.client.query<Count>(
+      `SELECT count(*) FILTER (WHERE usename = $1)::int AS app,
+              count(*) FILTER (WHERE datname = $2)::int AS control,
+              count(*) FILTER (WHERE backend_type = 'client backend')::int AS all
+         FROM pg_stat_activity`,
+      [this.role, this.controlDatabase],
     );
-    return rows[0]!.n;
+    return rows[0]!;
   }
 
   /**
@@ -67,8 +80,8 @@ export class ConnectionSampler {
   async waitForNone(maxSeconds: number): Promise<number> {
     const deadline = Date.now() + maxSeconds * 1000;
     for (;;) {
-      const count = await this.count();
-      if (count === 0 || Date.now() > deadline) return count;
+      const { app } = await this.count();
+      if (app === 0 || Date.now() > deadline) return app;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
   }
@@ -101,10 +114,15 @@ export class ConnectionSampler {
     if (counts.length === 0 && this.#failures > 0) {
       throw new Error(`the connection sampler failed ${this.#failures} times and counted nothing`);
     }
+    const most = (key: keyof Count) =>
+      counts.length === 0 ? Number.NaN : Math.max(...counts.map((count) => count[key]));
     return {
-      peak: counts.length === 0 ? Number.NaN : Math.max(...counts),
-      mean: counts.length === 0 ? Number.NaN : counts.reduce((sum, n) => sum + n, 0) / counts.length,
-      atStart: counts[0] ?? Number.NaN,
+      peak: most('app'),
+      peakControl: most('control'),
+      peakAll: most('all'),
+      mean:
+        counts.length === 0 ? Number.NaN : counts.reduce((sum, count) => sum + count.app, 0) / counts.length,
+      atStart: counts[0]?.app ?? Number.NaN,
       samples: counts.length,
     };
   }
