@@ -47,6 +47,19 @@ async function installedVersion(): Promise<string> {
 
 /** Creates and starts a cluster with password (scram) authentication over TCP on a free port. */
 export async function createTestCluster(): Promise<TestCluster> {
+  let lastError: Error | undefined;
+  // A port found free can be taken before the cluster binds it; a few fresh ports make that harmless.
+  for (let attempt = 0; attempt < 3; attempt += 1) {
+    try {
+      return await createClusterOnce();
+    } catch (error) {
+      lastError = error as Error;
+    }
+  }
+  throw lastError ?? new Error('no attempt made');
+}
+
+async function createClusterOnce(): Promise<TestCluster> {
   const version = await installedVersion();
   const name = `tp_test_${randomBytes(4).toString('hex')}`;
   const port = await freePort();
