@@ -116,6 +116,8 @@ export const DATABASE_UNAVAILABLE_CODES: Readonly<Record<string, DatabaseFailure
   EPIPE: 'unavailable',
   EHOSTUNREACH: 'unavailable',
   ENETUNREACH: 'unavailable',
+  ENOTFOUND: 'unavailable', // the server's name does not resolve (now)
+  EAI_AGAIN: 'unavailable',
 };
 
 /**
@@ -127,6 +129,7 @@ const CONNECTION_LOST_MESSAGES = [
   'Connection terminated',
   'Connection terminated due to connection timeout',
   'Client has encountered a connection error and is not queryable',
+  'timeout expired', // pg's connectionTimeoutMillis ran out before the server answered
 ];
 
 /**

@@ -1,22 +1,4 @@
-import { UnavailableError } from '../errors.js';
-
-/** Socket errors and SQLSTATEs on connect that mean the server cannot take sessions now. */
-const SERVER_DOWN_CODES = new Set([
-  'ECONNREFUSED',
-  'ECONNRESET',
-  'ETIMEDOUT',
-  'EHOSTUNREACH',
-  'ENETUNREACH',
-  'ENOTFOUND',
-  'EAI_AGAIN',
-  'EPIPE',
-  '57P01', // admin_shutdown
-  '57P02', // crash_shutdown
-  '57P03', // cannot_connect_now: starting up, shutting down or in recovery
-]);
-
-/** SQLSTATE 53300: the server is at max_connections. It is up; this one connection was refused. */
-const TOO_MANY_CONNECTIONS = '53300';
+import { databaseUnavailableError, UnavailableError } from '../errors.js';
 
 export interface ConnectFailure {
   /** Refuse new connections to the server for a while instead of trying each request. */
@@ -24,10 +6,14 @@ export interface ConnectFailure {
   error: Error;
 }
 
-/** What a failed connect means for the server and for the request that waited for it. */
+/**
+ * What a failed connect means for the server and for the request that waited for it: a server that is
+ * down, starting up or unreachable is marked down; one at max_connections (53300, `database_busy`) is up
+ * and only refused this connection; anything else (a wrong password, a missing database) is the error.
+ */
 export function connectFailure(serverId: string, error: unknown, downMs: number): ConnectFailure {
-  const code = (error as { code?: unknown } | undefined)?.code;
-  if (code === TOO_MANY_CONNECTIONS) {
+  const unavailable = databaseUnavailableError(error);
+  if (unavailable?.code === 'database_busy') {
     return {
       serverDown: false,
       error: new UnavailableError(
@@ -40,12 +26,7 @@ export function connectFailure(serverId: string, error: unknown, downMs: number)
       ),
     };
   }
-  const message = (error as Error | undefined)?.message ?? '';
-  if (
-    (typeof code === 'string' && SERVER_DOWN_CODES.has(code)) ||
-    message.includes('Connection terminated') ||
-    message.includes('timeout expired')
-  ) {
+  if (unavailable) {
     return {
       serverDown: true,
       error: new UnavailableError(`database server ${serverId} is unreachable`, 'database_unavailable', {
