@@ -15,10 +15,14 @@ export const servicePaths: Record<string, OpenApiObject> = {
     get: {
       operationId: 'getReady',
       tags: ['service'],
-      summary: 'The control database answers (readiness); Redis down only degrades',
+      summary:
+        'The control database answers (readiness); Redis or the catalog change channel down only degrades',
       security: [],
       responses: {
-        '200': jsonResponse('ready, or degraded (serving with a per-process rate limit)', 'Readiness'),
+        '200': jsonResponse(
+          'ready, or degraded (serving with a per-process rate limit, or re-reading the catalog every second while its change channel is not known to be alive)',
+          'Readiness',
+        ),
         '503': jsonResponse('not ready, or shutting down: send traffic elsewhere', 'Readiness'),
       },
     },

@@ -2,9 +2,9 @@ import { Router } from 'express';
 import type { Tenantplane } from '../../tenantplane.js';
 
 /**
- * `/health`: the process is up. `/ready`: it can serve: the control database answers (Redis being down
- * only makes it `degraded`, see below). Once shutdown has begun it answers 503, so load balancers stop
- * sending.
+ * `/health`: the process is up. `/ready`: it can serve: the control database answers (Redis being down, or
+ * the catalog's change channel not being known to be alive, only makes it `degraded`, see below). Once
+ * shutdown has begun it answers 503, so load balancers stop sending.
  */
 export function healthRoutes(tp: Tenantplane): Router {
   const router = Router();
@@ -23,7 +23,7 @@ export function healthRoutes(tp: Tenantplane): Router {
     } catch {
       checks.control_database = 'unreachable';
     }
-    checks.catalog_notifications = tp.directory?.listening ? 'ok' : 'reconnecting';
+    if (tp.directory) checks.catalog_changes = tp.directory.changeChannel === 'live' ? 'ok' : 'degraded';
     checks.redis = !tp.config.redisUrl
       ? 'not_configured'
       : (await tp.jobs.reachable())
@@ -32,9 +32,14 @@ export function healthRoutes(tp: Tenantplane): Router {
     checks.rate_limit = tp.rateLimiter?.mode ?? 'off';
     // Redis down degrades (rate limits count per process, jobs cannot be queued) but does not make the
     // instance unready: all instances share that Redis, so failing readiness would take every one of them
-    // out of the load balancer and turn a degradation into an outage.
+    // out of the load balancer and turn a degradation into an outage. The same holds for the catalog's
+    // change channel: while it is not known to be alive, lookups are re-read from the catalog every second
+    // instead, and every instance listens on the same database.
     const ready = checks.control_database === 'ok';
-    const degraded = checks.redis === 'unreachable' || checks.rate_limit === 'degraded_local';
+    const degraded =
+      checks.redis === 'unreachable' ||
+      checks.rate_limit === 'degraded_local' ||
+      checks.catalog_changes === 'degraded';
     res
       .status(ready ? 200 : 503)
       .json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not_ready', checks });
