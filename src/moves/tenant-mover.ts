@@ -1,8 +1,6 @@
-import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
 import type { Actor, Catalog } from '../catalog/catalog.js';
 import { type DatabaseRecord, dedicatedDatabaseId, type TierRecord } from '../catalog/records.js';
-import { CATALOG_CHANGE_BOUND_MS } from '../catalog/tenant-directory.js';
 import { ConflictError, InvalidInputError } from '../errors.js';
 import { assertSlug, dedicatedDatabaseName } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
@@ -10,6 +8,7 @@ import { withAdminClient } from '../provisioning/admin-connection.js';
 import { DatabaseBuilder } from '../provisioning/database-builder.js';
 import type { ProvisioningContext } from '../provisioning/provisioning-context.js';
 import { deleteTenantRows } from '../provisioning/tenant-rows.js';
+import { currentXid, waitForConfirmations } from './instance-confirmations.js';
 import { connectForMove } from './move-connections.js';
 import { MoveLedger, type MoveRecord } from './move-ledger.js';
 import { lockTenantMove } from './move-lock.js';
@@ -20,10 +19,12 @@ import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.j
 export interface TenantMoverOptions extends ProvisioningContext {
   controlDatabaseUrl: string;
   /**
-   * How long after pausing a tenant every router is known to refuse it, in ms. Default: the catalog's
-   * change bound plus 500 ms for requests that had just passed their last check.
+   * How long the pause waits for every live serving instance to confirm it (see waitForConfirmations)
+   * before the move gives up and rolls back, in ms. Default 10000.
    */
-  settleMs?: number;
+  confirmTimeoutMs?: number;
+  /** How often the confirmations are polled, in ms. Default 50. */
+  confirmPollMs?: number;
   /** How long the pause waits for transactions begun before it, in ms. Default 30000. */
   drainTimeoutMs?: number;
 }
@@ -40,17 +41,23 @@ export interface MoveResult {
   rows_resynced: number;
   /** How long the tenant's requests got 503, in ms. */
   pause_ms: number;
+  /** Of the pause, how long every serving instance took to confirm it refuses the tenant, in ms. */
+  confirm_ms: number;
   duration_ms: number;
 }
+
+/** After the switch, how long routers get to close their pools of an old dedicated database before it is dropped. */
+const OLD_POOL_GRACE_MS = 3000;
 
 /**
  * Moves a tenant between a shared shard and a dedicated database when its tier changes placement.
  *
  * The rows are copied from a snapshot while the tenant keeps serving from its old placement, then caught up
- * once more. Only then is the tenant paused (status `moving`, 503 with Retry-After): once every router
- * refuses it and every transaction begun before the pause has ended, what changed since the catch-up is
- * re-synced, and the catalog switches placement, tier and status in one transaction. The old rows (or the
- * old dedicated database) go last.
+ * once more. Only then is the tenant paused (status `moving`, 503 with Retry-After): once every live
+ * serving instance has confirmed the pause (its `instances.catalog_xmin` passed the pausing transaction,
+ * or its lease lapsed) and every transaction begun before that has ended, what changed since the catch-up
+ * is re-synced, and the catalog switches placement, tier and status in one transaction. The old rows (or
+ * the old dedicated database) go last.
  *
  * Any failure before the switch puts the tenant back on its old placement and removes what was copied.
  * Progress is recorded in `tenant_moves`, so a move interrupted by a crash is rolled back (or, past the
@@ -61,7 +68,8 @@ export class TenantMover {
   readonly #logger: Logger;
   readonly #builder: DatabaseBuilder;
   readonly #ledger: MoveLedger;
-  readonly #settleMs: number;
+  readonly #confirmTimeoutMs: number;
+  readonly #confirmPollMs: number;
   readonly #drainTimeoutMs: number;
 
   constructor(private readonly options: TenantMoverOptions) {
@@ -69,7 +77,8 @@ export class TenantMover {
     this.#logger = options.logger;
     this.#builder = new DatabaseBuilder(options);
     this.#ledger = new MoveLedger(options.catalog.knex);
-    this.#settleMs = options.settleMs ?? CATALOG_CHANGE_BOUND_MS + 500;
+    this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 10000;
+    this.#confirmPollMs = options.confirmPollMs ?? 50;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30000;
   }
 
@@ -104,6 +113,7 @@ export class TenantMover {
       rows_copied: 0,
       rows_resynced: 0,
       pause_ms: 0,
+      confirm_ms: 0,
       duration_ms: Date.now() - started,
     });
     if (tenant.tier === to.id) return unmoved(false);
@@ -169,7 +179,7 @@ export class TenantMover {
     move: MoveRecord,
     actor: Actor,
     onProgress: OnProgress,
-  ): Promise<Pick<MoveResult, 'rows_copied' | 'rows_resynced' | 'pause_ms'>> {
+  ): Promise<Pick<MoveResult, 'rows_copied' | 'rows_resynced' | 'pause_ms' | 'confirm_ms'>> {
     await onProgress({ phase: 'preparing' });
     const sourceDb = await this.#requireDatabase(move.fromDatabaseId);
     const targetDb = await this.#prepareTarget(move);
@@ -188,17 +198,29 @@ export class TenantMover {
       // Only the move writes the target, so its digests, taken now, still hold during the pause.
       const targetDigests = await digestTenant(target, move.tenantId, layouts);
 
-      if (!(await this.#ledger.pause(move))) {
-        throw new ConflictError(`tenant ${move.tenantId} changed during its move`, 'tenant_changed');
-      }
+      const pauseXid = await this.#pause(move);
       const pausedAt = performance.now();
       await onProgress({ phase: 'paused', rows: copied });
-      await sleep(this.#settleMs);
+      // Every serving instance refuses the tenant from here on, and re-checks the handles it gave out...
+      const confirmed = await waitForConfirmations(this.#catalog.knex, pauseXid, {
+        timeoutMs: this.#confirmTimeoutMs,
+        pollMs: this.#confirmPollMs,
+      });
+      this.#logger.info(
+        { tenant: move.tenantId, confirm_ms: confirmed.waitedMs, instances: confirmed.waitedFor },
+        'every serving instance confirmed the pause',
+      );
+      // ...so once the transactions begun before now have ended, nothing writes the old placement.
       const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
       await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
       const resynced = await resyncTenant(source, target, move.tenantId, layouts, targetDigests);
       const pauseMs = Math.round(performance.now() - pausedAt);
-      const counts = { rows_copied: copied, rows_resynced: resynced, pause_ms: pauseMs };
+      const counts = {
+        rows_copied: copied,
+        rows_resynced: resynced,
+        pause_ms: pauseMs,
+        confirm_ms: confirmed.waitedMs,
+      };
       await this.#ledger.switchPlacement(move, actor, {
         from: { tier: move.fromTier, database: move.fromDatabaseId },
         to: { tier: move.toTier, database: move.toDatabaseId },
@@ -210,6 +232,21 @@ export class TenantMover {
     } finally {
       await Promise.all(clients.map((client) => client.end().catch(() => {})));
     }
+  }
+
+  /**
+   * Pauses the tenant (see MoveLedger.pause) and returns the pausing transaction's id, which serving
+   * instances confirm; a tenant that changed since the move began is a conflict.
+   */
+  async #pause(move: MoveRecord): Promise<string> {
+    const xid = await this.#catalog.knex.transaction(async (trx) => {
+      if (!(await new MoveLedger(trx).pause(move))) return undefined;
+      return currentXid(trx);
+    });
+    if (xid === undefined) {
+      throw new ConflictError(`tenant ${move.tenantId} changed during its move`, 'tenant_changed');
+    }
+    return xid;
   }
 
   /** The target, ready and empty of the tenant: built (and migrated) if dedicated, cleared if a shard. */
@@ -246,10 +283,18 @@ export class TenantMover {
   async #cleanUp(move: MoveRecord): Promise<void> {
     const old = await this.#catalog.getDatabase(move.fromDatabaseId);
     if (old?.kind === 'dedicated') {
-      // Routers close the old pool once the switch reaches them; give them that long before forcing it.
+      // Routers close the old pool once the switch reaches them: wait until every serving instance has
+      // heard of it (the switch committed before this transaction id was taken), and for in-flight work
+      // on those pools to end, before forcing it.
+      await waitForConfirmations(this.#catalog.knex, await currentXid(this.#catalog.knex), {
+        timeoutMs: this.#confirmTimeoutMs,
+        pollMs: this.#confirmPollMs,
+      }).catch((error: unknown) =>
+        this.#logger.warn({ tenant: move.tenantId, err: error }, 'dropping the old database anyway'),
+      );
       const appRole = (await this.#catalog.requireServer(old.serverId)).appRole;
       await withAdminClient(await this.#catalog.serverAdminUrl(old.serverId), (client) =>
-        waitForNoConnections(client, old.databaseName, appRole, this.#settleMs * 2),
+        waitForNoConnections(client, old.databaseName, appRole, OLD_POOL_GRACE_MS),
       );
       await this.#builder.destroy(old.id);
     } else if (old) {
