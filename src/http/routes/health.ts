@@ -1,11 +1,15 @@
 import { Router } from 'express';
 import type { Tenantplane } from '../../tenantplane.js';
 
+/** How long `/ready` waits for the control database to answer before calling it unreachable, in ms. */
+const CONTROL_DATABASE_TIMEOUT_MS = 2000;
+
 /**
  * `/health`: the process is up. `/ready`: it can serve: the control database answers (Redis being down, or
  * the catalog's change channel not being known to be alive, only makes it `degraded`, see below). Once
  * shutdown has begun it answers 503, so load balancers stop sending.
  */
+
 export function healthRoutes(tp: Tenantplane): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
@@ -17,11 +21,20 @@ export function healthRoutes(tp: Tenantplane): Router {
       return;
     }
     const checks: Record<string, string> = {};
+    let timer: NodeJS.Timeout | undefined;
     try {
-      await tp.knex.raw('SELECT 1');
+      // A control database that stopped answering (rather than refusing) must not hold the probe open.
+      await Promise.race([
+        tp.knex.raw('SELECT 1'),
+        new Promise((_, reject) => {
+          timer = setTimeout(() => reject(new Error('timed out')), CONTROL_DATABASE_TIMEOUT_MS);
+        }),
+      ]);
       checks.control_database = 'ok';
     } catch {
       checks.control_database = 'unreachable';
+    } finally {
+      clearTimeout(timer);
     }
     if (tp.directory) checks.catalog_changes = tp.directory.changeChannel === 'live' ? 'ok' : 'degraded';
     checks.redis = !tp.config.redisUrl
