@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { UnavailableError } from '../errors.js';
+import { databaseUnavailableError, UnavailableError } from '../errors.js';
 import type { InstanceLease } from '../instances/instance-lease.js';
 import type { Logger } from '../logging/logger.js';
 import { connectFailure } from './connect-failure.js';
@@ -69,6 +69,8 @@ interface Waiter {
   reject: (error: Error) => void;
   /** Answered: with a connection, or with an error once its time ran out. */
   settled: boolean;
+  /** A connection is being opened for it (it left the queue). */
+  opening: boolean;
   timer: NodeJS.Timeout | undefined;
 }
 
@@ -176,7 +178,7 @@ export class ElasticPool {
     const downFor = server.downUntil - Date.now();
     if (downFor > 0) return Promise.reject(serverDown(server.id, downFor));
     return new Promise((resolve, reject) => {
-      const waiter: Waiter = { database, resolve, reject, settled: false, timer: undefined };
+      const waiter: Waiter = { database, resolve, reject, settled: false, opening: false, timer: undefined };
       // Runs on while a connection is opened for it: the whole wait is bounded, the connect included.
       waiter.timer = setTimeout(() => this.#timeOut(waiter), this.#acquireTimeoutMs);
       server.waiters.push(waiter);
@@ -186,15 +188,20 @@ export class ElasticPool {
 
   #timeOut(waiter: Waiter): void {
     removeWaiter(waiter.database.server, waiter);
-    settle(
-      waiter,
-      undefined,
-      new UnavailableError(
-        `no connection to ${waiter.database.target.databaseId} within ${this.#acquireTimeoutMs} ms: the server's connections are busy`,
-        'pool_exhausted',
-        { retryAfterSeconds: 1 },
-      ),
-    );
+    const { databaseId } = waiter.database.target;
+    const error = waiter.opening
+      ? // Its own connection was on the way: the server (or the catalog) is slow, not the pool full.
+        new UnavailableError(
+          `no connection to ${databaseId} within ${this.#acquireTimeoutMs} ms: the server did not accept one in time`,
+          'database_unavailable',
+          { retryAfterSeconds: 1 },
+        )
+      : new UnavailableError(
+          `no connection to ${databaseId} within ${this.#acquireTimeoutMs} ms: the server's connections are busy`,
+          'pool_exhausted',
+          { retryAfterSeconds: 1 },
+        );
+    settle(waiter, undefined, error);
   }
 
   /** The most connections this process may hold on the server now. */
@@ -251,7 +258,12 @@ export class ElasticPool {
     const { server, target } = database;
     database.open += 1;
     server.open += 1;
+    waiter.opening = true;
     void this.#credentials(server.id)
+      .catch((error: unknown) => {
+        // The catalog failed, not the server: nothing to mark down.
+        throw new CredentialsError(error);
+      })
       .then((credentials) => {
         const client = new pg.Client({
           ...credentials,
@@ -291,6 +303,12 @@ export class ElasticPool {
     const { server } = database;
     database.open -= 1;
     server.open -= 1;
+    if (error instanceof CredentialsError) {
+      const cause = error.cause;
+      settle(waiter, undefined, databaseUnavailableError(cause) ?? (cause instanceof Error ? cause : error));
+      this.#settled(server);
+      return;
+    }
     const failure = connectFailure(server.id, error, this.#serverDownMs);
     if (failure.serverDown) {
       server.downUntil = Date.now() + this.#serverDownMs;
@@ -502,6 +520,13 @@ export class ElasticPool {
       for (const connection of [...server.idle]) this.#close(connection);
     }
     if (this.openConnections() > 0) await done;
+  }
+}
+
+/** The server's credentials could not be read (from the catalog). */
+class CredentialsError extends Error {
+  constructor(cause: unknown) {
+    super('could not read the server credentials', { cause });
   }
 }
 
