@@ -206,6 +206,28 @@ describe('tenant router', () => {
     await plane.tp.tenants.setStatus('echo', 'active', TEST_ACTOR);
   });
 
+  it('drops every cached route when a tier changes, so its new limits apply at once', async () => {
+    const other = await plane.openAnother();
+    const before = await other.router!.forTenant('alpha');
+    const tier = before.tier;
+    const original = before.limits.requestsPerMinute;
+    await plane.tp
+      .knex('tiers')
+      .where({ id: tier })
+      .update({ requests_per_minute: original + 7 });
+    try {
+      const deadline = Date.now() + 1000;
+      let seen = original;
+      while (Date.now() < deadline && seen !== original + 7) {
+        seen = (await other.router!.forTenant('alpha')).limits.requestsPerMinute;
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(seen).to.equal(original + 7);
+    } finally {
+      await plane.tp.knex('tiers').where({ id: tier }).update({ requests_per_minute: original });
+    }
+  });
+
   it('lets a query finish when its pool is evicted mid-flight', async () => {
     const delta = await router.forTenant('delta');
     const slow = delta.query('SELECT pg_sleep(0.5), count(*)::int AS n FROM deployments');

@@ -34,7 +34,11 @@ export interface TenantDirectoryOptions {
   /** Control database URL for the LISTEN connection. */
   controlDatabaseUrl: string;
   logger: Logger;
-  /** How long a lookup is cached while the change channel is live, in ms. Default 30000. */
+  /**
+   * How long a lookup is cached while the change channel is live, in ms. Default 300000: every change to
+   * a tenant, tier, server or database row is notified, and the channel proves itself twice a second, so
+   * this only bounds how long an entry lives, not how stale it can be.
+   */
   ttlMs?: number;
   /** How long a lookup is cached while the change channel is degraded, in ms (at most 1000). Default 1000. */
   fallbackTtlMs?: number;
@@ -149,7 +153,7 @@ export class TenantDirectory extends EventEmitter<{
     this.#catalog = options.catalog;
     this.#url = options.controlDatabaseUrl;
     this.#logger = options.logger;
-    this.#ttlMs = options.ttlMs ?? 30000;
+    this.#ttlMs = options.ttlMs ?? 300000;
     this.#fallbackTtlMs = Math.min(options.fallbackTtlMs ?? CATALOG_CHANGE_BOUND_MS, CATALOG_CHANGE_BOUND_MS);
     this.#intervalMs = options.heartbeatIntervalMs ?? 500;
     this.#timeoutMs = options.heartbeatTimeoutMs ?? 1000;
@@ -251,8 +255,15 @@ export class TenantDirectory extends EventEmitter<{
     return this.#lease !== undefined && this.#lease.validUntil() > performance.now();
   }
 
-  /** Drops one tenant from the cache here; other processes hear of it through NOTIFY. */
+  /**
+   * Drops one tenant from the cache here, or every tenant for ALL_TENANTS (a tier, server or database
+   * changed); other processes hear of it through NOTIFY.
+   */
   invalidate(tenantId: string): void {
+    if (tenantId === ALL_TENANTS) {
+      this.#newEra(false);
+      return;
+    }
     this.#cache.delete(tenantId);
     const pending = this.#pending.get(tenantId);
     if (pending) {
