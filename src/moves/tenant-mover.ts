@@ -84,7 +84,7 @@ export class TenantMover {
 
   async move(tenantId: string, tierId: string, actor: Actor, onProgress: OnProgress = () => {}) {
     assertSlug(tenantId);
-    const release = await lockTenantMove(this.options.controlDatabaseUrl, tenantId);
+    const release = await lockTenantMove(this.options.controlDatabaseUrl, tenantId, { logger: this.#logger });
     try {
       await this.#recover(tenantId, actor);
       return await this.#start(tenantId, tierId, actor, onProgress);
