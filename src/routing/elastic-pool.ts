@@ -80,8 +80,8 @@ interface ServerSlot {
   budget: number;
   /** Connections open, opening or closing: counted until the socket is closed. */
   open: number;
-  /** Connections being closed to make room for a waiter. */
-  evicting: number;
+  /** Connections being closed (still counted in `open`): each frees a place once its socket has closed. */
+  closing: number;
   /** Idle connections of every database on this server, least recently used first (Set keeps insertion order). */
   idle: Set<Connection>;
   /** Requests waiting for a connection on this server, oldest first. */
@@ -155,7 +155,7 @@ export class ElasticPool {
         id: target.serverId,
         budget: target.serverBudget,
         open: 0,
-        evicting: 0,
+        closing: 0,
         idle: new Set(),
         waiters: [],
         downUntil: 0,
@@ -219,8 +219,9 @@ export class ElasticPool {
    */
   #dispatch(server: ServerSlot): void {
     const limit = this.#limit(server);
-    // Closings already under way each free a place for one waiter that needs room.
-    let freeing = server.evicting;
+    // Places that the closings under way will free, each for one waiter that needs room; negative while
+    // the server is over its limit (a lowered share), when only the excess closing helps.
+    let room = limit - (server.open - server.closing);
     for (let index = 0; index < server.waiters.length; ) {
       const waiter = server.waiters[index]!;
       const { database } = waiter;
@@ -237,20 +238,17 @@ export class ElasticPool {
       if (server.open < limit) {
         server.waiters.splice(index - 1, 1);
         index -= 1;
+        room -= 1;
         this.#open(database, waiter);
         continue;
       }
-      if (freeing > 0) {
-        freeing -= 1;
+      if (room > 0) {
+        room -= 1;
         continue;
       }
-      // Over the limit (a lowered share) only closings bring the server back under it, not room for this.
-      const victim = server.open - server.evicting > limit ? undefined : oldest(server.idle);
-      if (victim === undefined) continue;
-      server.evicting += 1;
-      this.#close(victim, () => {
-        server.evicting -= 1;
-      });
+      const victim = room < 0 ? undefined : oldest(server.idle);
+      // Its place goes to this waiter once it has closed (this runs again then).
+      if (victim !== undefined) this.#close(victim);
     }
   }
 
@@ -334,7 +332,7 @@ export class ElasticPool {
       connection.broken ||
       database.retired ||
       this.#closed ||
-      server.open > this.#limit(server) ||
+      server.open - server.closing > this.#limit(server) ||
       database.open > database.target.poolSize
     ) {
       this.#close(connection);
@@ -361,11 +359,12 @@ export class ElasticPool {
   }
 
   /** Ends the session; its place in the budget is freed once the socket has closed. */
-  #close(connection: Connection, closed?: () => void): void {
+  #close(connection: Connection): void {
     if (connection.state === 'closing') return;
     connection.state = 'closing';
     const { database } = connection;
     const { server } = database;
+    server.closing += 1;
     if (server.idle.delete(connection)) {
       const index = database.idle.indexOf(connection);
       if (index >= 0) database.idle.splice(index, 1);
@@ -377,7 +376,7 @@ export class ElasticPool {
       .catch(() => {})
       .finally(() => {
         clearTimeout(timer);
-        closed?.();
+        server.closing -= 1;
         this.#forget(connection);
       });
   }
@@ -422,7 +421,8 @@ export class ElasticPool {
     this.#sharePpm = ppm;
     for (const server of this.#servers.values()) {
       const limit = this.#limit(server);
-      while (server.open - server.evicting > limit) {
+      // Closings under way already count: a repeated call does not close more than the excess.
+      while (server.open - server.closing > limit) {
         const victim = oldest(server.idle);
         if (victim === undefined) break;
         this.#close(victim);
