@@ -57,4 +57,20 @@ describe('configuration', () => {
     expect(configError({ ROUTER_MAX_POOLS: '0' })).to.include('ROUTER_MAX_POOLS');
     expect(configError({ TENANT_DATABASE_PREFIX: 'Bad-Prefix' })).to.include('TENANT_DATABASE_PREFIX');
   });
+
+  it('takes the instance lease and heartbeat, and refuses a lease shorter than three heartbeats plus a second', () => {
+    expect(loadConfig({}).instances).to.deep.equal({ heartbeatMs: 1000, leaseMs: 10000 });
+    expect(loadConfig({ INSTANCE_HEARTBEAT_MS: '250', INSTANCE_LEASE_MS: '2000' }).instances).to.deep.equal({
+      heartbeatMs: 250,
+      leaseMs: 2000,
+    });
+    expect(configError({ INSTANCE_HEARTBEAT_MS: '1000', INSTANCE_LEASE_MS: '3999' })).to.include(
+      'INSTANCE_LEASE_MS must be at least 3 × INSTANCE_HEARTBEAT_MS + 1000',
+    );
+    expect(configError({ INSTANCE_LEASE_MS: 'soon' })).to.include('INSTANCE_LEASE_MS');
+  });
+
+  it('still accepts the retired ROUTER_MAX_POOLS, so a deployment that sets it starts', () => {
+    expect(loadConfig({ ROUTER_MAX_POOLS: '100' }).router.retiredMaxPools).to.equal(100);
+  });
 });
