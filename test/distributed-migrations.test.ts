@@ -43,6 +43,12 @@ describe('distributed fleet migrations', function () {
       await new Promise((resolve) => setTimeout(resolve, 100));
     }
     expect(await jobs.workerCount(MIGRATION_TARGET_QUEUE)).to.equal(2);
+    // Both registered in the instance registry, as workers holding no router share.
+    const registered = await plane.tp
+      .knex('instances')
+      .where({ kind: 'worker' })
+      .select<Array<{ router_share_ppm: number }>>('router_share_ppm');
+    expect(registered.map((row) => row.router_share_ppm)).to.deep.equal([0, 0]);
   });
   after(async () => {
     for (const worker of workers) worker.kill('SIGTERM');
