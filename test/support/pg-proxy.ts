@@ -20,7 +20,13 @@ export interface PgProxy {
    * a network path that silently went dark. Bytes wait in the sockets' buffers.
    */
   hold(picks: (connection: ProxiedConnection) => boolean): void;
-  /** Forwards everything again, what waited first. */
+  /**
+   * Closes every connection (open now or opened later) that `picks` chooses: open ones at once, new ones as
+   * soon as their startup message is read, before anything reaches the server. To its client it looks like
+   * a database that went away and refuses connections. Until `release()`.
+   */
+  cut(picks: (connection: ProxiedConnection) => boolean): void;
+  /** Forwards everything again, what waited first, and ends a cut. */
   release(): void;
   connections(): ProxiedConnection[];
   close(): Promise<void>;
@@ -46,8 +52,9 @@ function applicationNameOf(startup: Buffer): string {
 export async function startPgProxy(): Promise<PgProxy> {
   const target = new URL(TEST_POSTGRES_URL);
   const sockets = new Set<net.Socket>();
-  const connections = new Set<ProxiedConnection & { flow(): void; stop(): void }>();
+  const connections = new Set<ProxiedConnection & { flow(): void; stop(): void; close(): void }>();
   let picks: ((connection: ProxiedConnection) => boolean) | undefined;
+  let cuts: ((connection: ProxiedConnection) => boolean) | undefined;
 
   const server = net.createServer((client) => {
     const upstream = net.connect(Number(target.port || 5432), target.hostname);
@@ -78,6 +85,10 @@ export async function startPgProxy(): Promise<PgProxy> {
         client.pause();
         upstream.pause();
       },
+      close() {
+        client.destroy();
+        upstream.destroy();
+      },
     };
     // Until the startup message is complete nothing is forwarded, so a held connection never reaches the server.
     const readStartup = (chunk: Buffer) => {
@@ -85,6 +96,10 @@ export async function startPgProxy(): Promise<PgProxy> {
       if (startup.length < 8 || startup.length < startup.readInt32BE(0)) return;
       client.off('data', readStartup);
       connection.applicationName = applicationNameOf(startup);
+      if (cuts?.(connection)) {
+        connection.close();
+        return;
+      }
       connections.add(connection);
       client.on('close', () => connections.delete(connection));
       client.on('data', (data: Buffer) => {
@@ -121,8 +136,13 @@ export async function startPgProxy(): Promise<PgProxy> {
       picks = chosen;
       for (const connection of connections) if (chosen(connection)) connection.stop();
     },
+    cut(chosen) {
+      cuts = chosen;
+      for (const connection of connections) if (chosen(connection)) connection.close();
+    },
     release() {
       picks = undefined;
+      cuts = undefined;
       for (const connection of connections) if (connection.held) connection.flow();
     },
     connections: () =>
