@@ -67,6 +67,8 @@ export class InstanceRegistry implements InstanceLease {
   /** The fair part at the last renewal. */
   #fairPpm = 0;
   #timer: NodeJS.Timeout | undefined;
+  /** Fires when the lease lapses by this process's clock, renewed or not (a renewal may hang). */
+  #expiryTimer: NodeJS.Timeout | undefined;
   #renewing: Promise<void> | undefined;
   #closed = false;
   #failing = false;
@@ -149,6 +151,7 @@ export class InstanceRegistry implements InstanceLease {
     try {
       const { recordedPpm, fairPpm } = await this.#knex.transaction((trx) => this.#renewIn(trx));
       this.#validUntil = sentAt + this.#leaseMs - LEASE_MARGIN_MS;
+      this.#armExpiry();
       this.#recordedPpm = recordedPpm;
       this.#fairPpm = fairPpm;
       this.#holder?.setShare(Math.min(recordedPpm, fairPpm));
@@ -160,6 +163,26 @@ export class InstanceRegistry implements InstanceLease {
       // Past the lease another instance may have taken this one's share: hold nothing until renewed.
       if (performance.now() >= this.#validUntil) this.#holder?.setShare(0);
     }
+  }
+
+  /**
+   * Drops the share when the lease lapses without a renewal. A renewal on a connection that went silent
+   * neither succeeds nor fails for as long as TCP keeps trying, so waiting for its failure is not enough.
+   */
+  #armExpiry(): void {
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    this.#expiryTimer = setTimeout(
+      () => {
+        if (this.#closed || performance.now() < this.#validUntil) return;
+        this.#logger.warn(
+          'instance lease lapsed without a renewal: holding no router connections until renewed',
+        );
+        this.#failing = true;
+        this.#holder?.setShare(0);
+      },
+      Math.max(0, this.#validUntil - performance.now()),
+    );
+    this.#expiryTimer.unref();
   }
 
   async #renewIn(trx: Knex.Transaction): Promise<{ recordedPpm: number; fairPpm: number }> {
@@ -215,11 +238,18 @@ export class InstanceRegistry implements InstanceLease {
   async close(): Promise<void> {
     this.#closed = true;
     if (this.#timer) clearTimeout(this.#timer);
-    await this.#renewing;
+    if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    // A renewal hung on a silent connection must not hold up shutdown.
+    await Promise.race([
+      this.#renewing,
+      new Promise((resolve) => setTimeout(resolve, this.#heartbeatMs).unref()),
+    ]);
     this.#holder?.setShare(0);
-    await this.#knex('instances')
+    // Unanswered, the row lapses with the lease and the others take the share then.
+    const left = this.#knex('instances')
       .where({ id: this.id })
       .delete()
       .catch((error) => this.#logger.warn({ err: error }, 'could not leave the instance registry'));
+    await Promise.race([left, new Promise((resolve) => setTimeout(resolve, 2 * this.#heartbeatMs).unref())]);
   }
 }
