@@ -2,6 +2,7 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { DevIssuer } from '../../src/auth/dev-issuer.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { Tenantplane } from '../../src/tenantplane.js';
@@ -38,7 +39,13 @@ export interface BenchTenant {
 
 export interface BenchPlane {
   scope: BenchScope;
+  /**
+   * The setup's Tenantplane, opened with `serveTraffic: false`: it provisions, but holds no router and does
+   * not register as a serving instance, so it takes no share of any server's router budget.
+   */
   tp: Tenantplane;
+  /** The development issuer of the data folder the services share: mints the bench's tokens. */
+  devIssuer: DevIssuer;
   controlUrl: string;
   dedicated: BenchTenant;
   shard: BenchTenant;
@@ -91,11 +98,14 @@ export async function createPlane(scope: BenchScope, options: PlaneOptions): Pro
     TENANTPLANE_DATA_DIR: scope.dataDir,
     PORT: '0',
   });
+  // Not a serving instance: one would hold a share of every server's router budget for the whole run, and
+  // the measured services would get the rest.
   const tp = await Tenantplane.open({
     config,
     logger: createLogger(process.env.BENCH_LOG_LEVEL ?? 'warn'),
-    router: { shardPoolSize: options.poolSize },
+    serveTraffic: false,
   });
+  const devIssuer = await DevIssuer.load(scope.dataDir);
   await tp.servers.add(
     { id: SERVER_ID, adminUrl: TEST_POSTGRES_URL, maxConnections: options.serverMaxConnections },
     ACTOR,
@@ -116,7 +126,7 @@ export async function createPlane(scope: BenchScope, options: PlaneOptions): Pro
     await tp.catalog.updateTenant(id, { requestsPerMinute: BENCH_REQUESTS_PER_MINUTE });
   }
 
-  const issuer = tp.devIssuer!;
+  const issuer = devIssuer;
   const describe = async (id: string, poolSize?: number): Promise<BenchTenant> => {
     const route = await tp.catalog.tenantRoute(id);
     if (!route) throw new Error(`tenant ${id} has no route`);
@@ -141,6 +151,7 @@ export async function createPlane(scope: BenchScope, options: PlaneOptions): Pro
   return {
     scope,
     tp,
+    devIssuer,
     controlUrl,
     dedicated,
     shard,
@@ -224,7 +235,7 @@ export async function createFleet(
     await insertDeployments(databaseName, entry.tenants, options.rowsPerTenant ?? 2);
   }
 
-  const issuer = tp.devIssuer!;
+  const issuer = plane.devIssuer;
   const databaseOf = new Map(
     (rows as Array<{ tenant_id: string; database_name: string }>).map((row) => [
       row.tenant_id,
