@@ -190,18 +190,36 @@ export interface Fleet {
   createSeconds: number;
 }
 
+export interface FleetOptions {
+  count: number;
+  /** Shard databases the fleet is spread over. */
+  databases: number;
+  concurrency: number;
+  rowsPerTenant?: number;
+  /** Server of the new shards. Default: the bench server. */
+  serverId?: string;
+  /**
+   * Whether the main shard is one of the `databases` (default): then `databases - 1` shards are added. If
+   * not, `databases` shards are added and the main shard is held out of placement while the fleet is
+   * created, so that every fleet tenant lands on one of the new shards.
+   */
+  includeMainShard?: boolean;
+}
+
 /**
  * `count` starter tenants created through the provisioner with limited concurrency, spread by it over
- * `databases` shards (the main shard plus new ones), two deployments each.
+ * `databases` shards (the main shard plus new ones, or new ones only), two deployments each.
  */
 export async function createFleet(
   plane: BenchPlane,
-  options: { count: number; databases: number; concurrency: number; rowsPerTenant?: number },
+  options: FleetOptions,
   progress: (line: string) => void,
 ): Promise<Fleet> {
   const { tp } = plane;
-  for (let i = 1; i < options.databases; i++) {
-    await tp.shards.add({ id: `shard-fleet-${i}`, serverId: SERVER_ID }, ACTOR);
+  const includeMainShard = options.includeMainShard ?? true;
+  const added = includeMainShard ? options.databases - 1 : options.databases;
+  for (let i = 1; i <= added; i++) {
+    await tp.shards.add({ id: `shard-fleet-${i}`, serverId: options.serverId ?? SERVER_ID }, ACTOR);
   }
   const ids = Array.from({ length: options.count }, (_, i) => `fleet-${String(i + 1).padStart(5, '0')}`);
   const started = performance.now();
@@ -215,7 +233,14 @@ export async function createFleet(
       if (done % 250 === 0) progress(`  created ${done}/${ids.length} fleet tenants`);
     }
   };
-  await Promise.all(Array.from({ length: options.concurrency }, worker));
+  // The provisioner places a starter tenant on the least loaded ready shard: a shard that is not ready
+  // (here: marked `creating` again for the duration) gets none.
+  if (!includeMainShard) await tp.catalog.setDatabaseStatus(MAIN_SHARD_ID, 'creating');
+  try {
+    await Promise.all(Array.from({ length: options.concurrency }, worker));
+  } finally {
+    if (!includeMainShard) await tp.catalog.setDatabaseStatus(MAIN_SHARD_ID, 'ready');
+  }
   const createSeconds = (performance.now() - started) / 1000;
 
   const rows = await tp
@@ -230,6 +255,9 @@ export async function createFleet(
     byDatabase.set(row.database_name, entry);
   }
   const placement: Record<string, number> = {};
+  if (!includeMainShard && [...byDatabase.values()].some((entry) => entry.databaseId === MAIN_SHARD_ID)) {
+    throw new Error(`fleet tenants were placed on ${MAIN_SHARD_ID}, which was meant to be held out`);
+  }
   for (const [databaseName, entry] of byDatabase) {
     placement[entry.databaseId] = entry.tenants.length;
     await insertDeployments(databaseName, entry.tenants, options.rowsPerTenant ?? 2);

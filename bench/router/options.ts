@@ -23,8 +23,11 @@ export interface BenchOptions {
   fleetTenants: number;
   /** Shard databases the fleet is spread over. */
   fleetDatabases: number;
-  /** ROUTER_MAX_POOLS of the fleet service; below fleetDatabases so pools are evicted and reopened. */
-  fleetMaxPools: number;
+  /**
+   * Budget of the fleet's server (a second registration of the same PostgreSQL): its router budget (80%)
+   * is below fleetDatabases, so connections are closed and opened again as requests move between databases.
+   */
+  fleetServerMaxConnections: number;
   /** Measured seconds of the fleet run. */
   fleetDuration: number;
   /** Rounds of (warm single-tenant run, fleet run) in the fleet service, order alternating. */
@@ -54,7 +57,8 @@ const HELP = `npm run bench:router -- [flags]
   --server-max-connections N   budget registered for the server (default 80)
   --fleet-tenants N       tenants in the fleet case, 0 to skip it (default 2000)
   --fleet-databases N     shard databases of the fleet (default 6)
-  --fleet-max-pools N     ROUTER_MAX_POOLS of the fleet service (default 4)
+  --fleet-server-max-connections N   budget of the fleet's server; the router may use 80% of it, fewer
+                          connections than the fleet has databases (default 5: 4 connections)
   --fleet-duration S      measured seconds of the fleet run (default: --duration)
   --fleet-rounds N        rounds of warm single-tenant run + fleet run (default 2)
   --fleet-concurrency N   concurrent tenant creates (default 8)
@@ -88,7 +92,7 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'server-max-connections': { type: 'string' },
       'fleet-tenants': { type: 'string' },
       'fleet-databases': { type: 'string' },
-      'fleet-max-pools': { type: 'string' },
+      'fleet-server-max-connections': { type: 'string' },
       'fleet-duration': { type: 'string' },
       'fleet-rounds': { type: 'string' },
       'ops-slice': { type: 'string' },
@@ -118,7 +122,11 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     serverMaxConnections: positive('server-max-connections', values['server-max-connections'], 80),
     fleetTenants: positive('fleet-tenants', values['fleet-tenants'], 2000, 0),
     fleetDatabases,
-    fleetMaxPools: positive('fleet-max-pools', values['fleet-max-pools'], 4),
+    fleetServerMaxConnections: positive(
+      'fleet-server-max-connections',
+      values['fleet-server-max-connections'],
+      5,
+    ),
     fleetDuration: positive('fleet-duration', values['fleet-duration'], duration),
     fleetRounds: positive('fleet-rounds', values['fleet-rounds'], 2),
     fleetConcurrency: positive('fleet-concurrency', values['fleet-concurrency'], 8),

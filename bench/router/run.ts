@@ -1,14 +1,17 @@
 /**
  * `npm run bench:router`: tenantplane's request path against a hand-written express + jose + pg baseline,
- * on the same PostgreSQL, for a dedicated and a shard tenant, then a 2,000-tenant fleet through a pool
- * cache smaller than the number of databases. See README.md beside this file.
+ * on the same PostgreSQL, for a dedicated and a shard tenant, then a 2,000-tenant fleet on a server whose
+ * router budget is smaller than the number of its databases. See README.md beside this file.
  */
 
 import { mkdirSync } from 'node:fs';
 import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { ROUTER_BUDGET_SHARE } from '../../src/catalog/connection-budget.js';
+import { TEST_POSTGRES_URL } from '../../test/setup/hooks.js';
 import { adminQuery, adminUrlFor, dropEverything } from '../../test/support/test-plane.js';
+import { ConnectionSampler } from '../fleet/sampler.js';
 import {
   type BenchPlane,
   type BenchScope,
@@ -17,6 +20,7 @@ import {
   createPlane,
   createScope,
   type Fleet,
+  SERVER_ID,
   serviceEnv,
   withRedis,
 } from './fixtures.js';
@@ -36,6 +40,8 @@ import {
 import { REPO_ROOT, type Service, startService, stopAllServices } from './services.js';
 
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
+/** The bench's PostgreSQL registered a second time, with a small budget, for the fleet's shards. */
+const FLEET_SERVER_ID = 'pg-fleet';
 
 /** Set on SIGINT/SIGTERM: from then on only cleanup speaks. */
 let interrupted = false;
@@ -500,22 +506,45 @@ async function main(options: BenchOptions): Promise<number> {
       );
     }
 
-    // --- fleet: 2,000 tenants over more databases than the pool cache holds ---------------------------------
+    // --- fleet: 2,000 tenants over more databases than the router may keep connections to -----------------
     if (options.fleetTenants > 0 && wanted(options, 'fleet')) {
-      log(
-        `setup: fleet of ${options.fleetTenants} tenants over ${options.fleetDatabases} shards ` +
-          `(${options.fleetConcurrency} creates at a time)`,
+      const fleetRouterBudget = Math.max(
+        1,
+        Math.floor(options.fleetServerMaxConnections * ROUTER_BUDGET_SHARE),
       );
+      log(
+        `setup: fleet of ${options.fleetTenants} tenants over ${options.fleetDatabases} shards on server ` +
+          `${FLEET_SERVER_ID} (the same PostgreSQL, registered again with budget ` +
+          `${options.fleetServerMaxConnections}: the router may hold ${fleetRouterBudget} connections there), ` +
+          `${options.fleetConcurrency} creates at a time`,
+      );
+      if (fleetRouterBudget >= options.fleetDatabases) {
+        warn(
+          `note: ${fleetRouterBudget} router connections for ${options.fleetDatabases} fleet databases: every ` +
+            'database can keep a connection, so the fleet case measures no turnover',
+        );
+      }
       setupStarted = performance.now();
+      await plane.tp.servers.add(
+        {
+          id: FLEET_SERVER_ID,
+          adminUrl: TEST_POSTGRES_URL,
+          maxConnections: options.fleetServerMaxConnections,
+        },
+        { actor: 'bench-router' },
+      );
       const fleet: Fleet = await createFleet(
         plane,
         {
           count: options.fleetTenants,
           databases: options.fleetDatabases,
           concurrency: options.fleetConcurrency,
+          serverId: FLEET_SERVER_ID,
+          includeMainShard: false,
         },
         log,
       );
+      const fleetRole = (await plane.tp.catalog.serverAppCredentials(FLEET_SERVER_ID)).user;
       log(
         `  ${fleet.tenants.length} tenants created in ${fleet.createSeconds.toFixed(1)} s; placement ${JSON.stringify(fleet.placement)}`,
       );
@@ -525,7 +554,7 @@ async function main(options: BenchOptions): Promise<number> {
         name: 'tenantplane-fleet',
         script: 'src/cli/main.ts',
         args: ['serve'],
-        env: { ...tenantplaneEnv, ROUTER_MAX_POOLS: String(options.fleetMaxPools) },
+        env: tenantplaneEnv,
         logFile: `${filePrefix}-tenantplane-fleet.log`,
         ...(profileDir ? { cpuProfileDir: profileDir } : {}),
       });
@@ -533,8 +562,16 @@ async function main(options: BenchOptions): Promise<number> {
       for (const tenant of order.slice(0, 25)) await checkList(service, tenant, 2);
       await checkList(service, shard, 20);
       log(
-        `checked: 25 fleet tenants and ${shard.id} get their own rows (ROUTER_MAX_POOLS=${options.fleetMaxPools})`,
+        `checked: 25 fleet tenants and ${shard.id} get their own rows (${shard.id} on ${SERVER_ID}, the fleet on ` +
+          `${FLEET_SERVER_ID}, ${fleetRouterBudget} router connections for ${fleet.databases.length} databases)`,
       );
+      // Counts the fleet server's router connections (its own application role) over each fleet run.
+      const sampler = await ConnectionSampler.open(
+        fleetRole,
+        plane.scope.prefix,
+        plane.scope.controlDatabase,
+      );
+      const peaks: number[] = [];
 
       const warmName = 'tenantplane-shard-warm@fleet';
       const fleetName = 'tenantplane-fleet';
@@ -561,24 +598,30 @@ async function main(options: BenchOptions): Promise<number> {
             );
           } else {
             const tokens = order.map((tenant) => tenant.token);
-            fleetRuns.push(
-              await measure(
-                {
-                  name: fleetName,
-                  service,
-                  tokens,
-                  seconds: options.fleetDuration,
-                  databases: fleet.databases,
-                  countEndedBackends: true,
-                },
-                options,
-              ),
-            );
+            sampler.start();
+            try {
+              fleetRuns.push(
+                await measure(
+                  {
+                    name: fleetName,
+                    service,
+                    tokens,
+                    seconds: options.fleetDuration,
+                    databases: fleet.databases,
+                    countEndedBackends: true,
+                  },
+                  options,
+                ),
+              );
+            } finally {
+              peaks.push(sampler.stop().peak);
+            }
             newSessions.push(fleetRuns.at(-1)!.newConnections ?? Number.NaN);
           }
         }
       }
       await service.stop();
+      await sampler.close();
       const warm = summarize(warmName, warmRuns);
       const fleetSummary = summarize(fleetName, fleetRuns);
       cases.push(warm, fleetSummary);
@@ -592,7 +635,16 @@ async function main(options: BenchOptions): Promise<number> {
           fleetSummary.median.p99 / warm.median.p99,
           '<=',
           3,
-          'warm run in the same ROUTER_MAX_POOLS service',
+          'warm run in the same service, on the bench server',
+        ),
+      );
+      targets.push(
+        check(
+          `peak router connections on ${FLEET_SERVER_ID}`,
+          Math.max(...peaks),
+          '<=',
+          fleetRouterBudget,
+          `per run ${peaks.join(' ')}; the fleet has ${fleet.databases.length} databases`,
         ),
       );
       const mainShard = cases.find((summary) => summary.name === 'tenantplane-shard');
@@ -600,12 +652,15 @@ async function main(options: BenchOptions): Promise<number> {
         tenants: fleet.tenants.length,
         databases: fleet.databases,
         placement: fleet.placement,
-        maxPools: options.fleetMaxPools,
+        server: FLEET_SERVER_ID,
+        serverMaxConnections: options.fleetServerMaxConnections,
+        routerBudget: fleetRouterBudget,
+        peakRouterConnectionsPerRun: peaks,
         setupSeconds: fleetSetupSeconds,
         createSeconds: fleet.createSeconds,
         tenantOrderSeed: 20240611,
-        // Connections PostgreSQL accepted on the fleet databases per measured run (warm-up excluded):
-        // each is a pool (re)opened after an eviction, or a connection a pool replaced.
+        // Connections PostgreSQL accepted on the fleet databases per measured run (warm-up excluded): each
+        // opened for a database that had no idle connection, mostly after another database's was closed.
         newConnectionsPerRun: newSessions,
         newConnectionsPerSecond: newSessions.map((count) => count / options.fleetDuration),
         p99RatioToMainShardCase: mainShard ? fleetSummary.median.p99 / mainShard.median.p99 : null,
