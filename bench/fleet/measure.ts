@@ -6,8 +6,8 @@ export interface CaseSpec {
   /** Base URL of the service, or of each instance (autocannon spreads its connections round-robin). */
   url: string | string[];
   tokens: string[];
-  /** The service process, when the case has exactly one: its CPU is measured. */
-  servicePid?: number;
+  /** The service's processes (the instances, or the peer and PgBouncer): their CPU is measured together. */
+  servicePids?: number[];
 }
 
 export interface MeasureSettings {
@@ -48,7 +48,7 @@ export async function measureCase(
     result = await runLoad({
       ...load,
       seconds: settings.duration,
-      ...(spec.servicePid === undefined ? {} : { servicePid: spec.servicePid }),
+      ...(spec.servicePids === undefined ? {} : { servicePid: spec.servicePids }),
     });
   } finally {
     connections = sampler.stop();

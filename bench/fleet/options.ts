@@ -25,7 +25,14 @@ export interface FleetOptions {
   quietWait: number;
   /** Only the cases whose name contains one of these; empty: all. */
   only: string[];
-  /** Leave the databases, roles and data folder in place at the end. */
+  /**
+   * The control database on the tenant server (the layout before it had a PostgreSQL of its own): the
+   * services' catalog connections then take slots of the server that the tenant databases need.
+   */
+  controlOnTenantServer: boolean;
+  /** Write V8 CPU profiles of the services (node --cpu-prof) into the results folder. */
+  profile: boolean;
+  /** Leave the databases, roles and data folder (and the control database's cluster) in place at the end. */
   keep: boolean;
   /** Print the report as JSON on stdout (the human-readable lines go to stderr). */
   json: boolean;
@@ -45,7 +52,9 @@ const HELP = `npm run bench:fleet -- [flags]
   --server-max-connections N  budget registered for the server; the router and PgBouncer may use 80% (default 80)
   --quiet-wait S              before each case wait up to S s for other work on the box to calm down (default 10)
   --only NAME[,NAME]          only cases whose name contains one of these: warm, fleet-1, fleet-3, peer
-  --keep                      do not drop the databases, roles and data folder at the end
+  --control-on-tenant-server  the control database on the tenant server instead of a cluster of its own
+  --profile                   write CPU profiles of the services to bench/results/
+  --keep                      do not drop the databases, roles, data folder and control cluster at the end
   --json                      the report as JSON on stdout (progress and tables on stderr)
   --help
 `;
@@ -81,6 +90,8 @@ export function parseOptions(argv: string[]): FleetOptions | undefined {
       'server-max-connections': { type: 'string' },
       'quiet-wait': { type: 'string' },
       only: { type: 'string' },
+      'control-on-tenant-server': { type: 'boolean', default: false },
+      profile: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
       help: { type: 'boolean', default: false },
@@ -107,6 +118,8 @@ export function parseOptions(argv: string[]): FleetOptions | undefined {
       .split(',')
       .map((part) => part.trim())
       .filter((part) => part !== ''),
+    controlOnTenantServer: values['control-on-tenant-server'],
+    profile: values.profile,
     keep: values.keep,
     json: values.json,
   };

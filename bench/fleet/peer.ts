@@ -19,7 +19,12 @@ export const PEER_DEDICATED_POOL_SIZE = 4;
  * One pg pool per database: PEER_DEDICATED_POOL_SIZE for a dedicated one, and for a shard, which serves
  * hundreds of tenants, as many as tenantplane's shard pool.
  */
-export async function startPeer(fleet: FleetPlane, bouncer: Pgbouncer, logFile: string): Promise<Service> {
+export async function startPeer(
+  fleet: FleetPlane,
+  bouncer: Pgbouncer,
+  logFile: string,
+  cpuProfileDir?: string,
+): Promise<Service> {
   const { credentials, plane } = fleet;
   const login = `${encodeURIComponent(credentials.user)}:${encodeURIComponent(credentials.password)}`;
   const targets: Record<string, { url: string; poolSize: number; setTenant: boolean }> = {};
@@ -44,5 +49,6 @@ export async function startPeer(fleet: FleetPlane, bouncer: Pgbouncer, logFile: 
       BASELINE_TENANTS_FILE: mapFile,
     },
     logFile,
+    ...(cpuProfileDir ? { cpuProfileDir } : {}),
   });
 }

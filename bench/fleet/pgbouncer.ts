@@ -39,6 +39,7 @@ export interface PgbouncerOptions {
 }
 
 export interface Pgbouncer {
+  pid: number | undefined;
   host: string;
   port: number;
   /** The generated configuration, as written. */
@@ -199,5 +200,5 @@ export async function startPgbouncer(options: PgbouncerOptions): Promise<Pgbounc
     }
     await new Promise((resolve) => setTimeout(resolve, 50));
   }
-  return { host: '127.0.0.1', port, ini: config, logFile, stop };
+  return { pid: child.pid, host: '127.0.0.1', port, ini: config, logFile, stop };
 }

@@ -9,8 +9,15 @@ import { mkdirSync } from 'node:fs';
 import { readdir, rm, stat, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
+import { createTestCluster, type TestCluster } from '../../test/support/test-cluster.js';
 import { adminQuery, dropEverything } from '../../test/support/test-plane.js';
-import { type BenchScope, createScope, SERVER_ID, serviceEnv } from '../router/fixtures.js';
+import {
+  type BenchScope,
+  type ControlServer,
+  createScope,
+  SERVER_ID,
+  serviceEnv,
+} from '../router/fixtures.js';
 import { stopCurrentLoad } from '../router/load.js';
 import { targetsTable } from '../router/report.js';
 import { REPO_ROOT, type Service, startService, stopAllServices } from '../router/services.js';
@@ -77,6 +84,8 @@ interface Context {
   checked: FleetTenant[];
   expectedPages: Map<string, string>;
   filePrefix: string;
+  /** Where V8 CPU profiles go (`--profile`), a folder per round; undefined: none. */
+  profileDir: string | undefined;
 }
 
 function wanted(options: FleetOptions, name: string): boolean {
@@ -93,6 +102,9 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
 
   const services: Service[] = [];
   let bouncer: Pgbouncer | undefined;
+  // A folder per round: every round starts its services afresh under the same names.
+  const cpuProfileDir = context.profileDir && path.join(context.profileDir, `round-${round + 1}`);
+  const profiled = cpuProfileDir ? { cpuProfileDir } : {};
   try {
     if (unit === 'peer') {
       bouncer = await startPgbouncer({
@@ -101,7 +113,7 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
         poolSize: SHARD_POOL_SIZE,
         logFile: `${context.filePrefix}-pgbouncer.log`,
       });
-      services.push(await startPeer(fleet, bouncer, `${context.filePrefix}-peer.log`));
+      services.push(await startPeer(fleet, bouncer, `${context.filePrefix}-peer.log`, cpuProfileDir));
     } else {
       const count = unit === 'tenantplane-3' ? INSTANCES : 1;
       for (let i = 1; i <= count; i++) {
@@ -112,6 +124,7 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
             args: ['serve'],
             env: serviceEnv(fleet.plane, { ROUTER_SHARD_POOL_SIZE: String(SHARD_POOL_SIZE) }),
             logFile: `${context.filePrefix}-${count === 1 ? 'tenantplane' : `tenantplane-${i}-of-${count}`}.log`,
+            ...profiled,
           }),
         );
       }
@@ -120,7 +133,8 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
       await checkPages(service, context.checked, options.rows, context.expectedPages);
     }
 
-    const single = services.length === 1 ? services[0]! : undefined;
+    // The CPU counted as the service's: every tenantplane instance, or the peer together with PgBouncer.
+    const servicePids = [...services.map((service) => service.pid), ...(bouncer?.pid ? [bouncer.pid] : [])];
     const specs: Record<CaseName, CaseSpec> = {
       'warm-shard': { name: 'warm-shard', url: services[0]!.url, tokens: [fleet.warmShard.token] },
       'warm-dedicated': {
@@ -135,14 +149,13 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
     const order = round % 2 === 0 ? cases : [...cases].reverse();
     for (const name of order) {
       if (interrupted) return;
-      const spec = single ? { ...specs[name], servicePid: single.pid } : specs[name];
-      const run = await measureCase(spec, options, sampler, round);
+      const run = await measureCase({ ...specs[name], servicePids }, options, sampler, round);
       runs.push(run);
       log(describeRun(run));
     }
     if (unit !== 'peer') {
       // A diagnostic only: a full server (too many clients) must not undo the measurements.
-      await serveShares(fleet.plane.scope.controlDatabase).then(
+      await serveShares(fleet.plane.controlUrl).then(
         (shares) => {
           const budget = shares?.map((share) => `${(share * 100).toFixed(0)}%`).join(' / ');
           if (budget) log(`  serve instances' shares of the router budget at the end: ${budget}`);
@@ -176,6 +189,8 @@ async function main(options: FleetOptions): Promise<number> {
 
   let scope: BenchScope | undefined;
   let sampler: ConnectionSampler | undefined;
+  /** The control database's own PostgreSQL cluster, from the moment its creation starts. */
+  let controlCluster: Promise<TestCluster> | undefined;
   let cleaning: Promise<void> | undefined;
   const cleanup = (): Promise<void> => {
     cleaning ??= (async () => {
@@ -183,15 +198,27 @@ async function main(options: FleetOptions): Promise<number> {
       await stopAllServices().catch((error) => warn(`cleanup: stopping services failed: ${error}`));
       await stopAllPgbouncers().catch((error) => warn(`cleanup: stopping pgbouncer failed: ${error}`));
       await sampler?.close();
-      if (!scope) return;
+      // Still being created (Ctrl-C during setup): wait for it, so that it is dropped too.
+      const cluster = await controlCluster?.catch(() => undefined);
       if (options.keep) {
-        warn(`kept (--keep): databases and roles ${scope.prefix}_*, data folder ${scope.dataDir}`);
+        if (scope) warn(`kept (--keep): databases and roles ${scope.prefix}_*, data folder ${scope.dataDir}`);
+        if (cluster) {
+          warn(
+            `kept (--keep): the control database's cluster ${cluster.version}/${cluster.name} on port ` +
+              `${cluster.port} (pg_dropcluster --stop ${cluster.version} ${cluster.name})`,
+          );
+        }
         return;
       }
-      await dropEverything(scope.prefix).catch((error) =>
-        warn(`cleanup: dropping ${scope?.prefix}_* failed: ${error}`),
-      );
-      await rm(scope.dataDir, { recursive: true, force: true });
+      if (scope) {
+        await dropEverything(scope.prefix).catch((error) =>
+          warn(`cleanup: dropping ${scope?.prefix}_* failed: ${error}`),
+        );
+        await rm(scope.dataDir, { recursive: true, force: true });
+      }
+      await cluster
+        ?.drop()
+        .catch((error) => warn(`cleanup: dropping the control cluster ${cluster.name} failed: ${error}`));
     })();
     return cleaning;
   };
@@ -232,7 +259,35 @@ async function main(options: FleetOptions): Promise<number> {
       `setup: ${options.dedicated} dedicated tenants, ${options.shardTenants} shard tenants over ${options.shards} ` +
         `shards, ${options.rows} deployments each`,
     );
-    const fleet = await createFleetPlane(scope, options, log);
+    let control: ControlServer | undefined;
+    if (options.controlOnTenantServer) {
+      log('control database: on the tenant server (--control-on-tenant-server)');
+    } else {
+      controlCluster = createTestCluster();
+      const cluster = await controlCluster.catch((error: Error) => {
+        throw new Error(
+          `could not create a PostgreSQL cluster for the control database (pg_createcluster, as root): ` +
+            `${error.message}; --control-on-tenant-server puts it on the tenant server instead`,
+        );
+      });
+      control = {
+        url: (database) => cluster.superuserUrl(database),
+        query: (database, text) => cluster.query(database, text),
+      };
+      const clusterMax = (
+        await cluster.query<{ max_connections: string }>('postgres', 'SHOW max_connections')
+      ).rows[0]!.max_connections;
+      log(
+        `control database: on a PostgreSQL ${cluster.version} cluster of its own (${cluster.name}, port ` +
+          `${cluster.port}, max_connections ${clusterMax}), as in production; dropped at the end`,
+      );
+      (report.environment as Record<string, unknown>).controlCluster = {
+        version: cluster.version,
+        port: cluster.port,
+        maxConnections: Number(clusterMax),
+      };
+    }
+    const fleet = await createFleetPlane(scope, options, log, control);
     log(
       `  done in ${fleet.seconds.total.toFixed(0)} s (dedicated ${fleet.seconds.dedicated.toFixed(0)} s, ` +
         `shard tenants ${fleet.seconds.shard.toFixed(0)} s)`,
@@ -253,7 +308,12 @@ async function main(options: FleetOptions): Promise<number> {
         `${fleet.routerBudget} server connections (max_user_connections; ${SHARD_POOL_SIZE} per database)`,
     );
 
-    sampler = await ConnectionSampler.open(fleet.credentials.user, scope.prefix, scope.controlDatabase);
+    sampler = await ConnectionSampler.open(
+      fleet.credentials.user,
+      scope.prefix,
+      scope.controlDatabase,
+      control?.url('postgres'),
+    );
     const connectCost = await measureConnectCost(fleet.credentials, fleet.warmDedicated.databaseName);
     report.connectCost = connectCost;
     log(
@@ -304,6 +364,7 @@ async function main(options: FleetOptions): Promise<number> {
       checked: [fleet.warmShard, fleet.warmDedicated, ...byRank('dedicated'), ...byRank('shard')],
       expectedPages: new Map(),
       filePrefix,
+      profileDir: options.profile ? `${filePrefix}-profiles` : undefined,
     };
     const units = Object.keys(UNITS) as Unit[];
     for (let round = 0; round < options.rounds && !interrupted; round++) {
@@ -336,9 +397,11 @@ async function main(options: FleetOptions): Promise<number> {
         'median over rounds. latency: of 2xx responses. peak conns: most application-role connections on the ' +
           'server at once in any round (sampled every 100 ms, warm-up included): tenantplane pools and ' +
           "PgBouncer's server connections. catalog: connections to the control database (the services' " +
-          `catalog pools). all: every client connection to the server, anyone's (max_connections ${maxConnections}). ` +
+          `catalog pools${options.controlOnTenantServer ? ', on the tenant server' : ', on its own server'}). ` +
+          `all: every client connection to the tenant server, anyone's (max_connections ${maxConnections}). ` +
           "new sessions/s: PostgreSQL sessions opened on the bench's databases " +
-          'per measured second. other cores: CPU busy beyond the service and the load generator.',
+          'per measured second. svc cores: CPU of the service (all its instances; the peer with PgBouncer). ' +
+          'other cores: CPU busy beyond the service and the load generator (PostgreSQL, the kernel, anything else).',
       );
       log(fleetTable(cases));
       log();
@@ -352,6 +415,7 @@ async function main(options: FleetOptions): Promise<number> {
 
   report.finishedAt = new Date().toISOString();
   report.failures = failures;
+  if (options.profile) report.profiles = `${filePrefix}-profiles`;
   const file = `${filePrefix}.json`;
   await writeFile(file, `${JSON.stringify(report, null, 2)}\n`);
   for (const name of await readdir(RESULTS_DIR)) {
@@ -361,6 +425,8 @@ async function main(options: FleetOptions): Promise<number> {
     }
   }
   for (const failure of failures) log(`BENCH FAILURE: ${failure}`);
+  if (options.profile)
+    log(`CPU profiles: ${path.relative(process.cwd(), `${filePrefix}-profiles`)}/round-N/`);
   log(`results: ${path.relative(process.cwd(), file)}`);
   if (options.json) process.stdout.write(`${JSON.stringify(report, null, 2)}\n`);
   return failures.length === 0 ? 0 : 1;

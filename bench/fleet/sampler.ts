@@ -4,9 +4,12 @@ import { adminUrlFor } from '../../test/support/test-plane.js';
 export interface ConnectionPeak {
   /** Most connections of the role seen at once. */
   peak: number;
-  /** Most connections to the control database at once: the catalog pools and listeners of the services. */
+  /**
+   * Most connections to the control database at once, on whichever server holds it: the catalog pools and
+   * listeners of the services.
+   */
   peakControl: number;
-  /** Most client connections to the whole server at once, whoever made them (other programs too). */
+  /** Most client connections to the whole tenant server at once, whoever made them (other programs too). */
   peakAll: number;
   /** Mean over the samples. */
   mean: number;
@@ -37,29 +40,51 @@ export class ConnectionSampler {
 
   private constructor(
     private readonly client: pg.Client,
+    /** A connection to the control database's server when that is another one, else undefined. */
+    private readonly controlClient: pg.Client | undefined,
     private readonly role: string,
     /** Database-name prefix of this bench: new sessions are counted on its databases. */
     private readonly prefix: string,
     private readonly controlDatabase: string,
   ) {}
 
-  static async open(role: string, prefix: string, controlDatabase: string): Promise<ConnectionSampler> {
-    const client = new pg.Client({ connectionString: adminUrlFor('postgres') });
-    await client.connect();
-    client.on('error', () => {});
-    return new ConnectionSampler(client, role, prefix, controlDatabase);
+  /**
+   * `controlServerUrl`: a superuser URL of the server that holds the control database, when it is not the
+   * tenant server; its connections are then counted there.
+   */
+  static async open(
+    role: string,
+    prefix: string,
+    controlDatabase: string,
+    controlServerUrl?: string,
+  ): Promise<ConnectionSampler> {
+    const connect = async (connectionString: string) => {
+      const client = new pg.Client({ connectionString });
+      await client.connect();
+      client.on('error', () => {});
+      return client;
+    };
+    const client = await connect(adminUrlFor('postgres'));
+    const controlClient = controlServerUrl ? await connect(controlServerUrl) : undefined;
+    return new ConnectionSampler(client, controlClient, role, prefix, controlDatabase);
   }
 
   /** Connections of the role, to the control database, and of all clients, right now. */
   async count(): Promise<Count> {
-    const { rows } = await this.client.query<Count>(
+    const tenantServer = this.client.query<Count>(
       `SELECT count(*) FILTER (WHERE usename = $1)::int AS app,
               count(*) FILTER (WHERE datname = $2)::int AS control,
               count(*) FILTER (WHERE backend_type = 'client backend')::int AS all
          FROM pg_stat_activity`,
       [this.role, this.controlDatabase],
     );
-    return rows[0]!;
+    const controlServer = this.controlClient?.query<{ control: number }>(
+      'SELECT count(*)::int AS control FROM pg_stat_activity WHERE datname = $1',
+      [this.controlDatabase],
+    );
+    const [{ rows }, control] = await Promise.all([tenantServer, controlServer]);
+    const count = rows[0]!;
+    return control ? { ...count, control: control.rows[0]!.control } : count;
   }
 
   /**
@@ -135,5 +160,6 @@ export class ConnectionSampler {
   async close(): Promise<void> {
     this.stopQuietly();
     await this.client.end().catch(() => {});
+    await this.controlClient?.end().catch(() => {});
   }
 }

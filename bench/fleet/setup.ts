@@ -5,6 +5,7 @@ import {
   type BenchPlane,
   type BenchScope,
   type BenchTenant,
+  type ControlServer,
   createFleet,
   createPlane,
   insertDeployments,
@@ -59,20 +60,26 @@ export interface FleetSetupOptions {
  * router bench's `ent-bench` plus `ded-NNNNN`), `shardTenants` starter and pro tenants (`pro-bench` plus
  * `fleet-NNNNN`) over `shards` shards, `rows` deployments each, a token for every tenant, and every tenant's
  * request rate raised above what the load can send (so rate limits cost what they cost, but refuse nothing).
- * The setup's own Tenantplane is closed before this returns (`plane.tp` is not usable afterwards).
+ * The control database is created on `control`. The setup's own Tenantplane is closed before this returns
+ * (`plane.tp` is not usable afterwards).
  */
 export async function createFleetPlane(
   scope: BenchScope,
   options: FleetSetupOptions,
   progress: (line: string) => void,
+  control?: ControlServer,
 ): Promise<FleetPlane> {
   const started = performance.now();
-  const plane = await createPlane(scope, {
-    rows: options.rows,
-    neighbours: 0,
-    poolSize: SHARD_POOL_SIZE,
-    serverMaxConnections: options.serverMaxConnections,
-  });
+  const plane = await createPlane(
+    scope,
+    {
+      rows: options.rows,
+      neighbours: 0,
+      poolSize: SHARD_POOL_SIZE,
+      serverMaxConnections: options.serverMaxConnections,
+    },
+    control,
+  );
   try {
     return await populate(plane, options, progress, started);
   } finally {

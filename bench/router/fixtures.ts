@@ -37,6 +37,22 @@ export interface BenchTenant {
   poolSize: number;
 }
 
+/**
+ * Where a bench's control database lives: by default on the tenant server (the bench's PostgreSQL), or on
+ * a PostgreSQL of its own (bench:fleet, as in production).
+ */
+export interface ControlServer {
+  /** A superuser URL of `database` on that server. */
+  url(database: string): string;
+  /** One statement as the superuser on `database`. */
+  query(database: string, text: string): Promise<unknown>;
+}
+
+export const TENANT_SERVER_CONTROL: ControlServer = {
+  url: adminUrlFor,
+  query: (database, text) => adminQuery(database, text),
+};
+
 export interface BenchPlane {
   scope: BenchScope;
   /**
@@ -89,9 +105,13 @@ export interface PlaneOptions {
 /** The bench tenants' request rate: above anything one machine can send in a minute. */
 export const BENCH_REQUESTS_PER_MINUTE = 100_000_000;
 
-export async function createPlane(scope: BenchScope, options: PlaneOptions): Promise<BenchPlane> {
-  await adminQuery('postgres', `CREATE DATABASE "${scope.controlDatabase}"`);
-  const controlUrl = adminUrlFor(scope.controlDatabase);
+export async function createPlane(
+  scope: BenchScope,
+  options: PlaneOptions,
+  control: ControlServer = TENANT_SERVER_CONTROL,
+): Promise<BenchPlane> {
+  await control.query('postgres', `CREATE DATABASE "${scope.controlDatabase}"`);
+  const controlUrl = control.url(scope.controlDatabase);
   const config = loadConfig({
     CONTROL_DATABASE_URL: controlUrl,
     TENANT_DATABASE_PREFIX: scope.prefix,

@@ -15,8 +15,8 @@ export interface LoadSpec {
   seconds: number;
   /** One token for every request, or several used in turn (one after another across all connections). */
   tokens: string[];
-  /** Process whose CPU use is measured over the run (the service under load). */
-  servicePid?: number;
+  /** Process (or processes, added up) whose CPU use is measured over the run: the service under load. */
+  servicePid?: number | number[];
   /** Databases whose PostgreSQL backends' CPU use is measured over the run. */
   databases?: string[];
   /**
@@ -36,7 +36,10 @@ export interface LoadResult {
   timeouts: number;
   non2xx: number;
   statusCodes: Record<string, number>;
-  /** Service CPU (user + system) over the run: share of one core, and per request in microseconds. */
+  /**
+   * Service CPU (user + system) over the run, of all its processes together: share of one core, and per
+   * request in microseconds.
+   */
   serviceCpu: { coreShare: number; microsPerRequest: number } | undefined;
   /** CPU of the PostgreSQL backends serving `databases`: share of one core, and per request. */
   postgresCpu: { coreShare: number; microsPerRequest: number } | undefined;
@@ -181,7 +184,10 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   let count = 0;
   const statusCodes: Record<string, number> = {};
   const backendsBefore = await backendCpu(spec.databases);
-  const cpuBefore = spec.servicePid === undefined ? Number.NaN : processCpuSeconds(spec.servicePid);
+  const servicePids = spec.servicePid === undefined ? [] : [spec.servicePid].flat();
+  const serviceCpu = () =>
+    servicePids.length === 0 ? Number.NaN : servicePids.reduce((sum, pid) => sum + processCpuSeconds(pid), 0);
+  const cpuBefore = serviceCpu();
   const selfBefore = process.cpuUsage();
   const machineBefore = machineCpu();
   const started = performance.now();
@@ -210,7 +216,7 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
   }
 
   const wallSeconds = (performance.now() - started) / 1000;
-  const cpuAfter = spec.servicePid === undefined ? Number.NaN : processCpuSeconds(spec.servicePid);
+  const cpuAfter = serviceCpu();
   const self = process.cpuUsage(selfBefore);
   const machineAfter = machineCpu();
   const machineSeconds = machineAfter.busy - machineBefore.busy;
