@@ -16,6 +16,12 @@ export interface Config {
   /** Unset means: start an embedded PostgreSQL under `dataDir` (development only). */
   controlDatabaseUrl: string | undefined;
   redisUrl: string | undefined;
+  /**
+   * Where background jobs run: `redis` (BullMQ queues that any `tenantctl worker` takes) with REDIS_URL,
+   * `inline` (in the calling process, lost with it) without. JOBS=inline states the latter on purpose,
+   * which production requires instead of REDIS_URL.
+   */
+  jobs: 'redis' | 'inline';
   auth: AuthConfig;
   backupUrl: string | undefined;
   kmsKeyId: string | undefined;
@@ -118,10 +124,12 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
       `TENANT_DATABASE_PREFIX must match ${DATABASE_PREFIX_PATTERN}, got ${databasePrefix}`,
     );
   }
+  const redisUrl = optional(env, 'REDIS_URL');
   const config: Config = {
     production,
     controlDatabaseUrl: optional(env, 'CONTROL_DATABASE_URL'),
-    redisUrl: optional(env, 'REDIS_URL'),
+    redisUrl,
+    jobs: jobsMode(env, redisUrl),
     auth,
     backupUrl: optional(env, 'BACKUP_URL'),
     kmsKeyId: optional(env, 'KMS_KEY_ID'),
@@ -142,8 +150,43 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 3600000),
     instances: instancesConfig(env),
   };
-  if (production) assertNoDevelopmentFallbacks(config);
+  if (production) assertNoDevelopmentFallbacks(config, env);
   return config;
+}
+
+/**
+ * JOBS: `redis` or `inline`; unset, whichever REDIS_URL implies. A value that contradicts REDIS_URL is
+ * refused rather than one of them silently ignored.
+ */
+function jobsMode(env: NodeJS.ProcessEnv, redisUrl: string | undefined): 'redis' | 'inline' {
+  const value = optional(env, 'JOBS')?.toLowerCase();
+  if (value === undefined) return redisUrl ? 'redis' : 'inline';
+  if (value !== 'inline' && value !== 'redis') {
+    throw new ConfigError(`JOBS must be inline or redis, got ${JSON.stringify(value)}`);
+  }
+  if (value === 'redis' && !redisUrl) throw new ConfigError('JOBS=redis needs REDIS_URL');
+  if (value === 'inline' && redisUrl) {
+    throw new ConfigError(
+      'JOBS=inline runs jobs in the calling process, but REDIS_URL is set (jobs would go to Redis): unset one',
+    );
+  }
+  return value;
+}
+
+/**
+ * What `serve` logs as a warning at start: settings that work but put something at risk. In production,
+ * an open /metrics names tenants (the per-tenant request counter's `tenant` label) to whoever reaches the
+ * port.
+ */
+export function serveWarnings(config: Config): string[] {
+  const warnings: string[] = [];
+  if (config.production && config.metrics.enabled && !config.metrics.token) {
+    warnings.push(
+      'METRICS_TOKEN is not set: GET /metrics answers anyone who reaches the port, and its per-tenant ' +
+        'series expose tenant ids and their traffic; set METRICS_TOKEN (or METRICS=off)',
+    );
+  }
+  return warnings;
 }
 
 function instancesConfig(env: NodeJS.ProcessEnv): InstancesConfig {
@@ -170,10 +213,16 @@ function routerConfig(env: NodeJS.ProcessEnv): RouterConfig {
 }
 
 /** In production every development fallback is refused, all at once, so one restart fixes them all. */
-function assertNoDevelopmentFallbacks(config: Config): void {
+function assertNoDevelopmentFallbacks(config: Config, env: NodeJS.ProcessEnv): void {
   const missing: string[] = [];
   if (!config.controlDatabaseUrl)
     missing.push('CONTROL_DATABASE_URL (else an embedded PostgreSQL would start)');
+  if (!config.redisUrl && optional(env, 'JOBS') === undefined) {
+    missing.push(
+      'REDIS_URL (else rate limits count per replica and queued jobs are lost on restart), ' +
+        'or JOBS=inline to run jobs in the calling process on purpose',
+    );
+  }
   if (!config.auth.jwksUrl)
     missing.push('AUTH_JWKS_URL, AUTH_ISSUER, AUTH_AUDIENCE (else the development issuer)');
   if (!config.catalogSecretKey) missing.push('CATALOG_SECRET_KEY (else a development key file)');

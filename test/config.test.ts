@@ -1,5 +1,5 @@
 import { expect } from 'chai';
-import { loadConfig } from '../src/config.js';
+import { loadConfig, serveWarnings } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
 
 function configError(env: NodeJS.ProcessEnv): string {
@@ -37,18 +37,51 @@ describe('configuration', () => {
     }
   });
 
+  const production: NodeJS.ProcessEnv = {
+    NODE_ENV: 'production',
+    CONTROL_DATABASE_URL: 'postgres://control@db/control',
+    REDIS_URL: 'redis://redis:6379',
+    AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
+    AUTH_ISSUER: 'https://idp.example.com/',
+    AUTH_AUDIENCE: 'tenantplane',
+    CATALOG_SECRET_KEY: Buffer.alloc(32, 1).toString('base64'),
+    BACKUP_URL: 's3://backups/tenantplane',
+    KMS_KEY_ID: 'alias/tenantplane',
+    METRICS_TOKEN: 'scrape-secret',
+  };
+
   it('accepts a complete production configuration', () => {
-    const config = loadConfig({
-      NODE_ENV: 'production',
-      CONTROL_DATABASE_URL: 'postgres://control@db/control',
-      AUTH_JWKS_URL: 'https://idp.example.com/.well-known/jwks.json',
-      AUTH_ISSUER: 'https://idp.example.com/',
-      AUTH_AUDIENCE: 'tenantplane',
-      CATALOG_SECRET_KEY: Buffer.alloc(32, 1).toString('base64'),
-      BACKUP_URL: 's3://backups/tenantplane',
-      KMS_KEY_ID: 'alias/tenantplane',
-    });
+    const config = loadConfig(production);
     expect(config.production).to.equal(true);
+    expect(config.jobs).to.equal('redis');
+    expect(serveWarnings(config)).to.deep.equal([]);
+  });
+
+  it('refuses production without REDIS_URL unless JOBS=inline says jobs run in the calling process on purpose', () => {
+    const { REDIS_URL: _redis, ...withoutRedis } = production;
+    const message = configError(withoutRedis);
+    expect(message).to.include('REDIS_URL');
+    expect(message).to.include('JOBS=inline');
+    // Listed with the other fallbacks, so one restart fixes them all.
+    const everything = configError({ NODE_ENV: 'production' });
+    expect(everything).to.include('REDIS_URL').and.include('CATALOG_SECRET_KEY');
+    const inline = loadConfig({ ...withoutRedis, JOBS: 'inline' });
+    expect([inline.jobs, inline.redisUrl]).to.deep.equal(['inline', undefined]);
+    expect(configError({ ...withoutRedis, JOBS: 'redis' })).to.include('JOBS=redis needs REDIS_URL');
+    expect(configError({ ...production, JOBS: 'inline' })).to.include('JOBS=inline');
+    expect(configError({ JOBS: 'sometimes' })).to.include('JOBS must be inline or redis');
+    // Development keeps running jobs inline without Redis, as before.
+    expect(loadConfig({}).jobs).to.equal('inline');
+    expect(loadConfig({ REDIS_URL: 'redis://localhost:6379' }).jobs).to.equal('redis');
+  });
+
+  it('warns at serve start in production when /metrics is on without METRICS_TOKEN, naming the risk', () => {
+    const { METRICS_TOKEN: _token, ...open } = production;
+    const warnings = serveWarnings(loadConfig(open));
+    expect(warnings).to.have.length(1);
+    expect(warnings[0]).to.include('METRICS_TOKEN').and.include('tenant ids');
+    expect(serveWarnings(loadConfig({ ...open, METRICS: 'off' }))).to.deep.equal([]);
+    expect(serveWarnings(loadConfig({}))).to.deep.equal([]);
   });
 
   it('rejects half an identity provider, bad numbers and bad prefixes at start', () => {

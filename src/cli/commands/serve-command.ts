@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { serveWarnings } from '../../config.js';
 import { printQuickStart, seedQuickStart } from '../../embedded/quick-start.js';
 import { InFlightRequests } from '../../http/in-flight-requests.js';
 import { runCommand } from '../command-runner.js';
@@ -14,6 +15,7 @@ export function registerServeCommand(program: Command): void {
       runCommand(async () => {
         const runtime = await openRuntime({ logLevel: 'info' });
         const { tp, embedded, logger } = runtime;
+        for (const warning of serveWarnings(tp.config)) logger.warn(warning);
         const server = await tp.listen();
         const requests = new InFlightRequests(server);
         const address = server.address();
