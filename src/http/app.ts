@@ -3,6 +3,7 @@ import { authenticate, requireAdmin } from '../auth/authenticate.js';
 import type { Tenantplane } from '../tenantplane.js';
 import { chain } from './chain.js';
 import { errorHandler, notFound } from './error-handler.js';
+import { assertStorableBody } from './json-input.js';
 import { rateLimit } from './rate-limit.js';
 import { mountedAt } from './request-metrics.js';
 import { adminApi } from './routes/admin-api.js';
@@ -16,11 +17,25 @@ import { openApiRoute } from './routes/openapi.js';
 import { tenantContext } from './tenant-context.js';
 import { trackRequests } from './track-requests.js';
 
-/** Parses JSON bodies of the methods that carry one; GET and DELETE skip the parser entirely. */
+/**
+ * Parses JSON bodies of the methods that carry one; GET and DELETE skip the parser entirely. A body with
+ * text PostgreSQL cannot store (U+0000, an unpaired surrogate) or nested too deep is refused here, with
+ * 400 `invalid_field`, whatever route it is for.
+ */
 function jsonBodies(): RequestHandler {
   const json = express.json({ limit: '256kb' });
-  return (req, res, next) =>
-    req.method === 'GET' || req.method === 'DELETE' ? next() : json(req, res, next);
+  return (req, res, next) => {
+    if (req.method === 'GET' || req.method === 'DELETE') return next();
+    json(req, res, (error?: unknown) => {
+      if (error) return next(error);
+      try {
+        assertStorableBody(req.body);
+      } catch (refused) {
+        return next(refused);
+      }
+      next();
+    });
+  };
 }
 
 /** The service's express app: the application API, the admin API, health and, in development, the JWKS. */

@@ -1,4 +1,5 @@
 import { InvalidInputError } from '../../errors.js';
+import { assertStorable } from '../json-input.js';
 
 /** How one writable column of an application resource is checked. */
 export interface FieldSpec {
@@ -13,6 +14,8 @@ export type FieldSpecs = Record<string, FieldSpec>;
 const STATUS = /^[a-z][a-z0-9_-]{0,39}$/;
 
 function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
+  // Before anything else, so that JSON.stringify below never meets an object nested beyond its stack.
+  assertStorable(name, value);
   switch (spec.kind) {
     case 'text':
       if (typeof value !== 'string' || value.trim() === '' || value.length > spec.max) {
