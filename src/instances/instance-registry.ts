@@ -62,6 +62,8 @@ export class InstanceRegistry implements InstanceLease {
   readonly #leaseMs: number;
   readonly #startWaitMs: number;
   #validUntil = 0;
+  /** performance.now() when the last renewal succeeded. */
+  #renewedAt = Number.NEGATIVE_INFINITY;
   /** This instance's share on record. */
   #recordedPpm = 0;
   /** The fair part at the last renewal. */
@@ -100,6 +102,11 @@ export class InstanceRegistry implements InstanceLease {
 
   validUntil(): number {
     return this.#validUntil;
+  }
+
+  /** Whether the lease was renewed within the last two heartbeats: the control database answers. */
+  get renewingOnTime(): boolean {
+    return performance.now() - this.#renewedAt <= 2 * this.#heartbeatMs;
   }
 
   /** This instance's share on record and the fair part, in millionths. */
@@ -151,6 +158,7 @@ export class InstanceRegistry implements InstanceLease {
     try {
       const { recordedPpm, fairPpm } = await this.#knex.transaction((trx) => this.#renewIn(trx));
       this.#validUntil = sentAt + this.#leaseMs - LEASE_MARGIN_MS;
+      this.#renewedAt = performance.now();
       this.#armExpiry();
       this.#recordedPpm = recordedPpm;
       this.#fairPpm = fairPpm;
@@ -171,16 +179,21 @@ export class InstanceRegistry implements InstanceLease {
    */
   #armExpiry(): void {
     if (this.#expiryTimer) clearTimeout(this.#expiryTimer);
+    // Timers count whole milliseconds and may fire a fraction early: one past the lapse, and again if early.
     this.#expiryTimer = setTimeout(
       () => {
-        if (this.#closed || performance.now() < this.#validUntil) return;
+        if (this.#closed) return;
+        if (performance.now() < this.#validUntil) {
+          this.#armExpiry();
+          return;
+        }
         this.#logger.warn(
           'instance lease lapsed without a renewal: holding no router connections until renewed',
         );
         this.#failing = true;
         this.#holder?.setShare(0);
       },
-      Math.max(0, this.#validUntil - performance.now()),
+      Math.max(0, Math.ceil(this.#validUntil - performance.now()) + 1),
     );
     this.#expiryTimer.unref();
   }

@@ -5,8 +5,9 @@ import type { Tenantplane } from '../../tenantplane.js';
 const CONTROL_DATABASE_TIMEOUT_MS = 2000;
 
 /**
- * `/health`: the process is up. `/ready`: it can serve: the control database answers (Redis being down, or
- * the catalog's change channel not being known to be alive, only makes it `degraded`, see below). Once
+ * `/health`: the process is up. `/ready`: it can serve: the control database answers, or (a serving
+ * instance) its lease still holds (Redis being down, the catalog's change channel not being known to be
+ * alive, or the control database out of reach within the lease only make it `degraded`, see below). Once
  * shutdown has begun it answers 503, so load balancers stop sending.
  */
 
@@ -21,20 +22,12 @@ export function healthRoutes(tp: Tenantplane): Router {
       return;
     }
     const checks: Record<string, string> = {};
-    let timer: NodeJS.Timeout | undefined;
-    try {
-      // A control database that stopped answering (rather than refusing) must not hold the probe open.
-      await Promise.race([
-        tp.knex.raw('SELECT 1'),
-        new Promise((_, reject) => {
-          timer = setTimeout(() => reject(new Error('timed out')), CONTROL_DATABASE_TIMEOUT_MS);
-        }),
-      ]);
-      checks.control_database = 'ok';
-    } catch {
-      checks.control_database = 'unreachable';
-    } finally {
-      clearTimeout(timer);
+    const { registry } = tp;
+    if (registry) {
+      // The lease renewals are this instance's round trips to the control database: no query needed.
+      checks.control_database = registry.renewingOnTime ? 'ok' : 'unreachable';
+    } else {
+      checks.control_database = (await controlDatabaseAnswers(tp)) ? 'ok' : 'unreachable';
     }
     if (tp.directory) checks.catalog_changes = tp.directory.changeChannel === 'live' ? 'ok' : 'degraded';
     checks.redis = !tp.config.redisUrl
@@ -48,8 +41,14 @@ export function healthRoutes(tp: Tenantplane): Router {
     // out of the load balancer and turn a degradation into an outage. The same holds for the catalog's
     // change channel: while it is not known to be alive, lookups are re-read from the catalog every second
     // instead, and every instance listens on the same database.
-    const ready = checks.control_database === 'ok';
+    // Cut off from the control database, a serving instance still serves the routes it has for as long as
+    // its lease holds (see docs/connection-budget.md); every instance shares that database too, so it stays
+    // in the load balancer, degraded, until then.
+    const servesCachedRoutes =
+      tp.router !== undefined && registry !== undefined && registry.validUntil() > performance.now();
+    const ready = checks.control_database === 'ok' || servesCachedRoutes;
     const degraded =
+      checks.control_database === 'unreachable' ||
       checks.redis === 'unreachable' ||
       checks.rate_limit === 'degraded_local' ||
       checks.catalog_changes === 'degraded';
@@ -58,4 +57,23 @@ export function healthRoutes(tp: Tenantplane): Router {
       .json({ status: ready ? (degraded ? 'degraded' : 'ready') : 'not_ready', checks });
   });
   return router;
+}
+
+/** One round trip to the control database, given at most CONTROL_DATABASE_TIMEOUT_MS. */
+async function controlDatabaseAnswers(tp: Tenantplane): Promise<boolean> {
+  let timer: NodeJS.Timeout | undefined;
+  try {
+    // A control database that stopped answering (rather than refusing) must not hold the probe open.
+    await Promise.race([
+      tp.knex.raw('SELECT 1'),
+      new Promise((_, reject) => {
+        timer = setTimeout(() => reject(new Error('timed out')), CONTROL_DATABASE_TIMEOUT_MS);
+      }),
+    ]);
+    return true;
+  } catch {
+    return false;
+  } finally {
+    clearTimeout(timer);
+  }
 }
