@@ -11,7 +11,7 @@ import { TenantKeyring } from './backup/tenant-keyring.js';
 import { Catalog } from './catalog/catalog.js';
 import { connectControlDatabase, migrateControlDatabase } from './catalog/control-database.js';
 import { SecretBox } from './catalog/secret-box.js';
-import { TenantDirectory } from './catalog/tenant-directory.js';
+import { ALL_TENANTS, TenantDirectory } from './catalog/tenant-directory.js';
 import type { Config } from './config.js';
 import { ConfigError } from './errors.js';
 import { createApp } from './http/app.js';
@@ -202,6 +202,10 @@ export class Tenantplane {
         controlDatabaseUrl: url,
         logger,
         ...(registry ? { lease: registry } : {}),
+      });
+      // A server row changed (its admin URL replaced, say): new connections read its credentials again.
+      directory.on('changed', (tenantId) => {
+        if (tenantId === ALL_TENANTS) catalog.forgetServerCredentials();
       });
       await directory.start();
       const { retiredMaxPools: _retired, ...routerConfig } = config.router;

@@ -1,5 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
+import { serverClientConfig } from '../catalog/connection-config.js';
 import { migrateDatabase } from '../migrations/database-migrator.js';
 import { loadMigrations } from '../migrations/migration-source.js';
 import {
@@ -36,7 +37,7 @@ export async function withScratchDatabase<T>(
       adminUrl,
       async migrate(to) {
         await migrateDatabase({
-          connectionString: adminUrl,
+          ...(await serverClientConfig(adminUrl)),
           migrations,
           ledger: TENANT_LEDGER,
           ...(to === undefined ? {} : { to }),

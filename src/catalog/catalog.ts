@@ -1,5 +1,16 @@
+import type { ConnectionOptions } from 'node:tls';
 import type { Knex } from 'knex';
 import { ConflictError, NotFoundError } from '../errors.js';
+import {
+  loadServerTls,
+  parseServerUrl,
+  type ServerClientConfig,
+  type ServerTls,
+  serverClientConfig,
+  sslFor,
+  summarizeTls,
+  type TlsSummary,
+} from './connection-config.js';
 import type {
   DatabaseRecord,
   DatabaseStatus,
@@ -38,6 +49,14 @@ interface ServerRow {
   app_password_sealed: string;
   max_connections: number;
   created_at: Date;
+}
+
+interface AppCredentials {
+  host: string;
+  port: number;
+  user: string;
+  password: string;
+  tls: ServerTls;
 }
 
 const UNIQUE_VIOLATION = '23505';
@@ -159,26 +178,52 @@ export class Catalog {
     return (await this.knex<ServerRow>('servers').orderBy('id')).map(toServer);
   }
 
-  /** Server rows with their sealed secrets; servers are never changed in place, so each is read once. */
-  readonly #serverRows = new Map<string, Promise<ServerRow>>();
+  /**
+   * Replaces a server's admin URL (and the host and port taken from it). The catalog's trigger tells every
+   * instance, which then drops the server's credentials it cached (see forgetServerCredentials).
+   */
+  async updateServerConnection(
+    id: string,
+    connection: { host: string; port: number; adminUrl: string },
+  ): Promise<ServerRecord> {
+    const [row] = await this.knex<ServerRow>('servers')
+      .where({ id })
+      .update({
+        host: connection.host,
+        port: connection.port,
+        admin_url_sealed: this.secrets.seal(connection.adminUrl),
+      })
+      .returning('*');
+    this.forgetServerCredentials();
+    if (!row) throw new NotFoundError(`no server ${id}`, 'server_not_found');
+    return toServer(row as ServerRow);
+  }
 
-  #serverRow(serverId: string): Promise<ServerRow> {
-    let row = this.#serverRows.get(serverId);
-    if (!row) {
-      row = this.knex<ServerRow>('servers')
-        .where({ id: serverId })
-        .first()
-        .then((found) => {
-          if (!found) throw new NotFoundError(`no server ${serverId}`, 'server_not_found');
-          return found;
-        });
-      row.catch(() => this.#serverRows.delete(serverId));
-      this.#serverRows.set(serverId, row);
-    }
+  /**
+   * The application role's connection settings per server, TLS files read: the router asks for them for
+   * every connection it opens. Dropped by forgetServerCredentials when a server row changes.
+   */
+  readonly #appCredentials = new Map<string, Promise<AppCredentials>>();
+
+  /**
+   * Forgets every cached server credential, so the next connection reads the catalog (and the TLS files)
+   * again. Called on each catalog change that may touch servers; with a credentials read in flight, that
+   * read serves only the connections already waiting for it.
+   */
+  forgetServerCredentials(): void {
+    this.#appCredentials.clear();
+  }
+
+  async #serverRow(serverId: string): Promise<ServerRow> {
+    const row = await this.knex<ServerRow>('servers').where({ id: serverId }).first();
+    if (!row) throw new NotFoundError(`no server ${serverId}`, 'server_not_found');
     return row;
   }
 
-  /** The admin connection URL (with password) of a server, optionally pointed at another database. */
+  /**
+   * The admin connection URL (with password and TLS parameters) of a server, optionally pointed at another
+   * database. Read from the catalog each time: admin connections are few, and a replaced URL applies at once.
+   */
   async serverAdminUrl(serverId: string, database?: string): Promise<string> {
     const row = await this.#serverRow(serverId);
     const url = new URL(this.secrets.open(row.admin_url_sealed));
@@ -186,16 +231,56 @@ export class Catalog {
     return url.toString();
   }
 
-  /** Connection settings for the server's application role, the one that serves tenant traffic. */
-  async serverAppCredentials(
-    serverId: string,
-  ): Promise<{ host: string; port: number; user: string; password: string }> {
+  /** pg settings for an admin connection to a server (see connection-config.ts for its TLS settings). */
+  async serverAdminConfig(serverId: string, database?: string): Promise<ServerClientConfig> {
+    return serverClientConfig(await this.serverAdminUrl(serverId, database));
+  }
+
+  /** The TLS settings of a server's admin URL, without secrets: for listings. */
+  async serverTls(serverId: string): Promise<TlsSummary> {
     const row = await this.#serverRow(serverId);
+    return summarizeTls(parseServerUrl(this.secrets.open(row.admin_url_sealed)).tls);
+  }
+
+  /**
+   * Connection settings for the server's application role, the one that serves tenant traffic, with the
+   * TLS settings of the server's admin URL.
+   */
+  async serverAppCredentials(serverId: string): Promise<{
+    host: string;
+    port: number;
+    user: string;
+    password: string;
+    ssl: false | ConnectionOptions;
+  }> {
+    let credentials = this.#appCredentials.get(serverId);
+    if (!credentials) {
+      credentials = this.#readAppCredentials(serverId);
+      this.#appCredentials.set(serverId, credentials);
+      const cached = credentials;
+      cached.catch(() => {
+        if (this.#appCredentials.get(serverId) === cached) this.#appCredentials.delete(serverId);
+      });
+    }
+    const { host, port, user, password, tls } = await credentials;
+    return { host, port, user, password, ssl: await sslFor(tls, host, port) };
+  }
+
+  /** The application role's name and password, without connection settings (no TLS file is read). */
+  async serverAppRole(serverId: string): Promise<{ user: string; password: string }> {
+    const row = await this.#serverRow(serverId);
+    return { user: row.app_role, password: this.secrets.open(row.app_password_sealed) };
+  }
+
+  async #readAppCredentials(serverId: string): Promise<AppCredentials> {
+    const row = await this.#serverRow(serverId);
+    const tls = await loadServerTls(parseServerUrl(this.secrets.open(row.admin_url_sealed)).tls);
     return {
       host: row.host,
       port: row.port,
       user: row.app_role,
       password: this.secrets.open(row.app_password_sealed),
+      tls,
     };
   }
 

@@ -14,6 +14,8 @@ export interface LedgerTable {
 
 export interface MigrateDatabaseOptions {
   connectionString: string;
+  /** TLS for a tenant database: a server's settings (see serverClientConfig); default: the URL's, as pg reads them. */
+  ssl?: pg.ClientConfig['ssl'];
   migrations: Migration[];
   ledger: LedgerTable;
   /** Default 'up'. */
@@ -122,10 +124,10 @@ function ledgerName(ledger: LedgerTable): string {
 
 /** The migrations recorded as applied in a database, without taking its lock. */
 export async function readAppliedMigrations(
-  connectionString: string,
+  connection: pg.ClientConfig,
   ledger: LedgerTable,
 ): Promise<string[]> {
-  const client = new pg.Client({ connectionString, connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({ ...connection, connectionTimeoutMillis: 5000 });
   client.on('error', ignoreSessionLoss);
   await client.connect();
   try {
@@ -154,6 +156,7 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
   const table = ledgerName(options.ledger);
   const client = new pg.Client({
     connectionString: options.connectionString,
+    ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
     connectionTimeoutMillis: 10000,
     // Lets operators (and tests) find a runner's sessions in pg_stat_activity.
     application_name: MIGRATOR_APPLICATION_NAME,

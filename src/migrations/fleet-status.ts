@@ -65,8 +65,8 @@ export async function fleetStatus(
           : undefined,
       };
       try {
-        const url = await catalog.serverAdminUrl(database.serverId, database.databaseName);
-        const applied = await readAppliedMigrations(url, TENANT_LEDGER);
+        const connection = await catalog.serverAdminConfig(database.serverId, database.databaseName);
+        const applied = await readAppliedMigrations(connection, TENANT_LEDGER);
         statuses.push({
           ...base,
           reachable: true,

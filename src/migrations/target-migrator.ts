@@ -65,7 +65,7 @@ export async function migrateTarget(
   let result: TargetResult;
   try {
     const outcome = await migrateDatabase({
-      connectionString: await deps.catalog.serverAdminUrl(database.serverId, database.databaseName),
+      ...(await deps.catalog.serverAdminConfig(database.serverId, database.databaseName)),
       migrations: deps.migrations,
       ledger: TENANT_LEDGER,
       direction: plan.direction,

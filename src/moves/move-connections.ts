@@ -11,7 +11,7 @@ import { MOVER_APPLICATION_NAME } from './move-lock.js';
  */
 export async function connectForMove(catalog: Catalog, database: DatabaseRecord): Promise<pg.Client> {
   const client = new pg.Client({
-    connectionString: await catalog.serverAdminUrl(database.serverId, database.databaseName),
+    ...(await catalog.serverAdminConfig(database.serverId, database.databaseName)),
     connectionTimeoutMillis: 5000,
     application_name: MOVER_APPLICATION_NAME,
   });

@@ -1,10 +1,14 @@
 import pg from 'pg';
+import { describeConnectFailure, parseServerUrl, serverClientConfig } from '../catalog/connection-config.js';
 import { UnavailableError } from '../errors.js';
 import { quoteIdent } from '../ids.js';
 
-/** Runs `fn` on a short-lived admin connection, closed whatever happens. */
+/**
+ * Runs `fn` on a short-lived admin connection to the server `url` names (with the URL's TLS settings, see
+ * connection-config.ts), closed whatever happens.
+ */
 export async function withAdminClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
+  const client = new pg.Client({ ...(await serverClientConfig(url)), connectionTimeoutMillis: 5000 });
   // A session the server drops (a restart, pg_terminate_backend) fails the statement in flight, or the next
   // one, and the client is ended below; without a listener its 'error' event would end the process.
   client.on('error', () => {});
@@ -12,7 +16,7 @@ export async function withAdminClient<T>(url: string, fn: (client: pg.Client) =>
     await client.connect();
   } catch (error) {
     throw new UnavailableError(
-      `cannot connect to the server: ${(error as Error).message}`,
+      `cannot connect to the server: ${describeConnectFailure(error, parseServerUrl(url).tls)}`,
       'server_unreachable',
       {
         cause: error,

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { serverClientConfig } from '../catalog/connection-config.js';
 import { assertSlug, quoteIdent } from '../ids.js';
 import { type MigrateResult, migrateDatabase } from '../migrations/database-migrator.js';
 import { loadMigrations } from '../migrations/migration-source.js';
@@ -40,7 +41,7 @@ export async function prepareTenantDatabase(options: PrepareTenantDatabaseOption
     }
   });
   const result = await migrateDatabase({
-    connectionString: options.adminUrl,
+    ...(await serverClientConfig(options.adminUrl)),
     migrations: await loadMigrations(options.migrationsDir),
     ledger: TENANT_LEDGER,
   });
