@@ -56,6 +56,19 @@ export class ConflictError extends TenantplaneError {
   }
 }
 
+/**
+ * A write-once put found an object already stored under its key and left it as it was (HTTP 409). Backups
+ * are written this way, so a stored backup is never replaced.
+ */
+export class ObjectExistsError extends ConflictError {
+  constructor(
+    readonly key: string,
+    location: string,
+  ) {
+    super(`${location} already holds ${key}; it is never replaced`, 'object_exists');
+  }
+}
+
 /** A dependency (database server, identity provider) is down (HTTP 503). */
 export class UnavailableError extends TenantplaneError {
   readonly retryAfterSeconds: number | undefined;

@@ -86,6 +86,43 @@ export class BackupCatalog {
       .update({ state: 'failed', error: error.slice(0, 2000) });
   }
 
+  /**
+   * Lets a backup's object go, only as its row allows: with `fail`, a backup that is not `complete` is
+   * marked `failed` first; then, if the row is `failed`, `remove` runs (it deletes the object). The row
+   * stays locked meanwhile, so no attempt can begin or complete it while its object is being deleted, and
+   * a `complete` backup's object is never touched. Answers the row's state (undefined: there is no row, so
+   * nothing was ever stored for it). A failure of `remove` is raised once the state change is committed.
+   */
+  async release(
+    id: string,
+    remove: (backup: BackupRecord) => Promise<void>,
+    options: { fail?: string } = {},
+  ): Promise<BackupState | undefined> {
+    let removal: { error: unknown } | undefined;
+    const state = await this.knex.transaction(async (trx) => {
+      const row = await trx('backups').where({ id }).forUpdate().first();
+      if (!row) return undefined;
+      let backup = toBackup(row);
+      if (backup.state !== 'complete' && options.fail !== undefined) {
+        const [failed] = await trx('backups')
+          .where({ id })
+          .update({ state: 'failed', error: options.fail.slice(0, 2000) })
+          .returning('*');
+        backup = toBackup(failed);
+      }
+      if (backup.state === 'failed') {
+        try {
+          await remove(backup);
+        } catch (error) {
+          removal = { error };
+        }
+      }
+      return backup.state;
+    });
+    if (removal) throw removal.error;
+    return state;
+  }
+
   async get(tenantId: string, id: string): Promise<BackupRecord | undefined> {
     const row = await this.knex('backups').where({ id, tenant_id: tenantId }).first();
     return row ? toBackup(row) : undefined;

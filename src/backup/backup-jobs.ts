@@ -1,9 +1,9 @@
 import type { JobContext, JobHandler } from '../jobs/job-queue.js';
 import type { Tenantplane } from '../tenantplane.js';
 import { BackupCatalog, type BackupRecord } from './backup-catalog.js';
+import { deliverBackup } from './backup-delivery.js';
 import { BackupRequests, type RequestJobData } from './backup-requests.js';
 import { openObjectStore } from './object-store-factory.js';
-import { backupObjectKey, backupTenant } from './tenant-backup.js';
 import { exportTenant } from './tenant-export.js';
 import { type RestoreDeps, restoreTenant } from './tenant-restore.js';
 
@@ -104,22 +104,35 @@ export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
     };
   });
 
+  // A delivery may be a retry, or a second delivery of a job taken for stalled while the first still runs:
+  // see deliverBackup, which never replaces a stored backup object.
   const backupJob = job(
     async (data, context) => {
-      const backup = await backupTenant(backupDeps(tp), data.tenantId, data.requestId, {
+      const backup = await deliverBackup(backupDeps(tp), data.tenantId, data.requestId, {
         compress: data.params.compress === true,
         onProgress: progressReporter(context),
       });
-      await tp.catalog.audit(data.actor, 'tenant.backup', data.tenantId, {
-        backupId: backup.id,
-        sizeBytes: backup.sizeBytes,
-      });
+      // Once per backup, however many deliveries finished it.
+      const audited = await tp
+        .knex('audit_log')
+        .where({ tenant_id: data.tenantId, action: 'tenant.backup' })
+        .whereRaw("details->>'backupId' = ?", [backup.id])
+        .first('id');
+      if (!audited) {
+        await tp.catalog.audit(data.actor, 'tenant.backup', data.tenantId, {
+          backupId: backup.id,
+          sizeBytes: backup.sizeBytes,
+        });
+      }
       return backupView(backup);
     },
+    // Failed for good: the row says failed and the object goes, unless the backup is complete (a step
+    // after it failed), in which case both stay as they are.
     async (data, error) => {
       const deps = backupDeps(tp);
-      await deps.backups.fail(data.requestId, (error as Error).message);
-      await deps.store.delete(backupObjectKey(data.tenantId, data.requestId));
+      await deps.backups.release(data.requestId, (backup) => deps.store.delete(backup.objectKey), {
+        fail: (error as Error).message,
+      });
     },
   );
 

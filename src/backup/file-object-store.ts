@@ -1,19 +1,20 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type Dirent } from 'node:fs';
-import { mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError, ObjectExistsError } from '../errors.js';
 import { assertObjectKey, assertObjectPrefix } from './object-key.js';
-import type { ObjectInfo, ObjectStore, StoredObject } from './object-store.js';
+import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store.js';
 import { RunningDigest } from './running-digest.js';
 
 /**
  * Objects as files under a folder (`file:///path`). A put writes a hidden temporary file beside the final
  * name, fsyncs it, renames it into place and fsyncs the folder, so a crash leaves either the old object or
- * the new one, never a torn file under the key.
+ * the new one, never a torn file under the key. A write-once put (`ifAbsent`) hard-links the temporary
+ * file to the final name instead, which fails rather than replace a file that is there.
  */
 export class FileObjectStore implements ObjectStore {
   readonly location: string;
@@ -23,7 +24,7 @@ export class FileObjectStore implements ObjectStore {
     this.location = pathToFileURL(this.root).href;
   }
 
-  async put(key: string, body: Readable): Promise<StoredObject> {
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
     const file = this.pathOf(key);
     const directory = path.dirname(file);
     await mkdir(directory, { recursive: true });
@@ -41,7 +42,8 @@ export class FileObjectStore implements ObjectStore {
     try {
       await pipeline(body, tap, createWriteStream(temporary, { flags: 'wx', mode: 0o600 }));
       await fsync(temporary, 'r+');
-      await rename(temporary, file);
+      if (options.ifAbsent) await this.publishOnce(temporary, file, key);
+      else await rename(temporary, file);
     } catch (error) {
       await unlink(temporary).catch(() => {});
       throw error;
@@ -105,6 +107,26 @@ export class FileObjectStore implements ObjectStore {
     } catch (error) {
       if (!isMissing(error)) throw error;
     }
+  }
+
+  /**
+   * Gives the finished temporary file its final name, and no other, unless a file has it already: the
+   * temporary name is gone once this resolves. link(2) never replaces
+   * its target, so of writers racing for one key exactly one succeeds. A filesystem without hard links
+   * falls back to a look before the rename, which only a writer racing in between could get past.
+   */
+  private async publishOnce(temporary: string, file: string, key: string): Promise<void> {
+    try {
+      await link(temporary, file);
+      await unlink(temporary);
+      return;
+    } catch (error) {
+      const code = (error as NodeJS.ErrnoException).code;
+      if (code === 'EEXIST') throw new ObjectExistsError(key, this.location);
+      if (code !== 'EPERM' && code !== 'ENOTSUP' && code !== 'ENOSYS' && code !== 'EOPNOTSUPP') throw error;
+    }
+    if (await this.head(key)) throw new ObjectExistsError(key, this.location);
+    await rename(temporary, file);
   }
 
   private pathOf(key: string): string {

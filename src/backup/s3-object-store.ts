@@ -14,10 +14,16 @@ import {
   type S3ClientConfig,
   UploadPartCommand,
 } from '@aws-sdk/client-s3';
-import { ConfigError, NotFoundError, TenantplaneError, UnavailableError } from '../errors.js';
+import {
+  ConfigError,
+  NotFoundError,
+  ObjectExistsError,
+  TenantplaneError,
+  UnavailableError,
+} from '../errors.js';
 import { awsErrorName, awsStatus, isTransientAwsError } from './aws-errors.js';
 import { assertObjectKey, assertObjectPrefix } from './object-key.js';
-import type { ObjectInfo, ObjectStore, StoredObject } from './object-store.js';
+import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store.js';
 import { RunningDigest } from './running-digest.js';
 
 const MIB = 1024 * 1024;
@@ -43,7 +49,8 @@ export interface S3ObjectStoreOptions {
 /**
  * Objects in S3 (`s3://bucket/prefix`). Large bodies go up as a multipart upload streamed part by part,
  * each part with a SHA-256 checksum S3 verifies; any failure aborts the upload, so a key never shows a
- * partial object.
+ * partial object. A write-once put (`ifAbsent`) sends `If-None-Match: *` with the PutObject or the
+ * CompleteMultipartUpload that would make the object visible, so S3 itself refuses to replace one.
  */
 export class S3ObjectStore implements ObjectStore {
   readonly location: string;
@@ -85,8 +92,9 @@ export class S3ObjectStore implements ObjectStore {
     return new S3ObjectStore({ ...options, bucket: url.hostname, prefix });
   }
 
-  async put(key: string, body: Readable): Promise<StoredObject> {
+  async put(key: string, body: Readable, options: PutOptions = {}): Promise<StoredObject> {
     const objectKey = this.keyOf(key);
+    const condition = options.ifAbsent ? { IfNoneMatch: '*' } : {};
     const digest = new RunningDigest();
     let buffered: Buffer[] = [];
     let bufferedBytes = 0;
@@ -98,7 +106,13 @@ export class S3ObjectStore implements ObjectStore {
         buffered.push(bytes);
         bufferedBytes += bytes.length;
         if (bufferedBytes >= this.partSizeFor(upload?.partCount ?? 0)) {
-          upload ??= await MultipartUpload.start(this.client, this.bucket, objectKey, this.partsInFlight);
+          upload ??= await MultipartUpload.start(
+            this.client,
+            this.bucket,
+            objectKey,
+            this.partsInFlight,
+            condition,
+          );
           // Waits while the in-flight parts are full, which stops reading the body: memory stays bounded.
           await upload.add(Buffer.concat(buffered, bufferedBytes));
           buffered = [];
@@ -118,12 +132,14 @@ export class S3ObjectStore implements ObjectStore {
               Body: rest,
               ChecksumAlgorithm: 'SHA256',
               ChecksumSHA256: createHash('sha256').update(rest).digest('base64'),
+              ...condition,
             }),
           ),
         );
       }
     } catch (error) {
       await upload?.abort();
+      if (options.ifAbsent && awsStatus(error) === 412) throw new ObjectExistsError(key, this.location);
       throw this.mapped(`put ${key}`, error);
     }
     return { key, size: digest.size, sha256: digest.hex() };
@@ -209,7 +225,8 @@ export class S3ObjectStore implements ObjectStore {
 
   private mapped(what: string, error: unknown): unknown {
     if (error instanceof TenantplaneError) return error;
-    if (isTransientAwsError(error)) {
+    // S3's answer to a conditional write racing another write of the key: worth trying again.
+    if (isTransientAwsError(error) || awsErrorName(error) === 'ConditionalRequestConflict') {
       return new UnavailableError(
         `object store ${this.location} is unavailable (${what})`,
         'storage_unavailable',
@@ -236,13 +253,21 @@ class MultipartUpload {
     private readonly key: string,
     private readonly uploadId: string,
     private readonly maxInFlight: number,
+    /** Sent with CompleteMultipartUpload: `If-None-Match: *` for a write-once put. */
+    private readonly condition: { IfNoneMatch?: string },
   ) {}
 
-  static async start(client: S3Client, bucket: string, key: string, maxInFlight: number) {
+  static async start(
+    client: S3Client,
+    bucket: string,
+    key: string,
+    maxInFlight: number,
+    condition: { IfNoneMatch?: string } = {},
+  ) {
     const created = await client.send(
       new CreateMultipartUploadCommand({ Bucket: bucket, Key: key, ChecksumAlgorithm: 'SHA256' }),
     );
-    return new MultipartUpload(client, bucket, key, created.UploadId!, maxInFlight);
+    return new MultipartUpload(client, bucket, key, created.UploadId!, maxInFlight, condition);
   }
 
   async add(body: Buffer): Promise<void> {
@@ -290,6 +315,7 @@ class MultipartUpload {
         Key: this.key,
         UploadId: this.uploadId,
         MultipartUpload: { Parts: this.parts },
+        ...this.condition,
       }),
     );
   }
