@@ -211,6 +211,12 @@ for (const backend of backends) {
       const again = await handler()(data, attempt(2));
       expect(again).to.deep.equal(first);
       expect(await fingerprint(key)).to.deep.equal(stored);
+      // One backup, one audit entry, however many deliveries answered for it.
+      const audited = await plane.tp
+        .knex('audit_log')
+        .where({ action: 'tenant.backup' })
+        .whereRaw("details->>'backupId' = ?", [data.requestId]);
+      expect(audited).to.have.length(1);
       expect((await verifyBackup(backupDeps(plane.tp), TENANT, data.requestId)).tables.users).to.equal(50);
     });
 
