@@ -21,8 +21,10 @@ import { InvalidInputError, TenantplaneError } from '../errors.js';
  *
  * Besides `sslmode`: `sslrootcert` (a PEM file, or `system`, which libpq allows with `verify-full` only),
  * `sslcert` and `sslkey` (a client certificate, both or neither), `sslpassword` (of an encrypted key),
- * `sslcrl`, `ssl_min_protocol_version` and `ssl_max_protocol_version`. File paths must be absolute (every
- * instance reads them, whatever its working directory). Where libpq would fall back on files in
+ * `sslcrl`, `ssl_min_protocol_version` and `ssl_max_protocol_version`. A URL an operator gives must name
+ * files by absolute paths (every instance reads them, whatever its working directory) and follow libpq's
+ * rules on CAs (checkServerUrl); a URL stored before those checks is still read as far as it can be,
+ * relative paths from the working directory as libpq does. Where libpq would fall back on files in
  * `~/.postgresql/` or on `PG*` environment variables, tenantplane does not: a server is reached the same
  * way from every instance, by what its URL says. node-postgres' own spellings keep their meaning:
  * `sslmode=no-verify` (encrypted, nothing verified), `ssl=true` (`verify-full`), `ssl=false` (`disable`).
@@ -109,15 +111,15 @@ function sslModeOf(params: URLSearchParams): SslMode {
   throw invalid(`ssl=${ssl} is not supported: use sslmode`);
 }
 
+/** A file parameter; a relative path (which only a URL stored before paths were checked can hold) is libpq's: from the working directory. */
 function filePath(params: URLSearchParams, name: string): string | undefined {
   const value = params.get(name);
   if (value === null || value === '') return undefined;
   if (name === 'sslrootcert' && value === 'system') return value;
-  if (!path.isAbsolute(value)) {
-    throw invalid(`${name} must be an absolute path (every instance reads it): ${value}`);
-  }
-  return value;
+  return path.resolve(value);
 }
+
+const FILE_PARAMETERS = ['sslrootcert', 'sslcert', 'sslkey', 'sslcrl'] as const;
 
 function tlsVersion(params: URLSearchParams, name: string): SecureVersion | undefined {
   const value = params.get(name);
@@ -128,8 +130,9 @@ function tlsVersion(params: URLSearchParams, name: string): SecureVersion | unde
 }
 
 /**
- * Splits and checks a server URL. Throws InvalidInputError (code `invalid_url`) for anything libpq would
- * refuse; the message never contains the URL (it holds a password).
+ * Splits a server URL as stored in the catalog. Throws InvalidInputError (code `invalid_url`) for what
+ * cannot be connected with at all; the message never contains the URL (it holds a password). A URL given
+ * by an operator goes through checkServerUrl first, which is stricter.
  */
 export function parseServerUrl(raw: string): ServerUrl {
   let url: URL;
@@ -153,13 +156,6 @@ export function parseServerUrl(raw: string): ServerUrl {
     minVersion: tlsVersion(params, 'ssl_min_protocol_version'),
     maxVersion: tlsVersion(params, 'ssl_max_protocol_version'),
   };
-  if (settings.sslrootcert === 'system' && !['verify-full', 'disable'].includes(settings.sslmode)) {
-    // libpq's rule: any certificate a public CA issued for any name would pass anything weaker.
-    throw invalid(`sslrootcert=system needs sslmode=verify-full (not ${settings.sslmode})`);
-  }
-  if (settings.sslmode === 'verify-ca' && settings.sslrootcert === undefined) {
-    throw invalid('sslmode=verify-ca needs sslrootcert=<CA file>: the chain is verified against it');
-  }
   if ((settings.sslcert === undefined) !== (settings.sslkey === undefined)) {
     throw invalid('sslcert and sslkey go together: a client certificate needs its key');
   }
@@ -167,6 +163,31 @@ export function parseServerUrl(raw: string): ServerUrl {
   // IPv6 literals come bracketed from URL; sockets want them bare.
   const host = url.hostname.replace(/^\[(.*)\]$/, '$1');
   return { connectionString: url.toString(), host, port: Number(url.port || 5432), tls: settings };
+}
+
+/**
+ * parseServerUrl, and what a URL an operator gives (`servers add`, `servers update`) must also satisfy:
+ * absolute file paths, since every instance reads the files whatever its working directory; and libpq's
+ * rules against CAs that would let through certificates that somebody else obtained.
+ */
+export function checkServerUrl(raw: string): ServerUrl {
+  const parsed = parseServerUrl(raw);
+  const params = new URL(raw).searchParams;
+  for (const name of FILE_PARAMETERS) {
+    const value = params.get(name);
+    if (value && !(name === 'sslrootcert' && value === 'system') && !path.isAbsolute(value)) {
+      throw invalid(`${name} must be an absolute path (every instance reads it): ${value}`);
+    }
+  }
+  const { sslmode, sslrootcert } = parsed.tls;
+  if (sslrootcert === 'system' && sslmode !== 'verify-full' && sslmode !== 'disable') {
+    // libpq's rule: any certificate a public CA issued, for any name, would pass anything weaker.
+    throw invalid(`sslrootcert=system needs sslmode=verify-full (not ${sslmode})`);
+  }
+  if (sslmode === 'verify-ca' && sslrootcert === undefined) {
+    throw invalid('sslmode=verify-ca needs sslrootcert=<CA file>: the chain is verified against it');
+  }
+  return parsed;
 }
 
 /** What `servers list` shows of a server's TLS settings: no secrets, only the mode and file paths. */

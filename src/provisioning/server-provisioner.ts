@@ -2,9 +2,9 @@ import { randomBytes } from 'node:crypto';
 import pg from 'pg';
 import type { Actor } from '../catalog/catalog.js';
 import {
+  checkServerUrl,
   describeConnectFailure,
   loadServerTls,
-  parseServerUrl,
   redactServerUrl,
   type ServerUrl,
   sslFor,
@@ -78,7 +78,7 @@ export class ServerProvisioner {
 
   async add(input: AddServerInput, actor: Actor): Promise<ServerWithTls> {
     const id = assertSlug(input.id, 'server id');
-    const url = parseServerUrl(input.adminUrl);
+    const url = checkServerUrl(input.adminUrl);
     const adminUrl = new URL(input.adminUrl).toString();
     if (
       input.maxConnections !== undefined &&
@@ -144,7 +144,7 @@ export class ServerProvisioner {
    */
   async update(input: UpdateServerInput, actor: Actor): Promise<ServerWithTls> {
     const id = assertSlug(input.id, 'server id');
-    const url = parseServerUrl(input.adminUrl);
+    const url = checkServerUrl(input.adminUrl);
     const adminUrl = new URL(input.adminUrl).toString();
     const { catalog, logger } = this.context;
     const before = await catalog.requireServer(id);
