@@ -1,8 +1,8 @@
 import type { Command } from 'commander';
 import type { Actor } from '../../catalog/catalog.js';
+import { redactServerUrl } from '../../catalog/connection-config.js';
 import { migrateControlDatabase } from '../../catalog/control-database.js';
 import { InvalidInputError } from '../../errors.js';
-import { redactUrl } from '../../logging/logger.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
@@ -54,7 +54,29 @@ export function registerCatalogCommands(program: Command): void {
           printResult(
             Boolean(options.json),
             server,
-            () => `server ${server.id} registered (${redactUrl(options.url)})`,
+            () =>
+              `server ${server.id} registered (${redactServerUrl(options.url)}, TLS: ${server.tls.sslmode})`,
+          );
+        });
+      }),
+    );
+  servers
+    .command('update <id>')
+    .description("replace a server's admin URL (a rotated password, a new CA) without touching its databases")
+    .requiredOption(
+      '--url <admin-url>',
+      'the new admin URL of the same server; its TLS settings apply to every connection',
+    )
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (id: string, options: CommonOptions & { url: string }) => {
+        await withRuntime({ serveTraffic: false }, async (runtime) => {
+          const server = await runtime.tp.servers.update({ id, adminUrl: options.url }, CLI_ACTOR);
+          printResult(
+            Boolean(options.json),
+            server,
+            () =>
+              `server ${server.id} now reached at ${redactServerUrl(options.url)} (TLS: ${server.tls.sslmode})`,
           );
         });
       }),
@@ -66,12 +88,16 @@ export function registerCatalogCommands(program: Command): void {
     .action(
       runCommand(async (options: CommonOptions) => {
         await withRuntime({ serveTraffic: false }, async (runtime) => {
-          const list = await runtime.tp.catalog.serverLoads();
+          const loads = await runtime.tp.catalog.serverLoads();
+          const list = await Promise.all(
+            loads.map(async (server) => ({ ...server, tls: await runtime.tp.catalog.serverTls(server.id) })),
+          );
           printResult(Boolean(options.json), list, () =>
             table(
               list.map((server) => ({
                 id: server.id,
                 host: `${server.host}:${server.port}`,
+                tls: server.tls.sslmode === 'disable' ? 'off' : server.tls.sslmode,
                 max_connections: server.maxConnections,
                 databases: server.databases,
                 app_role: server.appRole,
