@@ -48,7 +48,34 @@ export async function createDatabaseIfMissing(client: pg.Client, name: string): 
   }
 }
 
-/** Drops the database, disconnecting anyone still on it. */
+const INSUFFICIENT_PRIVILEGE = '42501';
+/** How long a drop waits for sessions the admin role may not end (see dropDatabaseIfExists). */
+const DROP_WAIT_MS = 10000;
+
+/**
+ * Drops the database, disconnecting anyone still on it. An admin role that may not end other roles'
+ * sessions (a plain role, as on managed PostgreSQL, without pg_signal_backend or membership of the
+ * application role) cannot force the application role's out: the drop is then tried again as long as
+ * such sessions remain, for up to 10 s. Routers close their pool of a database once its tenant is deleted
+ * or has moved, so they go within a second or two.
+ */
 export async function dropDatabaseIfExists(client: pg.Client, name: string): Promise<void> {
-  await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+  const deadline = performance.now() + DROP_WAIT_MS;
+  for (;;) {
+    try {
+      await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
+      return;
+    } catch (error) {
+      if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE || performance.now() >= deadline) {
+        throw error;
+      }
+      // Anything but others' sessions (not the database's owner, say) is not worth waiting for.
+      const others = await client.query(
+        'SELECT 1 FROM pg_stat_activity WHERE datname = $1 AND usename <> current_user LIMIT 1',
+        [name],
+      );
+      if (others.rowCount === 0) throw error;
+      await new Promise((resolve) => setTimeout(resolve, 100));
+    }
+  }
 }
