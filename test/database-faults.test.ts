@@ -206,18 +206,11 @@ describe('database faults under load (tenantctl serve)', function () {
     );
     await plane.tp.shards.add({ id: 'shard-faults', serverId: 'pg-managed' }, TEST_ACTOR);
     await plane.tp.tenants.create({ id: 'shard-co', tier: 'pro' }, TEST_ACTOR);
-    // The dedicated tenant's server is registered with the superuser, on the same cluster: creating a
-    // dedicated database runs `ALTER DATABASE … SET tenantplane.tenant_id`, which PostgreSQL refuses to a
-    // non-superuser (a known provisioning limitation, fixed separately). Its traffic still runs as the
-    // server's non-owner application role, like the shard tenant's. The new server has no databases, so
-    // the enterprise tenant is placed on it.
-    await plane.tp.servers.add(
-      { id: 'pg-dedicated', adminUrl: cluster.superuserUrl(), maxConnections: 40 },
-      TEST_ACTOR,
-    );
+    // The dedicated database is made by the same non-superuser admin; the router's connections to it carry
+    // the tenant in their startup packet.
     await plane.tp.tenants.create({ id: 'big-co', tier: 'enterprise' }, TEST_ACTOR);
     const placed = await plane.tp.catalog.tenantRoute('big-co');
-    expect(placed?.serverId).to.equal('pg-dedicated');
+    expect(placed?.serverId).to.equal('pg-managed');
     tenants = [];
     for (const id of ['shard-co', 'big-co']) {
       tenants.push({ id, token: await plane.tp.devIssuer!.mint({ tenantId: id }) });
@@ -365,7 +358,7 @@ describe('database faults under load (tenantctl serve)', function () {
       await load.warmedUp(tenants.map((t) => t.id));
       await sleep(300);
       const from = performance.now();
-      const roles = ['pg-managed', 'pg-dedicated'].map((server) => appRoleName(plane.prefix, server));
+      const roles = [appRoleName(plane.prefix, 'pg-managed')];
       // A few rounds, so that some sessions die idle in a pool and some in the middle of a statement.
       for (let round = 0; round < 5; round++) {
         const killed = await cluster.query<{ n: number }>(

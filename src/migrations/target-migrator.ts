@@ -1,6 +1,7 @@
 import os from 'node:os';
 import type { Catalog } from '../catalog/catalog.js';
 import type { DatabaseRecord } from '../catalog/records.js';
+import { databaseTenant, tenantBoundConfig } from '../provisioning/tenant-binding.js';
 import { TENANT_LEDGER } from '../provisioning/tenant-database.js';
 import { MigrationFailedError, migrateDatabase, rootMessage } from './database-migrator.js';
 import { immediateLedgerSink, type LedgerSink } from './ledger-writer.js';
@@ -64,8 +65,12 @@ export async function migrateTarget(
   await sink?.started(database.id);
   let result: TargetResult;
   try {
+    const connection = await deps.catalog.serverAdminConfig(database.serverId, database.databaseName);
+    // A dedicated database's migrations act as its tenant: row-level security is forced for the tables'
+    // owner, the admin role, too (unless it is a superuser), so rows are the tenant's to touch.
+    const tenant = databaseTenant(database);
     const outcome = await migrateDatabase({
-      ...(await deps.catalog.serverAdminConfig(database.serverId, database.databaseName)),
+      ...(tenant === undefined ? connection : tenantBoundConfig(connection, tenant)),
       migrations: deps.migrations,
       ledger: TENANT_LEDGER,
       direction: plan.direction,

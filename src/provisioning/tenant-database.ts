@@ -1,9 +1,10 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { serverClientConfig } from '../catalog/connection-config.js';
-import { assertSlug, quoteIdent } from '../ids.js';
+import { quoteIdent } from '../ids.js';
 import { type MigrateResult, migrateDatabase } from '../migrations/database-migrator.js';
 import { loadMigrations } from '../migrations/migration-source.js';
 import { withAdminClient } from './admin-connection.js';
+import { tenantBoundUrl } from './tenant-binding.js';
 
 /** Where each tenant database records its applied migrations (a schema the application role cannot use). */
 export const TENANT_LEDGER = { schema: 'tenantplane', table: 'schema_migrations' } as const;
@@ -14,13 +15,18 @@ export interface PrepareTenantDatabaseOptions {
   databaseName: string;
   appRole: string;
   migrationsDir: string;
-  /** Set for a dedicated database: the one tenant whose rows it holds. */
+  /** Set for a dedicated database: the one tenant whose rows it holds (its migrations act as that tenant). */
   ownerTenantId?: string;
 }
 
 /**
  * Locks a fresh shard or dedicated database down to the application role, then migrates it. Every step is
  * idempotent, so re-running after a crash finishes the job.
+ *
+ * Nothing here binds a dedicated database to its tenant: `ALTER DATABASE … SET tenantplane.tenant_id` needs
+ * a superuser. Each session that acts as the tenant says so itself: the router's connections in their
+ * startup packet (tenantStartupOption), admin work per transaction (set_config) or per connection
+ * (tenantBoundUrl). Databases made when the setting was fixed per database keep it, to the same value.
  */
 export async function prepareTenantDatabase(options: PrepareTenantDatabaseOptions): Promise<MigrateResult> {
   const database = quoteIdent(options.databaseName);
@@ -34,14 +40,15 @@ export async function prepareTenantDatabase(options: PrepareTenantDatabaseOption
     await client.query(
       `ALTER DEFAULT PRIVILEGES IN SCHEMA public GRANT SELECT, INSERT, UPDATE, DELETE ON TABLES TO ${role}`,
     );
-    if (options.ownerTenantId !== undefined) {
-      // A dedicated database is bound to its tenant for every session, so the router need not set it.
-      const tenant = pg.escapeLiteral(assertSlug(options.ownerTenantId));
-      await client.query(`ALTER DATABASE ${database} SET tenantplane.tenant_id = ${tenant}`);
-    }
   });
+  // The admin role owns the tables, and row-level security is forced for owners too: a migration that
+  // touches a dedicated database's rows sees them only as its tenant.
+  const migrationUrl =
+    options.ownerTenantId === undefined
+      ? options.adminUrl
+      : tenantBoundUrl(options.adminUrl, options.ownerTenantId);
   const result = await migrateDatabase({
-    ...(await serverClientConfig(options.adminUrl)),
+    ...(await serverClientConfig(migrationUrl)),
     migrations: await loadMigrations(options.migrationsDir),
     ledger: TENANT_LEDGER,
   });

@@ -2,6 +2,7 @@ import pg from 'pg';
 import { databaseUnavailableError, UnavailableError } from '../errors.js';
 import type { InstanceLease } from '../instances/instance-lease.js';
 import type { Logger } from '../logging/logger.js';
+import { tenantStartupOption } from '../provisioning/tenant-binding.js';
 import { connectFailure } from './connect-failure.js';
 
 /** Where a connection goes and how many this process may hold there. */
@@ -13,6 +14,11 @@ export interface PoolTarget {
   poolSize: number;
   /** Connections all routers together may hold on the server; this process holds its share of it. */
   serverBudget: number;
+  /**
+   * The tenant every connection acts as, set in its startup packet: for a dedicated database, whose
+   * statements then run without setting the tenant each time. Unset for a shard.
+   */
+  tenantId?: string;
 }
 
 /** What a connection needs besides the database name: host, port, role and password (and TLS settings). */
@@ -265,6 +271,7 @@ export class ElasticPool {
       .then((credentials) => {
         const client = new pg.Client({
           ...credentials,
+          ...(target.tenantId === undefined ? {} : { options: tenantStartupOption(target.tenantId) }),
           database: target.databaseName,
           application_name: this.#applicationName,
           connectionTimeoutMillis: this.#acquireTimeoutMs,

@@ -39,9 +39,10 @@ export type TenantKnex = (table: string) => Knex.QueryBuilder;
  *
  * On a shard every statement runs in a transaction that first sets `tenantplane.tenant_id` with
  * `set_config(..., true)`, so nothing about the tenant outlives the transaction on the pooled connection.
- * A single statement costs one round trip (see TenantScopedQuery). On a dedicated database the setting is fixed
- * per database, so statements run as they are. Either way row-level security holds the boundary, and the
- * service's own queries filter on tenant_id too.
+ * A single statement costs one round trip (see TenantScopedQuery). On a dedicated database each connection
+ * of its pool was bound to the tenant when it was opened (`-c tenantplane.tenant_id=<id>` in its startup
+ * packet, see PoolTarget.tenantId), so statements run as they are. Either way row-level security holds the
+ * boundary, and the service's own queries filter on tenant_id too.
  */
 export class TenantDatabase {
   #knex: TenantKnex | undefined;

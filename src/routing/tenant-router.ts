@@ -73,6 +73,8 @@ export class TenantRouter {
         serverId: route.serverId,
         poolSize: route.placement === 'shard' ? this.#shardPoolSize : route.poolSize,
         serverBudget: Math.max(1, Math.floor(route.serverMaxConnections * this.#budgetShare)),
+        // A dedicated database's connections act as its tenant from the start (see TenantDatabase).
+        ...(route.placement === 'dedicated' ? { tenantId } : {}),
       },
       this.pools,
       this.#builder,
