@@ -15,6 +15,7 @@ import { resyncTable } from '../src/moves/row-resync.js';
 import { matchingLayouts } from '../src/moves/table-layout.js';
 import { type MoveProgress, TenantMover, type TenantMoverOptions } from '../src/moves/tenant-mover.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
+import { ADMIN_KINDS, createManagedAdmin } from './support/managed-admin.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
 import {
   adminQuery,
@@ -157,363 +158,368 @@ class SwitchablePort {
   }
 }
 
-describe('tier moves', function () {
-  this.timeout(120000);
-  let plane: TestPlane;
-  let base: string;
-  let token: string;
-  let adminToken: string;
-  let neighbourBefore: unknown[];
-  const secondServer = new SwitchablePort();
+for (const adminKind of ADMIN_KINDS) {
+  describe(`tier moves with a ${adminKind.name}`, function () {
+    this.timeout(120000);
+    let plane: TestPlane;
+    let adminUrl: string;
+    let base: string;
+    let token: string;
+    let adminToken: string;
+    let neighbourBefore: unknown[];
+    const secondServer = new SwitchablePort();
 
-  const shardDb = () => `${plane.prefix}_s_shard_one`;
-  const dedicatedDb = () => `${plane.prefix}_t_mover`;
+    const shardDb = () => `${plane.prefix}_s_shard_one`;
+    const dedicatedDb = () => `${plane.prefix}_t_mover`;
 
-  async function admin(method: string, path: string, body?: unknown) {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${adminToken}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined };
-  }
-
-  async function waitForJob(jobId: string) {
-    for (;;) {
-      const job = await admin('GET', `/admin/v1/jobs/${jobId}`);
-      expect(job.status).to.equal(200);
-      if (job.body.state === 'completed' || job.body.state === 'failed') return job.body;
-      await sleep(100);
+    async function admin(method: string, path: string, body?: unknown) {
+      const response = await fetch(`${base}${path}`, {
+        method,
+        headers: {
+          authorization: `Bearer ${adminToken}`,
+          ...(body === undefined ? {} : { 'content-type': 'application/json' }),
+        },
+        ...(body === undefined ? {} : { body: JSON.stringify(body) }),
+      });
+      const text = await response.text();
+      return { status: response.status, body: text ? JSON.parse(text) : undefined };
     }
-  }
 
-  /** The tenant's rows as a database holds them (read as the superuser, which row-level security spares). */
-  async function rowsIn(database: string, tenantId = 'mover'): Promise<ExpectedRow[]> {
-    const result = await adminQuery<ExpectedRow>(
-      database,
-      `SELECT 'deployments' AS table, id, project_name AS name, status FROM deployments WHERE tenant_id = $1
+    async function waitForJob(jobId: string) {
+      for (;;) {
+        const job = await admin('GET', `/admin/v1/jobs/${jobId}`);
+        expect(job.status).to.equal(200);
+        if (job.body.state === 'completed' || job.body.state === 'failed') return job.body;
+        await sleep(100);
+      }
+    }
+
+    /** The tenant's rows as a database holds them (read as the superuser, which row-level security spares). */
+    async function rowsIn(database: string, tenantId = 'mover'): Promise<ExpectedRow[]> {
+      const result = await adminQuery<ExpectedRow>(
+        database,
+        `SELECT 'deployments' AS table, id, project_name AS name, status FROM deployments WHERE tenant_id = $1
        UNION ALL SELECT 'workflows', id, name, status FROM workflows WHERE tenant_id = $1 ORDER BY id`,
-      [tenantId],
-    );
-    return result.rows;
-  }
+        [tenantId],
+      );
+      return result.rows;
+    }
 
-  function expected(traffic: Traffic): ExpectedRow[] {
-    return [...traffic.rows.values()]
-      .map((row) => ({ ...row }))
-      .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
-  }
+    function expected(traffic: Traffic): ExpectedRow[] {
+      return [...traffic.rows.values()]
+        .map((row) => ({ ...row }))
+        .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
+    }
 
-  async function databaseExists(name: string): Promise<boolean> {
-    return (
-      (await adminQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1
-    );
-  }
+    async function databaseExists(name: string): Promise<boolean> {
+      return (
+        (await adminQuery('postgres', 'SELECT 1 FROM pg_database WHERE datname = $1', [name])).rowCount === 1
+      );
+    }
 
-  async function neighbourRows(): Promise<unknown[]> {
-    return (
+    async function neighbourRows(): Promise<unknown[]> {
+      return (
+        await adminQuery(
+          shardDb(),
+          `SELECT id, project_name, status, updated_at::text FROM deployments WHERE tenant_id <> 'mover' ORDER BY id`,
+        )
+      ).rows;
+    }
+
+    /**
+     * A move of `mover` whose process "dies" on reaching `phase`: it never goes on from there, and its
+     * sessions, the lock's among them, are killed as a crash would.
+     */
+    async function crashMoveAt(phase: MoveProgress['phase'], tier: string): Promise<void> {
+      let reached!: () => void;
+      const reachedPhase = new Promise<void>((resolve) => {
+        reached = resolve;
+      });
+      void createTenantMover(plane.tp)
+        .move('mover', tier, TEST_ACTOR, (progress) => {
+          if (progress.phase !== phase) return;
+          reached();
+          return new Promise<void>(() => {});
+        })
+        .catch(() => {});
+      await reachedPhase;
+      await adminQuery(
+        'postgres',
+        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
+      );
+    }
+
+    async function trafficFrom(database: string): Promise<Traffic> {
+      const traffic = new Traffic(base, token);
+      traffic.seed(await rowsIn(database));
+      traffic.start();
+      await sleep(300);
+      return traffic;
+    }
+
+    /** Checks the traffic that ran through a move: only 2xx and 503 with Retry-After, and some of each. */
+    function expectCleanTraffic(traffic: Traffic): void {
+      const unexpected = [...traffic.statuses.keys()].filter(
+        (status) => ![200, 201, 204, 503].includes(status),
+      );
+      expect(unexpected, 'statuses other than 2xx and 503').to.deep.equal([]);
+      expect(traffic.refusedWithoutRetryAfter).to.deep.equal([]);
+      expect(traffic.count(201), 'rows created during the move').to.be.greaterThan(10);
+    }
+
+    before(async () => {
+      // Rate limits and quotas are not what this file is about: traffic runs flat out, past a starter's quotas.
+      plane = await createTestPlane({}, { RATE_LIMITS: 'off' });
+      await adminQuery(
+        `${plane.prefix}_control`,
+        'UPDATE tiers SET max_users = NULL, max_deployments = NULL, max_workflows = NULL, max_storage_bytes = NULL',
+      );
+      adminUrl = await adminKind.register(plane);
+      await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
+      await plane.tp.tenants.create({ id: 'mover', tier: 'starter' }, TEST_ACTOR);
+      await plane.tp.tenants.create({ id: 'neighbour', tier: 'pro' }, TEST_ACTOR);
+      // Enough rows that the bulk copy takes a while, seeded straight into the shard.
       await adminQuery(
         shardDb(),
-        `SELECT id, project_name, status, updated_at::text FROM deployments WHERE tenant_id <> 'mover' ORDER BY id`,
-      )
-    ).rows;
-  }
-
-  /**
-   * A move of `mover` whose process "dies" on reaching `phase`: it never goes on from there, and its
-   * sessions, the lock's among them, are killed as a crash would.
-   */
-  async function crashMoveAt(phase: MoveProgress['phase'], tier: string): Promise<void> {
-    let reached!: () => void;
-    const reachedPhase = new Promise<void>((resolve) => {
-      reached = resolve;
-    });
-    void createTenantMover(plane.tp)
-      .move('mover', tier, TEST_ACTOR, (progress) => {
-        if (progress.phase !== phase) return;
-        reached();
-        return new Promise<void>(() => {});
-      })
-      .catch(() => {});
-    await reachedPhase;
-    await adminQuery(
-      'postgres',
-      "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
-    );
-  }
-
-  async function trafficFrom(database: string): Promise<Traffic> {
-    const traffic = new Traffic(base, token);
-    traffic.seed(await rowsIn(database));
-    traffic.start();
-    await sleep(300);
-    return traffic;
-  }
-
-  /** Checks the traffic that ran through a move: only 2xx and 503 with Retry-After, and some of each. */
-  function expectCleanTraffic(traffic: Traffic): void {
-    const unexpected = [...traffic.statuses.keys()].filter(
-      (status) => ![200, 201, 204, 503].includes(status),
-    );
-    expect(unexpected, 'statuses other than 2xx and 503').to.deep.equal([]);
-    expect(traffic.refusedWithoutRetryAfter).to.deep.equal([]);
-    expect(traffic.count(201), 'rows created during the move').to.be.greaterThan(10);
-  }
-
-  before(async () => {
-    // Rate limits and quotas are not what this file is about: traffic runs flat out, past a starter's quotas.
-    plane = await createTestPlane({}, { RATE_LIMITS: 'off' });
-    await adminQuery(
-      `${plane.prefix}_control`,
-      'UPDATE tiers SET max_users = NULL, max_deployments = NULL, max_workflows = NULL, max_storage_bytes = NULL',
-    );
-    await plane.addServer();
-    await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
-    await plane.tp.tenants.create({ id: 'mover', tier: 'starter' }, TEST_ACTOR);
-    await plane.tp.tenants.create({ id: 'neighbour', tier: 'pro' }, TEST_ACTOR);
-    // Enough rows that the bulk copy takes a while, seeded straight into the shard.
-    await adminQuery(
-      shardDb(),
-      `INSERT INTO deployments (tenant_id, project_name, status)
+        `INSERT INTO deployments (tenant_id, project_name, status)
          SELECT 'mover', 'seed-' || n, 'ready' FROM generate_series(1, 3000) n;
        INSERT INTO workflows (tenant_id, name, status, config)
          SELECT 'mover', 'flow-' || n, 'ready', jsonb_build_object('n', n) FROM generate_series(1, 500) n;
        INSERT INTO deployments (tenant_id, project_name, status)
          SELECT 'neighbour', 'n-' || n, 'ready' FROM generate_series(1, 200) n;`,
-    );
-    neighbourBefore = await neighbourRows();
-    base = await plane.listen();
-    token = await plane.tp.devIssuer!.mint({ tenantId: 'mover' });
-    adminToken = await plane.tp.devIssuer!.mint({ admin: true });
-  });
-  after(async () => {
-    await plane.close();
-    await secondServer.close();
-  });
-
-  it('moves a shard tenant to its own database while requests run, losing no acknowledged row', async () => {
-    const traffic = await trafficFrom(shardDb());
-    const first = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
-    const again = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
-    expect(first.status).to.equal(202);
-    expect(again.body, 'the same request twice is one job').to.deep.equal(first.body);
-    const job = await waitForJob(first.body.job_id);
-    await sleep(300);
-    await traffic.stop();
-
-    expect(job.state, job.error).to.equal('completed');
-    expect(job.result).to.include({ moved: true, tenant_id: 'mover' });
-    expect(job.result.rows_copied).to.be.at.least(3000);
-    expect(traffic.count(503), 'requests refused during the pause').to.be.greaterThan(0);
-    expectCleanTraffic(traffic);
-
-    const tenant = await admin('GET', '/admin/v1/tenants/mover');
-    expect(tenant.body).to.deep.include({ tier: 'enterprise', status: 'active' });
-    expect(tenant.body.placement).to.include({ kind: 'dedicated', database_name: dedicatedDb() });
-    expect(await rowsIn(dedicatedDb())).to.deep.equal(expected(traffic));
-    expect(await rowsIn(shardDb()), 'rows left on the shard').to.deep.equal([]);
-    expect(await neighbourRows(), 'the neighbour’s rows').to.deep.equal(neighbourBefore);
-    const moves = await adminQuery(`${plane.prefix}_control`, 'SELECT * FROM tenant_moves');
-    expect(moves.rowCount).to.equal(0);
-    const audit = await adminQuery<{ action: string }>(
-      `${plane.prefix}_control`,
-      "SELECT action FROM audit_log WHERE tenant_id = 'mover' AND action LIKE 'tenant.move%' ORDER BY id",
-    );
-    expect(audit.rows.map((row) => row.action)).to.deep.equal([
-      'tenant.move_requested',
-      'tenant.move_requested',
-      'tenant.move',
-    ]);
-  });
-
-  it('moves it back to a shard with `tenantctl tenants set-tier`, showing progress, while requests run', async () => {
-    const traffic = await trafficFrom(dedicatedDb());
-    const { stdout } = await run(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'tenants', 'set-tier', 'mover', 'starter'],
-      { env: plane.cliEnv() },
-    );
-    await sleep(300);
-    await traffic.stop();
-
-    expect(stdout).to.match(/moving mover to tier starter \(job tenant-move\.mover\.starter\.\d+\)/);
-    expect(stdout).to.match(/writes paused/);
-    expect(stdout).to.match(/tenant mover is now on tier starter in shard-one/);
-    expect(traffic.count(503)).to.be.greaterThan(0);
-    expectCleanTraffic(traffic);
-    expect(await rowsIn(shardDb())).to.deep.equal(expected(traffic));
-    expect(await databaseExists(dedicatedDb()), 'old dedicated database').to.equal(false);
-    expect(await neighbourRows()).to.deep.equal(neighbourBefore);
-    const tenant = await plane.tp.catalog.requireTenant('mover');
-    expect(tenant).to.include({ tier: 'starter', status: 'active', databaseId: 'shard-one' });
-  });
-
-  it('rolls back a move that fails during the switch: the tenant serves from where it was, with all its rows', async () => {
-    const traffic = await trafficFrom(shardDb());
-    const phases: string[] = [];
-    const failure = await createTenantMover(plane.tp)
-      .move('mover', 'enterprise', TEST_ACTOR, async (progress: MoveProgress) => {
-        phases.push(progress.phase);
-        // Writes are paused and the copy is done: lose the target right before the final re-sync.
-        if (progress.phase === 'paused') {
-          await adminQuery('postgres', `DROP DATABASE "${dedicatedDb()}" WITH (FORCE)`);
-        }
-      })
-      .then(
-        () => undefined,
-        (error: unknown) => error,
       );
-    await sleep(300);
-    await traffic.stop();
-
-    expect(failure).to.be.instanceOf(Error);
-    expect(phases).to.include('paused').and.not.include('switched');
-    const tenant = await plane.tp.catalog.requireTenant('mover');
-    expect(tenant).to.include({ tier: 'starter', status: 'active', databaseId: 'shard-one' });
-    expect(await plane.tp.catalog.getDatabase(dedicatedDatabaseId('mover'))).to.equal(undefined);
-    expect(await rowsIn(shardDb())).to.deep.equal(expected(traffic));
-    expectCleanTraffic(traffic);
-    // Served again after the rollback.
-    const served = await fetch(`${base}/api/v1/deployments?limit=1`, {
-      headers: { authorization: `Bearer ${token}` },
+      neighbourBefore = await neighbourRows();
+      base = await plane.listen();
+      token = await plane.tp.devIssuer!.mint({ tenantId: 'mover' });
+      adminToken = await plane.tp.devIssuer!.mint({ admin: true });
     });
-    expect(served.status).to.equal(200);
-  });
+    after(async () => {
+      await plane.close();
+      await secondServer.close();
+    });
 
-  it('leaves the tenant in place when the target server is unreachable, and a re-run completes', async () => {
-    // A second registration, the least loaded so the move picks it, whose port then closes.
-    await secondServer.open();
-    await plane.tp.servers.add(
-      { id: 'pg-second', adminUrl: `postgres://postgres@127.0.0.1:${secondServer.port}/postgres` },
-      TEST_ACTOR,
-    );
-    await secondServer.close();
-    const before = await rowsIn(shardDb());
-    const failure = await createTenantMover(plane.tp)
-      .move('mover', 'enterprise', TEST_ACTOR)
-      .then(
-        () => undefined,
-        (error: unknown) => error,
+    it('moves a shard tenant to its own database while requests run, losing no acknowledged row', async () => {
+      const traffic = await trafficFrom(shardDb());
+      const first = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
+      const again = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
+      expect(first.status).to.equal(202);
+      expect(again.body, 'the same request twice is one job').to.deep.equal(first.body);
+      const job = await waitForJob(first.body.job_id);
+      await sleep(300);
+      await traffic.stop();
+
+      expect(job.state, job.error).to.equal('completed');
+      expect(job.result).to.include({ moved: true, tenant_id: 'mover' });
+      expect(job.result.rows_copied).to.be.at.least(3000);
+      expect(traffic.count(503), 'requests refused during the pause').to.be.greaterThan(0);
+      expectCleanTraffic(traffic);
+
+      const tenant = await admin('GET', '/admin/v1/tenants/mover');
+      expect(tenant.body).to.deep.include({ tier: 'enterprise', status: 'active' });
+      expect(tenant.body.placement).to.include({ kind: 'dedicated', database_name: dedicatedDb() });
+      expect(await rowsIn(dedicatedDb())).to.deep.equal(expected(traffic));
+      expect(await rowsIn(shardDb()), 'rows left on the shard').to.deep.equal([]);
+      expect(await neighbourRows(), 'the neighbour’s rows').to.deep.equal(neighbourBefore);
+      const moves = await adminQuery(`${plane.prefix}_control`, 'SELECT * FROM tenant_moves');
+      expect(moves.rowCount).to.equal(0);
+      const audit = await adminQuery<{ action: string }>(
+        `${plane.prefix}_control`,
+        "SELECT action FROM audit_log WHERE tenant_id = 'mover' AND action LIKE 'tenant.move%' ORDER BY id",
       );
-    expect(failure).to.be.instanceOf(TenantplaneError);
-    expect((failure as TenantplaneError).code).to.equal('server_unreachable');
-    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
-      status: 'active',
-      databaseId: 'shard-one',
+      expect(audit.rows.map((row) => row.action)).to.deep.equal([
+        'tenant.move_requested',
+        'tenant.move_requested',
+        'tenant.move',
+      ]);
     });
-    expect(await rowsIn(shardDb())).to.deep.equal(before);
-    expect(await databaseExists(dedicatedDb())).to.equal(false);
 
-    await secondServer.open();
-    const rerun = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
-    expect(rerun.status).to.equal(202);
-    const job = await waitForJob(rerun.body.job_id);
-    expect(job.state, job.error).to.equal('completed');
-    expect(await rowsIn(dedicatedDb())).to.deep.equal(before);
-    expect(await rowsIn(shardDb())).to.deep.equal([]);
-    expect(await plane.tp.catalog.getDatabase(dedicatedDatabaseId('mover'))).to.include({
-      serverId: 'pg-second',
-      status: 'ready',
+    it('moves it back to a shard with `tenantctl tenants set-tier`, showing progress, while requests run', async () => {
+      const traffic = await trafficFrom(dedicatedDb());
+      const { stdout } = await run(
+        process.execPath,
+        ['--import', 'tsx', 'src/cli/main.ts', 'tenants', 'set-tier', 'mover', 'starter'],
+        { env: plane.cliEnv() },
+      );
+      await sleep(300);
+      await traffic.stop();
+
+      expect(stdout).to.match(/moving mover to tier starter \(job tenant-move\.mover\.starter\.\d+\)/);
+      expect(stdout).to.match(/writes paused/);
+      expect(stdout).to.match(/tenant mover is now on tier starter in shard-one/);
+      expect(traffic.count(503)).to.be.greaterThan(0);
+      expectCleanTraffic(traffic);
+      expect(await rowsIn(shardDb())).to.deep.equal(expected(traffic));
+      expect(await databaseExists(dedicatedDb()), 'old dedicated database').to.equal(false);
+      expect(await neighbourRows()).to.deep.equal(neighbourBefore);
+      const tenant = await plane.tp.catalog.requireTenant('mover');
+      expect(tenant).to.include({ tier: 'starter', status: 'active', databaseId: 'shard-one' });
     });
-  });
 
-  it('rolls back a move its process abandoned mid-switch when the tenant is moved again', async () => {
-    const before = await rowsIn(dedicatedDb());
-    await crashMoveAt('paused', 'pro');
-    expect(await plane.tp.catalog.requireTenant('mover')).to.include({ status: 'moving' });
-    const refused = await fetch(`${base}/api/v1/deployments?limit=1`, {
-      headers: { authorization: `Bearer ${token}` },
+    it('rolls back a move that fails during the switch: the tenant serves from where it was, with all its rows', async () => {
+      const traffic = await trafficFrom(shardDb());
+      const phases: string[] = [];
+      const failure = await createTenantMover(plane.tp)
+        .move('mover', 'enterprise', TEST_ACTOR, async (progress: MoveProgress) => {
+          phases.push(progress.phase);
+          // Writes are paused and the copy is done: lose the target right before the final re-sync.
+          if (progress.phase === 'paused') {
+            await adminQuery('postgres', `DROP DATABASE "${dedicatedDb()}" WITH (FORCE)`);
+          }
+        })
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      await sleep(300);
+      await traffic.stop();
+
+      expect(failure).to.be.instanceOf(Error);
+      expect(phases).to.include('paused').and.not.include('switched');
+      const tenant = await plane.tp.catalog.requireTenant('mover');
+      expect(tenant).to.include({ tier: 'starter', status: 'active', databaseId: 'shard-one' });
+      expect(await plane.tp.catalog.getDatabase(dedicatedDatabaseId('mover'))).to.equal(undefined);
+      expect(await rowsIn(shardDb())).to.deep.equal(expected(traffic));
+      expectCleanTraffic(traffic);
+      // Served again after the rollback.
+      const served = await fetch(`${base}/api/v1/deployments?limit=1`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect(served.status).to.equal(200);
     });
-    expect([refused.status, Boolean(refused.headers.get('retry-after'))]).to.deep.equal([503, true]);
 
-    const result = await createTenantMover(plane.tp).move('mover', 'pro', TEST_ACTOR);
-    expect(result.moved).to.equal(true);
-    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
-      tier: 'pro',
-      status: 'active',
-      databaseId: 'shard-one',
+    it('leaves the tenant in place when the target server is unreachable, and a re-run completes', async () => {
+      // A second registration, the least loaded so the move picks it, whose port then closes.
+      await secondServer.open();
+      const second = new URL(adminUrl);
+      second.port = String(secondServer.port);
+      second.pathname = '/postgres';
+      await plane.tp.servers.add({ id: 'pg-second', adminUrl: second.toString() }, TEST_ACTOR);
+      await secondServer.close();
+      const before = await rowsIn(shardDb());
+      const failure = await createTenantMover(plane.tp)
+        .move('mover', 'enterprise', TEST_ACTOR)
+        .then(
+          () => undefined,
+          (error: unknown) => error,
+        );
+      expect(failure).to.be.instanceOf(TenantplaneError);
+      expect((failure as TenantplaneError).code).to.equal('server_unreachable');
+      expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+        status: 'active',
+        databaseId: 'shard-one',
+      });
+      expect(await rowsIn(shardDb())).to.deep.equal(before);
+      expect(await databaseExists(dedicatedDb())).to.equal(false);
+
+      await secondServer.open();
+      const rerun = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'enterprise' });
+      expect(rerun.status).to.equal(202);
+      const job = await waitForJob(rerun.body.job_id);
+      expect(job.state, job.error).to.equal('completed');
+      expect(await rowsIn(dedicatedDb())).to.deep.equal(before);
+      expect(await rowsIn(shardDb())).to.deep.equal([]);
+      expect(await plane.tp.catalog.getDatabase(dedicatedDatabaseId('mover'))).to.include({
+        serverId: 'pg-second',
+        status: 'ready',
+      });
     });
-    expect(await rowsIn(shardDb())).to.deep.equal(before);
-    expect(await databaseExists(dedicatedDb())).to.equal(false);
-    const recovered = await adminQuery(
-      `${plane.prefix}_control`,
-      "SELECT details FROM audit_log WHERE tenant_id = 'mover' AND action = 'tenant.move_recovered' ORDER BY id DESC LIMIT 1",
-    );
-    expect(recovered.rows[0]?.details).to.deep.include({ state: 'copying', to: 'shard-one' });
-  });
 
-  it('changes tier without moving between tiers of the same placement (200, no job)', async () => {
-    const response = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'starter' });
-    expect(response.status).to.equal(200);
-    expect(response.body).to.include({ tier: 'starter', status: 'active' });
-  });
+    it('rolls back a move its process abandoned mid-switch when the tenant is moved again', async () => {
+      const before = await rowsIn(dedicatedDb());
+      await crashMoveAt('paused', 'pro');
+      expect(await plane.tp.catalog.requireTenant('mover')).to.include({ status: 'moving' });
+      const refused = await fetch(`${base}/api/v1/deployments?limit=1`, {
+        headers: { authorization: `Bearer ${token}` },
+      });
+      expect([refused.status, Boolean(refused.headers.get('retry-after'))]).to.deep.equal([503, true]);
 
-  it('finishes a move whose process died after the switch: the next move removes the old rows', async () => {
-    const before = await rowsIn(shardDb());
-    await crashMoveAt('switched', 'enterprise');
-    // Switched: served from the new database, while the shard still holds the old copy.
-    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
-      tier: 'enterprise',
-      status: 'active',
-      databaseId: dedicatedDatabaseId('mover'),
+      const result = await createTenantMover(plane.tp).move('mover', 'pro', TEST_ACTOR);
+      expect(result.moved).to.equal(true);
+      expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+        tier: 'pro',
+        status: 'active',
+        databaseId: 'shard-one',
+      });
+      expect(await rowsIn(shardDb())).to.deep.equal(before);
+      expect(await databaseExists(dedicatedDb())).to.equal(false);
+      const recovered = await adminQuery(
+        `${plane.prefix}_control`,
+        "SELECT details FROM audit_log WHERE tenant_id = 'mover' AND action = 'tenant.move_recovered' ORDER BY id DESC LIMIT 1",
+      );
+      expect(recovered.rows[0]?.details).to.deep.include({ state: 'copying', to: 'shard-one' });
     });
-    expect(await rowsIn(shardDb())).to.deep.equal(before);
 
-    const result = await createTenantMover(plane.tp).move('mover', 'enterprise', TEST_ACTOR);
-    expect(result.moved).to.equal(false);
-    expect(await rowsIn(shardDb())).to.deep.equal([]);
-    expect(await rowsIn(dedicatedDb())).to.deep.equal(before);
-    expect((await adminQuery(`${plane.prefix}_control`, 'SELECT 1 FROM tenant_moves')).rowCount).to.equal(0);
-  });
-
-  it('moves a suspended tenant and leaves it suspended', async () => {
-    const before = await rowsIn(dedicatedDb());
-    await plane.tp.tenants.setStatus('mover', 'suspended', TEST_ACTOR);
-    const result = await createTenantMover(plane.tp).move('mover', 'starter', TEST_ACTOR);
-    expect(result.moved).to.equal(true);
-    expect(await plane.tp.catalog.requireTenant('mover')).to.include({
-      tier: 'starter',
-      status: 'suspended',
-      databaseId: 'shard-one',
+    it('changes tier without moving between tiers of the same placement (200, no job)', async () => {
+      const response = await admin('PATCH', '/admin/v1/tenants/mover', { tier: 'starter' });
+      expect(response.status).to.equal(200);
+      expect(response.body).to.include({ tier: 'starter', status: 'active' });
     });
-    expect(await rowsIn(shardDb())).to.deep.equal(before);
-    await plane.tp.tenants.setStatus('mover', 'active', TEST_ACTOR);
-  });
 
-  it('refuses a statement on a handle taken before the tenant was paused, and serves it again after', async () => {
-    const router = plane.tp.router!;
-    const handle = await router.forTenant('mover');
-    await handle.query('SELECT 1');
-    await plane.tp.catalog.updateTenant('mover', { status: 'moving' });
-    // The pause reaches the router through NOTIFY.
-    while (
-      (await router.forTenant('mover').then(
+    it('finishes a move whose process died after the switch: the next move removes the old rows', async () => {
+      const before = await rowsIn(shardDb());
+      await crashMoveAt('switched', 'enterprise');
+      // Switched: served from the new database, while the shard still holds the old copy.
+      expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+        tier: 'enterprise',
+        status: 'active',
+        databaseId: dedicatedDatabaseId('mover'),
+      });
+      expect(await rowsIn(shardDb())).to.deep.equal(before);
+
+      const result = await createTenantMover(plane.tp).move('mover', 'enterprise', TEST_ACTOR);
+      expect(result.moved).to.equal(false);
+      expect(await rowsIn(shardDb())).to.deep.equal([]);
+      expect(await rowsIn(dedicatedDb())).to.deep.equal(before);
+      expect((await adminQuery(`${plane.prefix}_control`, 'SELECT 1 FROM tenant_moves')).rowCount).to.equal(
+        0,
+      );
+    });
+
+    it('moves a suspended tenant and leaves it suspended', async () => {
+      const before = await rowsIn(dedicatedDb());
+      await plane.tp.tenants.setStatus('mover', 'suspended', TEST_ACTOR);
+      const result = await createTenantMover(plane.tp).move('mover', 'starter', TEST_ACTOR);
+      expect(result.moved).to.equal(true);
+      expect(await plane.tp.catalog.requireTenant('mover')).to.include({
+        tier: 'starter',
+        status: 'suspended',
+        databaseId: 'shard-one',
+      });
+      expect(await rowsIn(shardDb())).to.deep.equal(before);
+      await plane.tp.tenants.setStatus('mover', 'active', TEST_ACTOR);
+    });
+
+    it('refuses a statement on a handle taken before the tenant was paused, and serves it again after', async () => {
+      const router = plane.tp.router!;
+      const handle = await router.forTenant('mover');
+      await handle.query('SELECT 1');
+      await plane.tp.catalog.updateTenant('mover', { status: 'moving' });
+      // The pause reaches the router through NOTIFY.
+      while (
+        (await router.forTenant('mover').then(
+          () => 'served',
+          (error: TenantplaneError) => error.code,
+        )) === 'served'
+      ) {
+        await sleep(20);
+      }
+      const refused = await handle.query('SELECT 1').then(
         () => 'served',
-        (error: TenantplaneError) => error.code,
-      )) === 'served'
-    ) {
-      await sleep(20);
-    }
-    const refused = await handle.query('SELECT 1').then(
-      () => 'served',
-      (error: TenantplaneError) => `${error.code} ${error.status}`,
-    );
-    expect(refused).to.equal('tenant_moving 503');
-    await plane.tp.catalog.updateTenant('mover', { status: 'active' });
-    while (
-      (await router.forTenant('mover').then(
-        () => 'served',
-        () => 'refused',
-      )) === 'refused'
-    )
-      await sleep(20);
-    expect((await handle.query<{ one: number }>('SELECT 1 AS one')).rows).to.deep.equal([{ one: 1 }]);
+        (error: TenantplaneError) => `${error.code} ${error.status}`,
+      );
+      expect(refused).to.equal('tenant_moving 503');
+      await plane.tp.catalog.updateTenant('mover', { status: 'active' });
+      while (
+        (await router.forTenant('mover').then(
+          () => 'served',
+          () => 'refused',
+        )) === 'refused'
+      )
+        await sleep(20);
+      expect((await handle.query<{ one: number }>('SELECT 1 AS one')).rows).to.deep.equal([{ one: 1 }]);
+    });
   });
-});
+}
 
 describe('tier moves on BullMQ workers', function () {
   this.timeout(60000);
@@ -584,35 +590,54 @@ describe('tier moves on BullMQ workers', function () {
   });
 });
 
-describe('tier move re-sync', () => {
-  const prefix = `t${randomBytes(4).toString('hex')}`;
-  const [sourceDb, targetDb] = [`${prefix}_resync_source`, `${prefix}_resync_target`];
-  const clients: pg.Client[] = [];
+for (const admin of ADMIN_KINDS) {
+  describe(`tier move re-sync with a ${admin.name}`, () => {
+    const prefix = `t${randomBytes(4).toString('hex')}`;
+    const [sourceDb, targetDb] = [`${prefix}_resync_source`, `${prefix}_resync_target`];
+    const clients: pg.Client[] = [];
 
-  // `names` compares with the typed record hash; `amounts` has a numeric column, so it falls back to md5 of
-  // each row's text, which tells 1.0 from 1.00.
-  const schema = `CREATE TABLE names (id uuid PRIMARY KEY, tenant_id text NOT NULL, name text NOT NULL);
-    CREATE TABLE amounts (id uuid PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL);`;
+    // `names` compares with the typed record hash; `amounts` has a numeric column, so it falls back to md5 of
+    // each row's text, which tells 1.0 from 1.00. Both have forced row-level security like tenant tables, so
+    // a non-superuser admin, their owner, is bound by it.
+    const policy = (table: string) => `ALTER TABLE ${table} ENABLE ROW LEVEL SECURITY;
+    ALTER TABLE ${table} FORCE ROW LEVEL SECURITY;
+    CREATE POLICY tenant_isolation ON ${table}
+      USING (tenant_id = current_setting('tenantplane.tenant_id', true))
+      WITH CHECK (tenant_id = current_setting('tenantplane.tenant_id', true));`;
+    const schema = `CREATE TABLE names (id uuid PRIMARY KEY, tenant_id text NOT NULL, name text NOT NULL);
+    CREATE TABLE amounts (id uuid PRIMARY KEY, tenant_id text NOT NULL, amount numeric NOT NULL);
+    ${policy('names')} ${policy('amounts')}`;
 
-  async function contents(database: string): Promise<unknown[]> {
-    return (
-      await adminQuery(
-        database,
-        `SELECT 'names' AS t, id, tenant_id, name AS v FROM names
+    async function contents(database: string): Promise<unknown[]> {
+      return (
+        await adminQuery(
+          database,
+          `SELECT 'names' AS t, id, tenant_id, name AS v FROM names
          UNION ALL SELECT 'amounts', id, tenant_id, amount::text FROM amounts ORDER BY t, id`,
-      )
-    ).rows;
-  }
-
-  before(async () => {
-    for (const database of [sourceDb, targetDb]) {
-      await adminQuery('postgres', `CREATE DATABASE "${database}"`);
-      await adminQuery(database, schema);
-      const client = new pg.Client({ connectionString: adminUrlFor(database) });
-      await client.connect();
-      clients.push(client);
+        )
+      ).rows;
     }
-    const rows = `INSERT INTO names VALUES
+
+    before(async () => {
+      const managedUrl = admin.superuser ? undefined : new URL(await createManagedAdmin(prefix));
+      const urlFor = (database: string) => {
+        if (!managedUrl) return adminUrlFor(database);
+        const url = new URL(managedUrl);
+        url.pathname = `/${database}`;
+        return url.toString();
+      };
+      for (const database of [sourceDb, targetDb]) {
+        // Made and owned by the admin role, as a tenant database is.
+        const server = new pg.Client({ connectionString: urlFor('postgres') });
+        await server.connect();
+        await server.query(`CREATE DATABASE "${database}"`);
+        await server.end();
+        const client = new pg.Client({ connectionString: urlFor(database) });
+        await client.connect();
+        await client.query(schema);
+        clients.push(client);
+      }
+      const rows = `INSERT INTO names VALUES
         ('00000000-0000-4000-8000-000000000001', 'acme', 'kept'),
         ('00000000-0000-4000-8000-000000000002', 'acme', 'renamed later'),
         ('00000000-0000-4000-8000-000000000003', 'acme', 'deleted later'),
@@ -620,47 +645,48 @@ describe('tier move re-sync', () => {
       INSERT INTO amounts VALUES
         ('00000000-0000-4000-8000-000000000011', 'acme', 1.0),
         ('00000000-0000-4000-8000-000000000012', 'acme', 2);`;
-    await adminQuery(sourceDb, rows);
-    await adminQuery(targetDb, rows);
-    // What happened on the source after the copy.
-    await adminQuery(
-      sourceDb,
-      `UPDATE names SET name = 'renamed' WHERE id = '00000000-0000-4000-8000-000000000002';
+      await adminQuery(sourceDb, rows);
+      await adminQuery(targetDb, rows);
+      // What happened on the source after the copy.
+      await adminQuery(
+        sourceDb,
+        `UPDATE names SET name = 'renamed' WHERE id = '00000000-0000-4000-8000-000000000002';
        DELETE FROM names WHERE id = '00000000-0000-4000-8000-000000000003';
        INSERT INTO names VALUES ('00000000-0000-4000-8000-000000000004', 'acme', 'added');
        UPDATE amounts SET amount = 1.00 WHERE id = '00000000-0000-4000-8000-000000000011';
        UPDATE names SET name = 'neighbour changed' WHERE tenant_id = 'other';`,
-    );
-  });
-  after(async () => {
-    for (const client of clients) await client.end();
-    await dropEverything(prefix);
-  });
+      );
+    });
+    after(async () => {
+      for (const client of clients) await client.end();
+      await dropEverything(prefix);
+    });
 
-  it('brings over inserts, updates and deletes of the tenant only, moving just the rows that differ', async () => {
-    const [source, target] = clients as [pg.Client, pg.Client];
-    const layouts = await matchingLayouts(source, target);
-    const counts = await inMoveTransactions(source, target, 'acme', async () => {
-      const result: Record<string, unknown> = {};
-      for (const layout of layouts) result[layout.name] = await resyncTable(source, target, 'acme', layout);
-      return result;
+    it('brings over inserts, updates and deletes of the tenant only, moving just the rows that differ', async () => {
+      const [source, target] = clients as [pg.Client, pg.Client];
+      const layouts = await matchingLayouts(source, target);
+      const counts = await inMoveTransactions(source, target, 'acme', async () => {
+        const result: Record<string, unknown> = {};
+        for (const layout of layouts) result[layout.name] = await resyncTable(source, target, 'acme', layout);
+        return result;
+      });
+      expect(counts).to.deep.equal({ amounts: { removed: 1, copied: 1 }, names: { removed: 2, copied: 2 } });
+      const expected = (await contents(sourceDb)).map((row) =>
+        (row as { tenant_id: string }).tenant_id === 'other' ? { ...(row as object), v: 'a neighbour' } : row,
+      );
+      expect(await contents(targetDb)).to.deep.equal(expected);
+      const again = await inMoveTransactions(source, target, 'acme', async () => {
+        const result = [];
+        for (const layout of layouts) result.push(await resyncTable(source, target, 'acme', layout));
+        return result;
+      });
+      expect(again, 'nothing left to move').to.deep.equal([
+        { removed: 0, copied: 0 },
+        { removed: 0, copied: 0 },
+      ]);
     });
-    expect(counts).to.deep.equal({ amounts: { removed: 1, copied: 1 }, names: { removed: 2, copied: 2 } });
-    const expected = (await contents(sourceDb)).map((row) =>
-      (row as { tenant_id: string }).tenant_id === 'other' ? { ...(row as object), v: 'a neighbour' } : row,
-    );
-    expect(await contents(targetDb)).to.deep.equal(expected);
-    const again = await inMoveTransactions(source, target, 'acme', async () => {
-      const result = [];
-      for (const layout of layouts) result.push(await resyncTable(source, target, 'acme', layout));
-      return result;
-    });
-    expect(again, 'nothing left to move').to.deep.equal([
-      { removed: 0, copied: 0 },
-      { removed: 0, copied: 0 },
-    ]);
   });
-});
+}
 
 describe('tier moves wait for every serving instance', function () {
   this.timeout(60000);

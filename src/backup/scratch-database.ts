@@ -8,6 +8,7 @@ import {
   dropDatabaseIfExists,
   withAdminClient,
 } from '../provisioning/admin-connection.js';
+import { tenantBoundUrl } from '../provisioning/tenant-binding.js';
 import { TENANT_LEDGER } from '../provisioning/tenant-database.js';
 
 export interface ScratchDatabase {
@@ -23,14 +24,22 @@ export interface ScratchDatabase {
  * are recognisable (`<prefix>_x_<random>`).
  */
 export async function withScratchDatabase<T>(
-  options: { catalog: Catalog; serverId: string; databasePrefix: string; migrationsDir: string },
+  options: {
+    catalog: Catalog;
+    serverId: string;
+    databasePrefix: string;
+    migrationsDir: string;
+    /** The tenant whose rows it takes: its sessions act as that tenant, migrations included. */
+    tenantId?: string;
+  },
   work: (scratch: ScratchDatabase) => Promise<T>,
 ): Promise<T> {
   const name = `${options.databasePrefix}_x_${randomBytes(6).toString('hex')}`;
   const serverUrl = await options.catalog.serverAdminUrl(options.serverId);
   await withAdminClient(serverUrl, (client) => createDatabaseIfMissing(client, name));
   try {
-    const adminUrl = await options.catalog.serverAdminUrl(options.serverId, name);
+    const url = await options.catalog.serverAdminUrl(options.serverId, name);
+    const adminUrl = options.tenantId === undefined ? url : tenantBoundUrl(url, options.tenantId);
     const migrations = await loadMigrations(options.migrationsDir);
     return await work({
       name,

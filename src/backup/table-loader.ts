@@ -4,13 +4,12 @@ import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Placement } from '../catalog/records.js';
 import { assertSlug, quoteIdent } from '../ids.js';
+import { type BulkLoad, beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
 import { tenantTables } from '../provisioning/tenant-database.js';
 import type { ContainerRecord } from './backup-container.js';
 import { BackupIntegrityError } from './envelope-format.js';
 import type { TableProgress } from './tenant-export.js';
 import type { TenantSnapshot } from './tenant-snapshot.js';
-
-const STAGING_TABLE = 'tenantplane_restore_rows';
 
 /**
  * Removes a tenant's rows ahead of a restore, inside the caller's transaction: on a shard only its rows,
@@ -75,19 +74,28 @@ async function deferIndexes(client: pg.Client, tables: string[]): Promise<() => 
 
 /**
  * Loads container records (from a backup, or from a scratch database's snapshot) into the tables the
- * client sees, inside the caller's transaction, checking each table's row count. When the rows belong to
- * another tenant id (a restore `--into` a new tenant) they pass through a staging table that rewrites it.
+ * client sees, inside the caller's transaction, which acts as `tenantId`, checking each table's row count.
+ * Each table is loaded the way the admin role may (see BulkLoadPath): straight in when row-level security
+ * does not bind it; else staged through a temporary table, or, in a database that is the tenant's alone
+ * (`exclusive`), straight in with FORCE lifted for the transaction. Rows of another tenant id (a restore
+ * `--into` a new tenant) are always staged, which rewrites the id.
  */
 export async function loadRecords(
   client: pg.Client,
   records: AsyncIterable<ContainerRecord>,
-  options: { tenantId: string; sourceTenantId: string; onProgress?: TableProgress },
+  options: {
+    tenantId: string;
+    sourceTenantId: string;
+    /** The database holds no other tenant's rows and the transaction may lock its tables (never a shard). */
+    exclusive: boolean;
+    onProgress?: TableProgress;
+  },
 ): Promise<Record<string, number>> {
   const rewrite = options.tenantId !== options.sourceTenantId;
   const counts: Record<string, number> = {};
   let copy: ReturnType<typeof copyFrom> | undefined;
+  let load: BulkLoad | undefined;
   let table = '';
-  let columns: string[] = [];
   let bytes = 0;
   try {
     await loadEach();
@@ -102,24 +110,28 @@ export async function loadRecords(
     for await (const record of records) {
       if (record.kind === 'table') {
         table = record.name;
-        columns = record.columns;
         bytes = 0;
-        const list = columns.map(quoteIdent).join(', ');
-        let into = quoteIdent(table);
-        if (rewrite) {
-          await client.query(
-            `CREATE TEMP TABLE ${STAGING_TABLE} (LIKE public.${quoteIdent(table)} INCLUDING DEFAULTS) ON COMMIT DROP`,
-          );
-          into = STAGING_TABLE;
-        }
-        copy = client.query(copyFrom(`COPY ${into} (${list}) FROM STDIN`));
+        load = await beginBulkLoad(client, {
+          table,
+          columns: record.columns.map(quoteIdent).join(', '),
+          tenantId: options.tenantId,
+          exclusive: options.exclusive,
+          ...(rewrite
+            ? {
+                select: record.columns
+                  .map((column) => (column === 'tenant_id' ? '$1' : quoteIdent(column)))
+                  .join(', '),
+              }
+            : {}),
+        });
+        copy = client.query(copyFrom(`COPY ${load.copyInto} FROM STDIN`));
       } else if (record.kind === 'rows') {
         if (!copy) throw new BackupIntegrityError('rows outside a table');
         bytes += record.data.length;
         // once() rejects when the stream emits an error instead.
         if (!copy.write(record.data)) await once(copy, 'drain');
       } else if (record.kind === 'table-end') {
-        if (!copy) throw new BackupIntegrityError('a table ends that never started');
+        if (!copy || !load) throw new BackupIntegrityError('a table ends that never started');
         copy.end();
         await finished(copy);
         if (copy.rowCount !== record.rows) {
@@ -128,16 +140,8 @@ export async function loadRecords(
           );
         }
         copy = undefined;
-        if (rewrite) {
-          const select = columns
-            .map((column) => (column === 'tenant_id' ? '$1' : quoteIdent(column)))
-            .join(', ');
-          await client.query(
-            `INSERT INTO ${quoteIdent(table)} (${columns.map(quoteIdent).join(', ')}) SELECT ${select} FROM ${STAGING_TABLE}`,
-            [assertSlug(options.tenantId)],
-          );
-          await client.query(`DROP TABLE ${STAGING_TABLE}`);
-        }
+        await load.finish();
+        load = undefined;
         counts[table] = record.rows;
         options.onProgress?.({ table, rows: record.rows, bytes });
       }

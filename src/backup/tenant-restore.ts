@@ -95,6 +95,9 @@ export async function restoreTenant(
               serverId: target.serverId,
               databasePrefix: deps.databasePrefix,
               migrationsDir: deps.migrationsDir,
+              // Migrations that touch rows see the backup's only as its tenant (row-level security is
+              // forced for the admin role too, unless it is a superuser).
+              tenantId,
             },
             async (scratch) => {
               await scratch.migrate(verified.header.schemaVersion);
@@ -103,6 +106,7 @@ export async function restoreTenant(
                   loadRecords(client, readBackup(deps, verified.backup), {
                     tenantId,
                     sourceTenantId: tenantId,
+                    exclusive: true,
                   }),
                 ),
               );
@@ -146,6 +150,8 @@ function loadInto(
       const counts = await loadRecords(client, records, {
         tenantId: target.tenantId,
         sourceTenantId,
+        // A dedicated database's tables are the tenant's alone, and locked by the truncate already.
+        exclusive: target.placement === 'dedicated',
         ...(onProgress ? { onProgress } : {}),
       });
       await rebuildIndexes();

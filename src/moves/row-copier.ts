@@ -52,19 +52,23 @@ function rowCounter(onRows: (rows: number) => void): Transform {
   });
 }
 
-/** Copies every row of the tenant in one table; both clients are inside their transactions as the tenant. */
+/**
+ * Copies every row of the tenant in one table into `into` on the target (the table with its columns, or a
+ * staging table: see beginBulkLoad); both clients are inside their transactions as the tenant.
+ */
 export function copyTable(
   source: pg.Client,
   target: pg.Client,
   tenantId: string,
   layout: TableLayout,
+  into: string,
   onRows?: (rows: number) => void,
 ): Promise<number> {
   return streamRows(
     source,
     `SELECT ${layout.columns} FROM ${layout.table} WHERE tenant_id = ${tenantLiteral(tenantId)}`,
     target,
-    `${layout.table} (${layout.columns})`,
+    into,
     onRows,
   );
 }

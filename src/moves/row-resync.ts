@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
 import { streamRows, tenantLiteral } from './row-copier.js';
 import type { TableLayout } from './table-layout.js';
 
@@ -86,6 +87,14 @@ export async function resyncTable(
     );
     let copied = 0;
     const ids = missing.rows.map((row) => row.id);
+    if (ids.length === 0) return { removed: removed.rowCount ?? 0, copied };
+    // Staged when row-level security binds the admin role: the pause is no time to lock a table.
+    const load = await beginBulkLoad(target, {
+      table: layout.name,
+      columns: layout.columns,
+      tenantId,
+      exclusive: false,
+    });
     for (let start = 0; start < ids.length; start += IDS_PER_COPY) {
       const chunk = ids.slice(start, start + IDS_PER_COPY);
       if (!chunk.every((id) => SAFE_ID.test(id))) throw new Error(`unexpected id in ${layout.table}`);
@@ -94,9 +103,10 @@ export async function resyncTable(
         source,
         `SELECT ${layout.columns} FROM ${layout.table} WHERE tenant_id = ${tenant} AND id = ANY(${array})`,
         target,
-        `${layout.table} (${layout.columns})`,
+        load.copyInto,
       );
     }
+    await load.finish();
     return { removed: removed.rowCount ?? 0, copied };
   } finally {
     // ON COMMIT DROP covers the usual path; this lets the next table of the same transaction reuse the name.

@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
 import { beginAsTenant } from '../provisioning/tenant-transaction.js';
 import { inMoveTransactions } from './move-connections.js';
 import { copyTable } from './row-copier.js';
@@ -28,22 +29,35 @@ function reportQuietly(onProgress: OnProgress, progress: MoveProgress): void {
   }
 }
 
-/** Copies every tenant table from one snapshot of the source; returns the rows copied. */
+/**
+ * Copies every tenant table from one snapshot of the source; returns the rows copied. Each table is loaded
+ * the way the target's admin role may (see BulkLoadPath): `targetExclusive` says the target holds no other
+ * tenant's rows and serves no one yet (a dedicated database being built for the move), so its tables may be
+ * locked until the copy commits; never for a shard, whose other tenants keep working meanwhile.
+ */
 export async function copyTenant(
   source: pg.Client,
   target: pg.Client,
   tenantId: string,
   layouts: TableLayout[],
   onProgress: OnProgress,
+  options: { targetExclusive?: boolean } = {},
 ): Promise<number> {
   let copied = 0;
   await inMoveTransactions(source, target, tenantId, async () => {
     for (const layout of layouts) {
       await onProgress({ phase: 'copying', table: layout.name, rows: copied });
       const before = copied;
-      copied += await copyTable(source, target, tenantId, layout, (rows) =>
+      const load = await beginBulkLoad(target, {
+        table: layout.name,
+        columns: layout.columns,
+        tenantId,
+        exclusive: options.targetExclusive ?? false,
+      });
+      copied += await copyTable(source, target, tenantId, layout, load.copyInto, (rows) =>
         reportQuietly(onProgress, { phase: 'copying', table: layout.name, rows: before + rows }),
       );
+      await load.finish();
     }
   });
   return copied;

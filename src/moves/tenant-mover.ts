@@ -191,7 +191,9 @@ export class TenantMover {
       clients.push(target);
       const layouts = await matchingLayouts(source, target);
 
-      const copied = await copyTenant(source, target, move.tenantId, layouts, onProgress);
+      const copied = await copyTenant(source, target, move.tenantId, layouts, onProgress, {
+        targetExclusive: targetDb.kind === 'dedicated',
+      });
       // Writes went on during the bulk copy: catch up once while still serving, so the pause is short.
       await onProgress({ phase: 'catching_up', rows: copied });
       await resyncTenant(source, target, move.tenantId, layouts);
