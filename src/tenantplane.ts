@@ -203,9 +203,13 @@ export class Tenantplane {
         logger,
         ...(registry ? { lease: registry } : {}),
       });
-      // A server row changed (its admin URL replaced, say): new connections read its credentials again.
+      // A server row may have changed (its admin URL replaced, say): new connections read its credentials
+      // again. Only what the live channel says counts: while it is degraded every route is dropped each
+      // second, but the credentials stay, so a catalog outage does not stop new connections to the servers.
+      // Going live again drops them too, for a change missed meanwhile.
       directory.on('changed', (tenantId) => {
-        if (tenantId === ALL_TENANTS) catalog.forgetServerCredentials();
+        if (tenantId === ALL_TENANTS && directory?.changeChannel === 'live')
+          catalog.forgetServerCredentials();
       });
       await directory.start();
       const { retiredMaxPools: _retired, ...routerConfig } = config.router;
