@@ -261,5 +261,24 @@ for (const admin of ADMIN_KINDS) {
         .pluck('action');
       expect(actions).to.deep.equal(['tenant.create', 'tenant.delete']);
     });
+
+    if (admin.superuser) {
+      it('keeps serving a dedicated database bound the earlier way, by a per-database setting', async () => {
+        await plane.tp.tenants.create({ id: 'old-corp', tier: 'enterprise' }, TEST_ACTOR);
+        const name = `${plane.prefix}_t_old_corp`;
+        // What earlier versions did when they created a dedicated database (a superuser may).
+        await adminQuery('postgres', `ALTER DATABASE "${name}" SET tenantplane.tenant_id = 'old-corp'`);
+        const served = await plane.openAnother({ serveTraffic: true });
+        const db = await served.router!.forTenant('old-corp');
+        await db.query(
+          "INSERT INTO deployments (tenant_id, project_name, status) VALUES ('old-corp', 'p', 'ready')",
+        );
+        const seen = await db.query(
+          "SELECT current_setting('tenantplane.tenant_id') AS t, tenant_id FROM deployments",
+        );
+        expect(seen.rows).to.deep.equal([{ t: 'old-corp', tenant_id: 'old-corp' }]);
+        await plane.tp.tenants.delete({ id: 'old-corp', confirm: 'old-corp' }, TEST_ACTOR);
+      });
+    }
   });
 }
