@@ -15,7 +15,8 @@ export const PEER_DEDICATED_POOL_SIZE = 4;
  * its database behind PgBouncer, written once before it starts and read once at its start (the hand-written
  * team's shortcut: no catalog, so a tenant created, moved or suspended later is unknown to it). It logs in as
  * tenantplane's application role, so row-level security applies as it does to tenantplane: on a shard each
- * request sets the tenant for its own transaction; a dedicated database carries its tenant setting itself.
+ * request sets the tenant for its own transaction; on a dedicated database PgBouncer binds every server
+ * connection to the tenant when it opens it (`connect_query`), so the request is the plain query.
  * One pg pool per database: PEER_DEDICATED_POOL_SIZE for a dedicated one, and for a shard, which serves
  * hundreds of tenants, as many as tenantplane's shard pool.
  */

@@ -36,6 +36,13 @@ export interface PgbouncerOptions {
   poolSize: number;
   /** Where PgBouncer's output goes (appended). */
   logFile: string;
+  /**
+   * Databases whose server connections are bound to one tenant (database name → tenant id): each gets an
+   * entry of its own whose `connect_query` sets `tenantplane.tenant_id` for the session, as tenantplane's
+   * router binds its connections to a dedicated database's tenant with a startup option (which PgBouncer
+   * does not pass on).
+   */
+  boundDatabases?: Record<string, string>;
 }
 
 export interface Pgbouncer {
@@ -69,12 +76,25 @@ function userIds(name: string): { uid: number; gid: number } | undefined {
   }
 }
 
+/** Names PgBouncer's configuration takes unquoted, as slugs and tenantplane's database names are. */
+const PLAIN = /^[0-9A-Za-z_.-]+$/;
+
 function ini(options: PgbouncerOptions, port: number, authFile: string): string {
   const { credentials } = options;
+  const server = `host=${credentials.host} port=${credentials.port}`;
+  const bound = Object.entries(options.boundDatabases ?? {}).map(([database, tenant]) => {
+    if (!PLAIN.test(database) || !PLAIN.test(tenant)) {
+      throw new Error(`cannot write ${database} (${tenant}) into PgBouncer's configuration`);
+    }
+    // Dollar quotes inside the connect string's single quotes: no quote to escape in either.
+    return `${database} = ${server} connect_query='SELECT set_config($$tenantplane.tenant_id$$, $$${tenant}$$, false)'`;
+  });
   return `;; written by bench:fleet for one run
 [databases]
-;; every database of the server, under its own name
-* = host=${credentials.host} port=${credentials.port}
+;; a dedicated database: every server connection is bound to its tenant when it is opened
+${bound.join('\n')}
+;; every other database of the server (the shards), under its own name
+* = ${server}
 
 [pgbouncer]
 listen_addr = 127.0.0.1

@@ -109,6 +109,11 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
     if (unit === 'peer') {
       bouncer = await startPgbouncer({
         credentials: fleet.credentials,
+        boundDatabases: Object.fromEntries(
+          fleet.tenants
+            .filter((tenant) => tenant.placement === 'dedicated')
+            .map((tenant) => [tenant.databaseName, tenant.id]),
+        ),
         maxServerConnections: fleet.routerBudget,
         poolSize: SHARD_POOL_SIZE,
         logFile: `${context.filePrefix}-pgbouncer.log`,
