@@ -228,6 +228,39 @@ describe('tenant router', () => {
     }
   });
 
+  it('drains a write that passed its check before the tenant was deleted, so no row of it survives', async () => {
+    await plane.tp.tenants.create({ id: 'gone-soon', tier: 'starter' }, TEST_ACTOR);
+    const placed = await plane.tp.catalog.requireTenant('gone-soon');
+    const shard = (await plane.tp.catalog.getDatabase(placed.databaseId!))!.databaseName;
+    const db = await router.forTenant('gone-soon');
+    let commit!: () => void;
+    const gate = new Promise<void>((resolve) => {
+      commit = resolve;
+    });
+    let inserted!: () => void;
+    const insertedYet = new Promise<void>((resolve) => {
+      inserted = resolve;
+    });
+    const writing = db.transaction(async (trx) => {
+      await trx.knex('deployments').insert({ tenant_id: 'gone-soon', project_name: 'late', status: 'ready' });
+      inserted();
+      await gate;
+    });
+    await insertedYet;
+    const deleting = plane.tp.tenants.delete({ id: 'gone-soon', confirm: 'gone-soon' }, TEST_ACTOR);
+    // The delete waits for the write in flight, however long it takes.
+    await new Promise((resolve) => setTimeout(resolve, 1500));
+    commit();
+    await writing;
+    await deleting;
+    const left = await adminQuery<{ n: number }>(
+      shard,
+      'SELECT count(*)::int AS n FROM deployments WHERE tenant_id = $1',
+      ['gone-soon'],
+    );
+    expect(left.rows[0]!.n).to.equal(0);
+  });
+
   it('lets a query finish when its pool is evicted mid-flight', async () => {
     const delta = await router.forTenant('delta');
     const slow = delta.query('SELECT pg_sleep(0.5), count(*)::int AS n FROM deployments');

@@ -2,10 +2,17 @@ import type { Actor } from '../catalog/catalog.js';
 import { dedicatedDatabaseId, type TenantRecord } from '../catalog/records.js';
 import { ConflictError, InvalidInputError } from '../errors.js';
 import { assertSlug, dedicatedDatabaseName } from '../ids.js';
+import { currentXid, waitForConfirmations } from '../moves/instance-confirmations.js';
+import { waitForOlderTransactions } from '../moves/writer-drain.js';
 import { withAdminClient } from './admin-connection.js';
 import { DatabaseBuilder } from './database-builder.js';
 import type { ProvisioningContext } from './provisioning-context.js';
 import { deleteTenantRows } from './tenant-rows.js';
+
+/** How long a delete waits for every serving instance to confirm it refuses the tenant, in ms. */
+const DELETE_CONFIRM_TIMEOUT_MS = 10000;
+/** How long a shard tenant's delete waits for transactions begun before it, in ms. */
+const DELETE_DRAIN_TIMEOUT_MS = 30000;
 
 export interface CreateTenantInput {
   id: string;
@@ -126,7 +133,11 @@ export class TenantProvisioner {
     return updated;
   }
 
-  /** Removes a tenant's rows from its shard, or drops its dedicated database. Re-running finishes it. */
+  /**
+   * Removes a tenant's rows from its shard, or drops its dedicated database, once every serving instance
+   * has confirmed it refuses the tenant and (on a shard) the transactions begun before have ended.
+   * Re-running finishes it.
+   */
   async delete(input: { id: string; confirm: string | undefined }, actor: Actor): Promise<TenantRecord> {
     const id = assertSlug(input.id);
     if (input.confirm !== id) {
@@ -134,12 +145,20 @@ export class TenantProvisioner {
     }
     const { catalog, logger } = this.context;
     const tenant = await catalog.requireTenant(id);
-    // Every router stops serving the tenant from here on (the catalog notifies them).
+    // Every router stops serving the tenant from here on (the catalog notifies them)...
     await catalog.updateTenant(id, { status: 'deleting' });
+    await waitForConfirmations(catalog.knex, await currentXid(catalog.knex), {
+      timeoutMs: DELETE_CONFIRM_TIMEOUT_MS,
+    });
     const database = tenant.databaseId ? await catalog.getDatabase(tenant.databaseId) : undefined;
     if (database?.kind === 'shard') {
       const url = await catalog.serverAdminUrl(database.serverId, database.databaseName);
-      const removed = await withAdminClient(url, (client) => deleteTenantRows(client, id));
+      const { appRole } = await catalog.requireServer(database.serverId);
+      const removed = await withAdminClient(url, async (client) => {
+        // ...and once the writes that passed their check before that have ended, none can bring a row back.
+        await waitForOlderTransactions(client, database.databaseName, appRole, DELETE_DRAIN_TIMEOUT_MS);
+        return deleteTenantRows(client, id);
+      });
       logger.info({ tenant: id, shard: database.id, removed }, 'tenant rows removed from shard');
     }
     await catalog.updateTenant(id, { databaseId: null });
