@@ -14,7 +14,7 @@ import type { DataKey } from '../src/backup/key-provider.js';
 import { KmsKeyProvider } from '../src/backup/kms-key-provider.js';
 import { backupTenant } from '../src/backup/tenant-backup.js';
 import { deleteTenant } from '../src/backup/tenant-deletion.js';
-import { newArchiveId } from '../src/backup/tenant-export.js';
+import { exportTenant, newArchiveId } from '../src/backup/tenant-export.js';
 import { TenantKeyring } from '../src/backup/tenant-keyring.js';
 import { restoreTenant } from '../src/backup/tenant-restore.js';
 import type { TenantplaneError } from '../src/errors.js';
@@ -224,12 +224,13 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       );
 
       const audit = await tp.catalog.listAudit({ tenantId: 'leaving-co', limit: 10 });
-      expect(audit.map((entry) => entry.action).slice(0, 2)).to.deep.equal([
+      expect(audit.map((entry) => entry.action).slice(0, 3)).to.deep.equal([
+        'tenant.exports_removed',
         'tenant.backup_keys_destroyed',
         'tenant.delete',
       ]);
-      expect(audit[0]!.details).to.include({ had_key_material: true });
-      expect(audit[0]!.actor).to.match(/^token:/);
+      expect(audit[1]!.details).to.include({ had_key_material: true });
+      expect(audit[1]!.actor).to.match(/^token:/);
     });
 
     it('a real backup of a tenant deleted with its keys shredded can no longer be verified or restored', async () => {
@@ -254,6 +255,25 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       expect(refused.code).to.equal('tenant_key_destroyed');
       // The refused restore leaves no tenant behind.
       expect(await tp.catalog.getTenant('revived-co')).to.equal(undefined);
+    });
+
+    it('removes the tenant’s exports from the backup store with its keys, and nobody else’s', async () => {
+      for (const id of ['exported-co', 'exported-co-two']) {
+        await tp.tenants.create({ id, tier: 'starter' }, TEST_ACTOR);
+        await seedTenantRows(tp, id, 3, 'exported');
+        await exportTenant({ catalog: tp.catalog, store: tp.objectStore }, id, { exportId: newArchiveId() });
+      }
+      expect(await tp.objectStore.list('exports/exported-co/')).to.have.length.greaterThan(1);
+      const deletion = await deleteTenant(
+        tp,
+        { id: 'exported-co', confirm: 'exported-co', destroyBackups: true },
+        TEST_ACTOR,
+      );
+      expect(deletion.exportsRemoved).to.be.greaterThan(1);
+      expect(await tp.objectStore.list('exports/exported-co/')).to.deep.equal([]);
+      expect(await tp.objectStore.list('exports/exported-co-two/')).to.have.length.greaterThan(1);
+      const audit = await tp.catalog.listAudit({ tenantId: 'exported-co', limit: 1 });
+      expect(audit[0]).to.deep.include({ action: 'tenant.exports_removed' });
     });
 
     it('a plain delete keeps the backup keys', async () => {
@@ -295,9 +315,12 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       expect((await rejection<TenantplaneError>(opens(tp, key, 'keeps-co', 'b-2'))).code).to.equal(
         'tenant_key_destroyed',
       );
-      const [latest] = await tp.catalog.listAudit({ tenantId: 'keeps-co', limit: 1 });
-      expect(latest?.action).to.equal('tenant.backup_keys_destroyed');
-      expect(latest?.actor).to.match(/^cli:/);
+      const [exportsRemoved, keysDestroyed] = await tp.catalog.listAudit({ tenantId: 'keeps-co', limit: 2 });
+      expect([exportsRemoved?.action, keysDestroyed?.action]).to.deep.equal([
+        'tenant.exports_removed',
+        'tenant.backup_keys_destroyed',
+      ]);
+      expect(keysDestroyed?.actor).to.match(/^cli:/);
     });
   });
 });

@@ -50,8 +50,13 @@ export function newArchiveId(now = new Date()): string {
   return `${stamp}-${randomBytes(4).toString('hex')}`;
 }
 
+/** Where all of a tenant's exports to the backup store are (the trailing '/' keeps `acme-co` out of `acme`). */
+export function tenantExportsPrefix(tenantId: string): string {
+  return `exports/${assertSlug(tenantId)}/`;
+}
+
 export function exportPrefix(tenantId: string, exportId: string): string {
-  return `exports/${assertSlug(tenantId)}/${exportId}/`;
+  return `${tenantExportsPrefix(tenantId)}${exportId}/`;
 }
 
 /**
