@@ -4,6 +4,7 @@ import { DevIssuer } from '../src/auth/dev-issuer.js';
 import { dedicatedDatabaseName, shardDatabaseName } from '../src/ids.js';
 import { type ChildService, startTenantctl } from './support/child-service.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
+import { type Answer, logTail, type Outcome, RequestLoad, send, summary } from './support/request-load.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 /** The serving instance's lease settings (set in its environment), short so that the outage is short. */
@@ -40,129 +41,6 @@ type Mode = 'hold' | 'cut';
  */
 const SERVED_MS: Record<Mode, number> = { hold: 800, cut: 2000 };
 
-interface Outcome {
-  tenant: string;
-  kind: 'read' | 'write';
-  /** performance.now() when the request was sent, and its duration. */
-  started: number;
-  ms: number;
-  /** 0: no HTTP answer at all (the service is gone, or the test's own timeout fired). */
-  status: number;
-  code: string | undefined;
-  retryAfter: string | null;
-  /** The row id a 201 acknowledged. */
-  id: string | undefined;
-  error: string | undefined;
-}
-
-interface Answer {
-  status: number;
-  ms: number;
-  // biome-ignore lint/suspicious/noExplicitAny: answers are checked field by field by the assertions
-  body: any;
-  headers: Headers | undefined;
-  error?: string;
-}
-
-/** One request with the test's own (generous) timeout, so a hung request shows as an outcome, not a hung test. */
-async function send(
-  base: string,
-  method: string,
-  path: string,
-  token?: string,
-  body?: unknown,
-): Promise<Answer> {
-  const started = performance.now();
-  try {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        ...(token === undefined ? {} : { authorization: `Bearer ${token}` }),
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(15000),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // Not JSON: kept as text for the failure message.
-    }
-    return {
-      status: response.status,
-      ms: performance.now() - started,
-      body: parsed,
-      headers: response.headers,
-    };
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    return {
-      status: 0,
-      ms: performance.now() - started,
-      body: undefined,
-      headers: undefined,
-      error: cause?.code ?? (error as Error).name,
-    };
-  }
-}
-
-/** Application traffic: loops of reads or writes of one tenant, each one request at a time, until stopped. */
-class Load {
-  readonly outcomes: Outcome[] = [];
-  #running = true;
-  readonly #loops: Promise<void>[] = [];
-
-  constructor(private readonly base: string) {}
-
-  run(tenant: string, token: string, kind: 'read' | 'write', pauseMs: number): void {
-    this.#loops.push(this.#loop(tenant, token, kind, pauseMs));
-  }
-
-  async #loop(tenant: string, token: string, kind: 'read' | 'write', pauseMs: number): Promise<void> {
-    let n = 0;
-    while (this.#running) {
-      n += 1;
-      const started = performance.now();
-      const answer =
-        kind === 'read'
-          ? await send(this.base, 'GET', '/api/v1/deployments?limit=5', token)
-          : await send(this.base, 'POST', '/api/v1/deployments', token, {
-              project_name: `outage-${n}`,
-              status: 'ready',
-            });
-      this.outcomes.push({
-        tenant,
-        kind,
-        started,
-        ms: answer.ms,
-        status: answer.status,
-        code: answer.body?.error?.code,
-        retryAfter: answer.headers?.get('retry-after') ?? null,
-        id: answer.status === 201 ? answer.body?.id : undefined,
-        error: answer.error,
-      });
-      await sleep(pauseMs);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    await Promise.all(this.#loops);
-  }
-}
-
-/** Counts of `status code` pairs, for failure messages. */
-function summary(outcomes: Outcome[]): string {
-  const counts = new Map<string, number>();
-  for (const o of outcomes) {
-    const key = `${o.status}${o.code ? ` ${o.code}` : ''}${o.error ? ` ${o.error}` : ''}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return JSON.stringify(Object.fromEntries(counts));
-}
-
 /** An outcome in short, its start relative to the cut. */
 function brief(o: Outcome, cutAt: number): string {
   const answer = o.status === 0 ? `no answer (${o.error})` : `${o.status}${o.code ? ` ${o.code}` : ''}`;
@@ -172,13 +50,6 @@ function brief(o: Outcome, cutAt: number): string {
 async function until(at: number): Promise<void> {
   const wait = at - performance.now();
   if (wait > 0) await sleep(wait);
-}
-
-/** What the service wrote that is not a JSON log line (a crash report), else its last log lines. */
-function logTail(service: ChildService): string {
-  const lines = service.stderr().split('\n');
-  const report = lines.filter((line) => line !== '' && !line.startsWith('{'));
-  return (report.length > 0 ? report.slice(0, 12) : lines.slice(-10)).join('\n');
 }
 
 describe('control database outage under load (tenantctl serve)', function () {
@@ -282,7 +153,7 @@ describe('control database outage under load (tenantctl serve)', function () {
         expect((await send(base, 'GET', '/api/v1/deployments?limit=5', tokens[tenant])).status).to.equal(200);
       }
     }
-    const load = new Load(base);
+    const load = new RequestLoad(base, 'outage');
     for (const tenant of warm) {
       load.run(tenant, tokens[tenant]!, 'read', 5);
       load.run(tenant, tokens[tenant]!, 'read', 5);

@@ -19,6 +19,7 @@ import { withAdminClient } from '../src/provisioning/admin-connection.js';
 import { type ChildService, startTenantctl } from './support/child-service.js';
 import { freePort } from './support/free-port.js';
 import { callJson } from './support/http-client.js';
+import { logTail, type Outcome, RequestLoad, send, summary } from './support/request-load.js';
 import { createTestCluster, type TestCluster } from './support/test-cluster.js';
 import {
   adminQuery,
@@ -37,150 +38,29 @@ const RECOVERY_MS = 2000;
 /** Load kept up after recovery, so that "every request succeeds" is said of a good number of requests. */
 const AFTER_RECOVERY_MS = 1500;
 
-interface Outcome {
-  tenant: string;
-  kind: 'read' | 'write';
-  /** performance.now() when the request was sent, and its duration. */
-  started: number;
-  ms: number;
-  /** 0: no HTTP answer at all (the service is gone, or the test's own timeout fired). */
-  status: number;
-  code: string | undefined;
-  retryAfter: string | null;
-  /** The row id a 201 acknowledged. */
-  id: string | undefined;
-  error: string | undefined;
-}
-
 interface LoadTenant {
   id: string;
   token: string;
 }
 
-/** One request with the test's own (generous) timeout, so a hung request shows as an outcome, not a hung test. */
-async function send(
-  base: string,
-  token: string,
-  method: string,
-  path: string,
-  body?: unknown,
-): Promise<{ status: number; headers: Headers | undefined; body: unknown; error?: string }> {
-  try {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${token}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-      },
-      ...(body === undefined ? {} : { body: JSON.stringify(body) }),
-      signal: AbortSignal.timeout(10000),
-    });
-    const text = await response.text();
-    let parsed: unknown = text;
-    try {
-      parsed = JSON.parse(text);
-    } catch {
-      // Not JSON: kept as text for the failure message.
-    }
-    return { status: response.status, headers: response.headers, body: parsed };
-  } catch (error) {
-    const cause = (error as { cause?: { code?: string } }).cause;
-    return { status: 0, headers: undefined, body: undefined, error: cause?.code ?? (error as Error).message };
-  }
-}
-
 /**
- * Application traffic from the test: per tenant two loops of reads (GET /api/v1/deployments) and one of
- * writes (POST /api/v1/deployments), each one request at a time, until stopped.
+ * Application traffic from the test: per tenant two loops of reads and one of writes, each one request at
+ * a time with a breath between (enough load to have requests in flight at any moment, no flood).
  */
-class Load {
-  readonly outcomes: Outcome[] = [];
-  #running = true;
-  readonly #loops: Promise<void>[];
-
-  constructor(
-    private readonly base: string,
-    tenants: LoadTenant[],
-    private readonly label: string,
-  ) {
-    this.#loops = tenants.flatMap((tenant) => [
-      this.#loop(tenant, 'read'),
-      this.#loop(tenant, 'read'),
-      this.#loop(tenant, 'write'),
-    ]);
+function startLoad(base: string, tenants: LoadTenant[], label: string): RequestLoad {
+  const load = new RequestLoad(base, label, 10000);
+  for (const tenant of tenants) {
+    load.run(tenant.id, tenant.token, 'read', 5);
+    load.run(tenant.id, tenant.token, 'read', 5);
+    load.run(tenant.id, tenant.token, 'write', 10);
   }
-
-  async #loop(tenant: LoadTenant, kind: 'read' | 'write'): Promise<void> {
-    let n = 0;
-    while (this.#running) {
-      n += 1;
-      const started = performance.now();
-      const answer =
-        kind === 'read'
-          ? await send(this.base, tenant.token, 'GET', '/api/v1/deployments?limit=5')
-          : await send(this.base, tenant.token, 'POST', '/api/v1/deployments', {
-              project_name: `${this.label}-${n}`,
-              status: 'ready',
-            });
-      const body = answer.body as { id?: string; error?: { code?: string } } | undefined;
-      this.outcomes.push({
-        tenant: tenant.id,
-        kind,
-        started,
-        ms: performance.now() - started,
-        status: answer.status,
-        code: body?.error?.code,
-        retryAfter: answer.headers?.get('retry-after') ?? null,
-        id: answer.status === 201 ? body?.id : undefined,
-        error: answer.error,
-      });
-      // A breath between requests: enough load to have requests in flight at any moment, no flood.
-      await sleep(kind === 'write' ? 10 : 5);
-    }
-  }
-
-  /** Resolves once every tenant has had a read and a write succeed (the service is warmed up). */
-  async warmedUp(tenants: string[]): Promise<void> {
-    const deadline = performance.now() + 10000;
-    for (;;) {
-      const ok = tenants.every((tenant) =>
-        (['read', 'write'] as const).every((kind) =>
-          this.outcomes.some((o) => o.tenant === tenant && o.kind === kind && o.status < 300),
-        ),
-      );
-      if (ok) return;
-      if (performance.now() > deadline) throw new Error(`no warm-up: ${summary(this.outcomes)}`);
-      await sleep(20);
-    }
-  }
-
-  async stop(): Promise<void> {
-    this.#running = false;
-    await Promise.all(this.#loops);
-  }
+  return load;
 }
 
 /** One outcome in a line, for failure messages. */
 function oneLine(o: Outcome): string {
   const answer = o.status === 0 ? `no answer (${o.error})` : `${o.status} ${o.code ?? ''}`;
   return `${o.tenant} ${o.kind}: ${answer} after ${Math.round(o.ms)} ms, Retry-After ${o.retryAfter}`;
-}
-
-/** Counts of `status code` pairs, for failure messages. */
-function summary(outcomes: Outcome[]): string {
-  const counts = new Map<string, number>();
-  for (const o of outcomes) {
-    const key = `${o.status}${o.code ? ` ${o.code}` : ''}${o.error ? ` ${o.error}` : ''}`;
-    counts.set(key, (counts.get(key) ?? 0) + 1);
-  }
-  return JSON.stringify(Object.fromEntries(counts));
-}
-
-/** What the service wrote that is not a JSON log line (a crash report), else its last log lines. */
-function logTail(service: ChildService): string {
-  const lines = service.stderr().split('\n');
-  const report = lines.filter((line) => line !== '' && !line.startsWith('{'));
-  return (report.length > 0 ? report.slice(0, 12) : lines.slice(-10)).join('\n');
 }
 
 describe('database faults under load (tenantctl serve)', function () {
@@ -269,7 +149,7 @@ describe('database faults under load (tenantctl serve)', function () {
    * every request started `RECOVERY_MS` after `recovered` a success; every acknowledged write stored.
    */
   async function expectSurvived(
-    load: Load,
+    load: RequestLoad,
     fault: { from: number; recovered: number; mustFail: boolean },
   ): Promise<void> {
     const current = service!;
@@ -277,7 +157,7 @@ describe('database faults under load (tenantctl serve)', function () {
       { exitCode: current.child.exitCode, signal: current.child.signalCode },
       `the service exited:\n${logTail(current)}`,
     ).to.deep.equal({ exitCode: null, signal: null });
-    expect((await send(current.base, tenants[0]!.token, 'GET', '/health')).status).to.equal(200);
+    expect((await send(current.base, 'GET', '/health', tenants[0]!.token)).status).to.equal(200);
 
     const { outcomes } = load;
     const all = summary(outcomes);
@@ -331,7 +211,7 @@ describe('database faults under load (tenantctl serve)', function () {
   }
 
   it('keeps serving through a PostgreSQL restart: 503 with Retry-After while it is down, 2xx soon after', async () => {
-    const load = new Load(service!.base, tenants, 'restart');
+    const load = startLoad(service!.base, tenants, 'restart');
     let fault = { from: 0, recovered: 0, mustFail: true };
     try {
       await load.warmedUp(tenants.map((t) => t.id));
@@ -350,7 +230,7 @@ describe('database faults under load (tenantctl serve)', function () {
   });
 
   it("keeps serving when the service's sessions are terminated under load", async () => {
-    const load = new Load(service!.base, tenants, 'terminate');
+    const load = startLoad(service!.base, tenants, 'terminate');
     // Sessions that die idle in a pool need not fail any request: only their being killed is required.
     let fault = { from: 0, recovered: 0, mustFail: false };
     let terminated = 0;
