@@ -31,13 +31,7 @@ describe('connection budget shared by several serve instances', function () {
     for (const id of DEDICATED) await plane.tp.tenants.create({ id, tier: 'enterprise' }, TEST_ACTOR);
     for (const id of SHARED) await plane.tp.tenants.create({ id, tier: 'starter' }, TEST_ACTOR);
     appRole = appRoleName(plane.prefix, SERVER);
-    const env = plane.cliEnv({
-      PORT: '0',
-      RATE_LIMITS: 'off',
-      ROUTER_ACQUIRE_TIMEOUT_MS: '5000',
-      INSTANCE_HEARTBEAT_MS: '250',
-      INSTANCE_LEASE_MS: '2000',
-    });
+    const env = serveEnv();
     for (let i = 0; i < 3; i++) {
       services.push(await startTenantctl(['serve'], env, 'tenantplane listening'));
     }
@@ -50,6 +44,17 @@ describe('connection budget shared by several serve instances', function () {
     await Promise.all(services.map((service) => service.exited));
     await plane.close();
   });
+
+  /** A serve child's environment: a short lease, so a killed instance's share is taken back within seconds. */
+  function serveEnv(): NodeJS.ProcessEnv {
+    return plane.cliEnv({
+      PORT: '0',
+      RATE_LIMITS: 'off',
+      ROUTER_ACQUIRE_TIMEOUT_MS: '5000',
+      INSTANCE_HEARTBEAT_MS: '250',
+      INSTANCE_LEASE_MS: '2000',
+    });
+  }
 
   /** The server's sessions of the application role: what all the routers hold there. */
   async function routerSessions(): Promise<number> {
@@ -157,13 +162,7 @@ describe('connection budget shared by several serve instances', function () {
   });
 
   it('shrinks the others before a new instance takes its share', async () => {
-    const env = plane.cliEnv({
-      PORT: '0',
-      RATE_LIMITS: 'off',
-      ROUTER_ACQUIRE_TIMEOUT_MS: '5000',
-      INSTANCE_HEARTBEAT_MS: '250',
-      INSTANCE_LEASE_MS: '2000',
-    });
+    const env = serveEnv();
     let peak = 0;
     let sampling = true;
     let maxShares = 0;

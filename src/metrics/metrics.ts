@@ -1,20 +1,14 @@
 import { Counter, Gauge, Histogram, Registry } from 'prom-client';
+import type { ServerConnectionStats } from '../routing/elastic-pool.js';
 import { HttpRequestSeries } from './http-request-series.js';
 import { TopTenants } from './top-tenants.js';
 
 /** The label every tenant shares once it is not among the tracked ones (no slug has underscores). */
 export const OTHER_TENANTS = '__other__';
 
-/** What the pool gauges read at scrape time (the router's ElasticPool.serverStats()). */
+/** What the pool gauges read at scrape time (the router's ElasticPool). */
 export interface PoolStats {
-  serverStats(): Array<{
-    serverId: string;
-    databases: number;
-    open: number;
-    idle: number;
-    limit: number;
-    waiting: number;
-  }>;
+  serverStats(): ServerConnectionStats[];
 }
 
 /** What the catalog cache counters read at scrape time (the TenantDirectory). */

@@ -43,6 +43,23 @@ export interface ElasticPoolOptions {
   lease?: InstanceLease;
 }
 
+/** One server as this process's router holds it (see `ElasticPool.serverStats`). */
+export interface ServerConnectionStats {
+  serverId: string;
+  /** Databases with connections (open, opening or closing) or waiting requests. */
+  databases: number;
+  /** Connections held: open, opening or closing. */
+  open: number;
+  /** Of those, idle. */
+  idle: number;
+  /** How many this process may hold: its share of the budget. */
+  limit: number;
+  /** The budget for all instances' routers. */
+  budget: number;
+  /** Requests waiting for a connection. */
+  waiting: number;
+}
+
 /** What a checked-out connection is: a pg client whose `release(error?)` hands it back (or discards it). */
 export type PooledClient = pg.PoolClient;
 
@@ -474,19 +491,8 @@ export class ElasticPool {
     }));
   }
 
-  /**
-   * Per server: databases with connections, connections this process holds (open, opening or closing) and
-   * of those idle, how many it may hold, the budget for all instances, and requests waiting.
-   */
-  serverStats(): Array<{
-    serverId: string;
-    databases: number;
-    open: number;
-    idle: number;
-    limit: number;
-    budget: number;
-    waiting: number;
-  }> {
+  /** Per server: what this process holds there, may hold, and has waiting. */
+  serverStats(): ServerConnectionStats[] {
     const databases = new Map<ServerSlot, number>();
     for (const database of this.#databases.values()) {
       databases.set(database.server, (databases.get(database.server) ?? 0) + 1);
