@@ -536,7 +536,7 @@ describe('connections of provisioning, migrations and moves when their session i
   it('logs the loss of the move lock, and the process stays up', async () => {
     const tenantId = `lock-${randomBytes(4).toString('hex')}`;
     const { lines, stream } = logSink();
-    const release = await lockTenantMove(adminUrlFor('postgres'), tenantId, {
+    const lock = await lockTenantMove(adminUrlFor('postgres'), tenantId, {
       logger: createLogger('warn', stream),
     });
     try {
@@ -556,7 +556,7 @@ describe('connections of provisioning, migrations and moves when their session i
       expect(logged, 'the loss is logged').to.be.a('string');
       expect(JSON.parse(logged!)).to.include({ level: 50, tenant: tenantId });
     } finally {
-      await release();
+      await lock.release();
     }
   });
 });

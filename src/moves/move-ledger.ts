@@ -75,8 +75,15 @@ export class MoveLedger {
   /**
    * The switch: the tenant's placement, tier and status, the move's state and the audit entry commit
    * together, so a crash leaves either the old placement or the new one in charge, never neither.
+   * `assertLockHeld` (the move lock's assertHeld) runs last in the transaction: a move whose lock was lost,
+   * so that another process may be rolling it back, never switches.
    */
-  async switchPlacement(move: MoveRecord, actor: Actor, details: Record<string, unknown>): Promise<void> {
+  async switchPlacement(
+    move: MoveRecord,
+    actor: Actor,
+    details: Record<string, unknown>,
+    assertLockHeld: (trx: Knex.Transaction) => Promise<void>,
+  ): Promise<void> {
     await this.knex.transaction(async (trx) => {
       const updated = await trx('tenants')
         .where({ id: move.tenantId, status: 'moving', database_id: move.fromDatabaseId })
@@ -97,6 +104,7 @@ export class MoveLedger {
         request_id: actor.requestId ?? null,
         details: JSON.stringify(details),
       });
+      await assertLockHeld(trx);
     });
   }
 

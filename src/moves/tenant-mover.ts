@@ -11,7 +11,7 @@ import { deleteTenantRows } from '../provisioning/tenant-rows.js';
 import { currentXid, waitForConfirmations } from './instance-confirmations.js';
 import { connectForMove } from './move-connections.js';
 import { MoveLedger, type MoveRecord } from './move-ledger.js';
-import { lockTenantMove } from './move-lock.js';
+import { lockTenantMove, type TenantLock } from './move-lock.js';
 import { matchingLayouts } from './table-layout.js';
 import { copyTenant, digestTenant, type OnProgress, resyncTenant } from './tenant-copy.js';
 import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.js';
@@ -60,6 +60,8 @@ const OLD_POOL_GRACE_MS = 3000;
  * the old dedicated database) go last.
  *
  * Any failure before the switch puts the tenant back on its old placement and removes what was copied.
+ * So does the loss of the move lock (see lockTenantMove): the move stops at its next step, and the switch
+ * commits only while the lock's session still holds the lock.
  * Progress is recorded in `tenant_moves`, so a move interrupted by a crash is rolled back (or, past the
  * switch, finished) by the next move of that tenant.
  */
@@ -84,10 +86,10 @@ export class TenantMover {
 
   async move(tenantId: string, tierId: string, actor: Actor, onProgress: OnProgress = () => {}) {
     assertSlug(tenantId);
-    const release = await lockTenantMove(this.options.controlDatabaseUrl, tenantId, { logger: this.#logger });
+    const lock = await this.#lock(tenantId);
     try {
       await this.#recover(tenantId, actor);
-      return await this.#start(tenantId, tierId, actor, onProgress);
+      return await this.#start(tenantId, tierId, actor, onProgress, lock);
     } catch (error) {
       // Every failed attempt is on record, which also gives a re-request a fresh job id.
       await this.#catalog
@@ -95,11 +97,21 @@ export class TenantMover {
         .catch((auditError) => this.#logger.error({ err: auditError }, 'could not audit the failed move'));
       throw error;
     } finally {
-      await release();
+      await lock.release();
     }
   }
 
-  async #start(tenantId: string, tierId: string, actor: Actor, onProgress: OnProgress): Promise<MoveResult> {
+  #lock(tenantId: string): Promise<TenantLock> {
+    return lockTenantMove(this.options.controlDatabaseUrl, tenantId, { logger: this.#logger });
+  }
+
+  async #start(
+    tenantId: string,
+    tierId: string,
+    actor: Actor,
+    onProgress: OnProgress,
+    lock: TenantLock,
+  ): Promise<MoveResult> {
     const started = Date.now();
     const catalog = this.#catalog;
     const tenant = await catalog.requireTenant(tenantId);
@@ -144,7 +156,7 @@ export class TenantMover {
       'moving tenant',
     );
     try {
-      const counts = await this.#copyAndSwitch(move, actor, onProgress);
+      const counts = await this.#copyAndSwitch(move, actor, onProgress, lock);
       await onProgress({ phase: 'cleaning' });
       await this.#cleanUp(move);
       await onProgress({ phase: 'done' });
@@ -162,8 +174,31 @@ export class TenantMover {
           'move_cleanup_failed',
         );
       }
-      await this.#rollBack(move, error);
+      await this.#rollBackUnder(lock, move, error);
       throw error;
+    }
+  }
+
+  /**
+   * Rolls back under the move lock. A lost lock may have been taken by another process since, which then
+   * rolls this move back itself (see #recover): the rollback runs only under the lock taken again.
+   */
+  async #rollBackUnder(lock: TenantLock, move: MoveRecord, cause: unknown): Promise<void> {
+    if (!lock.signal.aborted) return this.#rollBack(move, cause);
+    let again: TenantLock;
+    try {
+      again = await this.#lock(move.tenantId);
+    } catch (lockError) {
+      this.#logger.error(
+        { tenant: move.tenantId, err: lockError },
+        'the move lost its lock and cannot take it again; the next move of the tenant rolls it back',
+      );
+      return;
+    }
+    try {
+      await this.#rollBack(move, cause);
+    } finally {
+      await again.release();
     }
   }
 
@@ -179,7 +214,10 @@ export class TenantMover {
     move: MoveRecord,
     actor: Actor,
     onProgress: OnProgress,
+    lock: TenantLock,
   ): Promise<Pick<MoveResult, 'rows_copied' | 'rows_resynced' | 'pause_ms' | 'confirm_ms'>> {
+    // A move whose lock is lost stops at the next step and rolls back: another process may take the lock.
+    const stillLocked = () => lock.signal.throwIfAborted();
     await onProgress({ phase: 'preparing' });
     const sourceDb = await this.#requireDatabase(move.fromDatabaseId);
     const targetDb = await this.#prepareTarget(move);
@@ -194,9 +232,11 @@ export class TenantMover {
       const copied = await copyTenant(source, target, move.tenantId, layouts, onProgress, {
         targetExclusive: targetDb.kind === 'dedicated',
       });
+      stillLocked();
       // Writes went on during the bulk copy: catch up once while still serving, so the pause is short.
       await onProgress({ phase: 'catching_up', rows: copied });
       await resyncTenant(source, target, move.tenantId, layouts);
+      stillLocked();
       // Only the move writes the target, so its digests, taken now, still hold during the pause.
       const targetDigests = await digestTenant(target, move.tenantId, layouts);
 
@@ -208,6 +248,7 @@ export class TenantMover {
         timeoutMs: this.#confirmTimeoutMs,
         pollMs: this.#confirmPollMs,
       });
+      stillLocked();
       this.#logger.info(
         { tenant: move.tenantId, confirm_ms: confirmed.waitedMs, instances: confirmed.waitedFor },
         'every serving instance confirmed the pause',
@@ -215,6 +256,7 @@ export class TenantMover {
       // ...so once the transactions begun before now have ended, nothing writes the old placement.
       const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
       await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
+      stillLocked();
       const resynced = await resyncTenant(source, target, move.tenantId, layouts, targetDigests);
       const pauseMs = Math.round(performance.now() - pausedAt);
       const counts = {
@@ -223,11 +265,18 @@ export class TenantMover {
         pause_ms: pauseMs,
         confirm_ms: confirmed.waitedMs,
       };
-      await this.#ledger.switchPlacement(move, actor, {
-        from: { tier: move.fromTier, database: move.fromDatabaseId },
-        to: { tier: move.toTier, database: move.toDatabaseId },
-        ...counts,
-      });
+      stillLocked();
+      // The switch commits only if the lock's session still holds the lock, checked in its transaction.
+      await this.#ledger.switchPlacement(
+        move,
+        actor,
+        {
+          from: { tier: move.fromTier, database: move.fromDatabaseId },
+          to: { tier: move.toTier, database: move.toDatabaseId },
+          ...counts,
+        },
+        (trx) => lock.assertHeld(trx),
+      );
       this.#logger.info({ tenant: move.tenantId, ...counts }, 'tenant switched to its new placement');
       await onProgress({ phase: 'switched', rows: copied });
       return counts;
