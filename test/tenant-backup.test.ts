@@ -45,6 +45,8 @@ for (const admin of ADMIN_KINDS) {
         tenants: plane.tp.tenants,
         databasePrefix: plane.prefix,
         migrationsDir: plane.tp.tenantMigrationsDir,
+        logger: plane.tp.logger,
+        controlDatabaseUrl: plane.tp.controlDatabaseUrl,
       };
     });
     after(async () => {

@@ -124,6 +124,8 @@ describe('TLS to tenant database servers', function () {
       tenants: plane.tp.tenants,
       databasePrefix: plane.prefix,
       migrationsDir,
+      logger: plane.tp.logger,
+      controlDatabaseUrl: plane.tp.controlDatabaseUrl,
     };
     for (const tenant of ['acme', 'initech']) {
       const db = await plane.tp.router!.forTenant(tenant);

@@ -21,6 +21,8 @@ export function backupDeps(tp: Tenantplane): RestoreDeps {
     tenants: tp.tenants,
     databasePrefix: tp.config.databasePrefix,
     migrationsDir: tp.tenantMigrationsDir,
+    logger: tp.logger,
+    controlDatabaseUrl: tp.controlDatabaseUrl,
   };
 }
 

@@ -1,6 +1,7 @@
 import type { Actor } from '../catalog/catalog.js';
 import { ConflictError, InvalidInputError } from '../errors.js';
 import { assertSlug } from '../ids.js';
+import { type FencePhase, type TenantFenceOptions, withTenantFenced } from '../moves/tenant-fence.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
 import { inTenantTransaction } from '../provisioning/tenant-transaction.js';
@@ -13,7 +14,7 @@ import type { TableProgress } from './tenant-export.js';
 import { locateTenant, type TenantLocation } from './tenant-location.js';
 import { appliedMigrations, withTenantSnapshot } from './tenant-snapshot.js';
 
-export interface RestoreDeps extends BackupDeps, BackupReadDeps {
+export interface RestoreDeps extends BackupDeps, BackupReadDeps, TenantFenceOptions {
   tenants: TenantProvisioner;
   databasePrefix: string;
   migrationsDir: string;
@@ -26,6 +27,8 @@ export interface RestoreOptions {
   tier?: string;
   actor: Actor;
   onProgress?: TableProgress;
+  /** When the target's writes are paused for the load and given back (see withTenantFenced). */
+  onFence?: (phase: FencePhase) => void;
 }
 
 export interface RestoreResult {
@@ -50,6 +53,9 @@ export class BackupSchemaError extends ConflictError {
  * digest) before anything is touched; then it is loaded in ONE transaction into the target, replacing the
  * target's rows, so a failure at any point leaves the target as it was. A backup taken at an older schema
  * is loaded into a scratch database at that schema, migrated forward there, then copied into the target.
+ *
+ * The load runs fenced (withTenantFenced): the target is paused, its writers drained, and its moves kept
+ * out, so no write made during the load survives the replace and none lands on a placement it just left.
  */
 export async function restoreTenant(
   deps: RestoreDeps,
@@ -115,7 +121,15 @@ export async function restoreTenant(
               return withTenantSnapshot(location, (snapshot) => load(snapshotRecords(snapshot)));
             },
           );
-    const tables = await source((records) => loadInto(target, records, tenantId, options.onProgress));
+    const tables = await source((records) =>
+      withTenantFenced(
+        deps,
+        targetId,
+        target.databaseId,
+        (beforeCommit) => loadInto(target, records, tenantId, options.onProgress, beforeCommit),
+        options.onFence,
+      ),
+    );
     await deps.catalog.audit(options.actor, 'tenant.restore', targetId, {
       backupId,
       from: tenantId,
@@ -137,12 +151,13 @@ export async function restoreTenant(
   }
 }
 
-/** Replaces the target's rows with the records, all in one transaction. */
+/** Replaces the target's rows with the records, all in one transaction, which commits after `beforeCommit`. */
 function loadInto(
   target: TenantLocation,
   records: AsyncIterable<ContainerRecord>,
   sourceTenantId: string,
   onProgress: TableProgress | undefined,
+  beforeCommit: () => Promise<void>,
 ): Promise<Record<string, number>> {
   return withAdminClient(target.adminUrl, (client) =>
     inTenantTransaction(client, target.tenantId, async () => {
@@ -155,6 +170,7 @@ function loadInto(
         ...(onProgress ? { onProgress } : {}),
       });
       await rebuildIndexes();
+      await beforeCommit();
       return counts;
     }),
   );

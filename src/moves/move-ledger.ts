@@ -1,5 +1,7 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../catalog/catalog.js';
+import { ConflictError } from '../errors.js';
+import { currentXid } from './instance-confirmations.js';
 
 export type MoveState = 'copying' | 'switched';
 
@@ -120,4 +122,19 @@ export class MoveLedger {
       .first();
     return Number(row?.count ?? 0);
   }
+}
+
+/**
+ * Pauses the tenant (see MoveLedger.pause) and returns the pausing transaction's id, which serving
+ * instances confirm; a tenant that changed since the move began is a conflict.
+ */
+export async function pauseTenant(knex: Knex, move: MoveRecord): Promise<string> {
+  const xid = await knex.transaction(async (trx) => {
+    if (!(await new MoveLedger(trx).pause(move))) return undefined;
+    return currentXid(trx);
+  });
+  if (xid === undefined) {
+    throw new ConflictError(`tenant ${move.tenantId} changed during its move`, 'tenant_changed');
+  }
+  return xid;
 }

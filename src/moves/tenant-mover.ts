@@ -10,7 +10,7 @@ import type { ProvisioningContext } from '../provisioning/provisioning-context.j
 import { deleteTenantRows } from '../provisioning/tenant-rows.js';
 import { currentXid, waitForConfirmations } from './instance-confirmations.js';
 import { connectForMove } from './move-connections.js';
-import { MoveLedger, type MoveRecord } from './move-ledger.js';
+import { MoveLedger, type MoveRecord, pauseTenant } from './move-ledger.js';
 import { lockTenantMove, type TenantLock } from './move-lock.js';
 import { matchingLayouts } from './table-layout.js';
 import { copyTenant, digestTenant, type OnProgress, resyncTenant } from './tenant-copy.js';
@@ -240,7 +240,7 @@ export class TenantMover {
       // Only the move writes the target, so its digests, taken now, still hold during the pause.
       const targetDigests = await digestTenant(target, move.tenantId, layouts);
 
-      const pauseXid = await this.#pause(move);
+      const pauseXid = await pauseTenant(this.#catalog.knex, move);
       const pausedAt = performance.now();
       await onProgress({ phase: 'paused', rows: copied });
       // Every serving instance refuses the tenant from here on, and re-checks the handles it gave out...
@@ -283,21 +283,6 @@ export class TenantMover {
     } finally {
       await Promise.all(clients.map((client) => client.end().catch(() => {})));
     }
-  }
-
-  /**
-   * Pauses the tenant (see MoveLedger.pause) and returns the pausing transaction's id, which serving
-   * instances confirm; a tenant that changed since the move began is a conflict.
-   */
-  async #pause(move: MoveRecord): Promise<string> {
-    const xid = await this.#catalog.knex.transaction(async (trx) => {
-      if (!(await new MoveLedger(trx).pause(move))) return undefined;
-      return currentXid(trx);
-    });
-    if (xid === undefined) {
-      throw new ConflictError(`tenant ${move.tenantId} changed during its move`, 'tenant_changed');
-    }
-    return xid;
   }
 
   /** The target, ready and empty of the tenant: built (and migrated) if dedicated, cleared if a shard. */

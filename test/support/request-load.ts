@@ -4,7 +4,7 @@ import type { ChildService } from './child-service.js';
 /** One request of a RequestLoad: what was asked, when, and what came back. */
 export interface Outcome {
   tenant: string;
-  kind: 'read' | 'write';
+  kind: LoadKind;
   /** performance.now() when the request was sent, and its duration. */
   started: number;
   ms: number;
@@ -12,8 +12,10 @@ export interface Outcome {
   status: number;
   code: string | undefined;
   retryAfter: string | null;
-  /** The row id a 201 acknowledged. */
+  /** The row id a 201 acknowledged, or the row an update was for. */
   id: string | undefined;
+  /** The status an update set. */
+  value?: string;
   error: string | undefined;
 }
 
@@ -74,9 +76,12 @@ export async function send(
   }
 }
 
+/** read: GET /api/v1/deployments; write: POST a row named `<label>-<n>`; update: PATCH one row's status. */
+export type LoadKind = 'read' | 'write' | 'update';
+
 /**
- * Application traffic from a test: loops of reads (GET /api/v1/deployments) or writes (POST, rows named
- * `<label>-<n>`) of one tenant each, one request at a time, until stopped.
+ * Application traffic from a test: loops of reads, writes or updates (see LoadKind) of one tenant each, one
+ * request at a time, until stopped.
  */
 export class RequestLoad {
   readonly outcomes: Outcome[] = [];
@@ -90,27 +95,47 @@ export class RequestLoad {
     private readonly timeoutMs = 15000,
   ) {}
 
-  /** Starts one loop, pausing `pauseMs` between its requests. */
-  run(tenant: string, token: string, kind: 'read' | 'write', pauseMs: number): void {
-    this.#loops.push(this.#loop(tenant, token, kind, pauseMs));
+  /**
+   * Starts one loop, pausing `pauseMs` between its requests. An update loop sets the status of deployment
+   * `row` to a value no other request sets.
+   */
+  run(tenant: string, token: string, kind: LoadKind, pauseMs: number, row?: string): void {
+    this.#loops.push(this.#loop(tenant, token, kind, pauseMs, row, this.#loops.length));
   }
 
-  async #loop(tenant: string, token: string, kind: 'read' | 'write', pauseMs: number): Promise<void> {
+  async #loop(
+    tenant: string,
+    token: string,
+    kind: LoadKind,
+    pauseMs: number,
+    row: string | undefined,
+    loop: number,
+  ): Promise<void> {
     let n = 0;
     while (this.#running) {
       n += 1;
       const started = performance.now();
+      const value = kind === 'update' ? `${this.label}-u${loop}-${n}` : undefined;
       const answer =
         kind === 'read'
           ? await send(this.base, 'GET', '/api/v1/deployments?limit=5', token, undefined, this.timeoutMs)
-          : await send(
-              this.base,
-              'POST',
-              '/api/v1/deployments',
-              token,
-              { project_name: `${this.label}-${n}`, status: 'ready' },
-              this.timeoutMs,
-            );
+          : kind === 'update'
+            ? await send(
+                this.base,
+                'PATCH',
+                `/api/v1/deployments/${row}`,
+                token,
+                { status: value },
+                this.timeoutMs,
+              )
+            : await send(
+                this.base,
+                'POST',
+                '/api/v1/deployments',
+                token,
+                { project_name: `${this.label}-${n}`, status: 'ready' },
+                this.timeoutMs,
+              );
       this.outcomes.push({
         tenant,
         kind,
@@ -119,7 +144,8 @@ export class RequestLoad {
         status: answer.status,
         code: answer.body?.error?.code,
         retryAfter: answer.headers?.get('retry-after') ?? null,
-        id: answer.status === 201 ? answer.body?.id : undefined,
+        id: kind === 'update' ? row : answer.status === 201 ? answer.body?.id : undefined,
+        ...(value === undefined ? {} : { value }),
         error: answer.error,
       });
       await sleep(pauseMs);
