@@ -8,6 +8,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { type BulkLoadPath, beginBulkLoad } from '../src/provisioning/tenant-bulk-load.js';
+import { expectDeleteDrainsWrite } from './support/deletion-drain.js';
 import { callJson } from './support/http-client.js';
 import { addManagedServer, createManagedAdmin } from './support/managed-admin.js';
 import { seedTenantRows, tenantRows } from './support/tenant-rows.js';
@@ -230,6 +231,9 @@ describe('managed PostgreSQL: a server whose admin role is not a superuser', fun
       expect(column.rowCount, database).to.equal(0);
     }
   });
+
+  it('drains a write that passed its check before a shard tenant was deleted, so no row of it survives', () =>
+    expectDeleteDrainsWrite(plane, 'late-writer'));
 
   it('deletes tenants, dropping a dedicated database the router still holds connections to', async () => {
     expect((await app('bigshop', 'GET', '/api/v1/deployments')).status).to.equal(200);

@@ -3,6 +3,7 @@ import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import { TenantplaneError } from '../src/errors.js';
 import type { TenantRouter } from '../src/routing/tenant-router.js';
+import { expectDeleteDrainsWrite } from './support/deletion-drain.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 async function codeOf(promise: Promise<unknown>): Promise<string> {
@@ -228,38 +229,8 @@ describe('tenant router', () => {
     }
   });
 
-  it('drains a write that passed its check before the tenant was deleted, so no row of it survives', async () => {
-    await plane.tp.tenants.create({ id: 'gone-soon', tier: 'starter' }, TEST_ACTOR);
-    const placed = await plane.tp.catalog.requireTenant('gone-soon');
-    const shard = (await plane.tp.catalog.getDatabase(placed.databaseId!))!.databaseName;
-    const db = await router.forTenant('gone-soon');
-    let commit!: () => void;
-    const gate = new Promise<void>((resolve) => {
-      commit = resolve;
-    });
-    let inserted!: () => void;
-    const insertedYet = new Promise<void>((resolve) => {
-      inserted = resolve;
-    });
-    const writing = db.transaction(async (trx) => {
-      await trx.knex('deployments').insert({ tenant_id: 'gone-soon', project_name: 'late', status: 'ready' });
-      inserted();
-      await gate;
-    });
-    await insertedYet;
-    const deleting = plane.tp.tenants.delete({ id: 'gone-soon', confirm: 'gone-soon' }, TEST_ACTOR);
-    // The delete waits for the write in flight, however long it takes.
-    await new Promise((resolve) => setTimeout(resolve, 1500));
-    commit();
-    await writing;
-    await deleting;
-    const left = await adminQuery<{ n: number }>(
-      shard,
-      'SELECT count(*)::int AS n FROM deployments WHERE tenant_id = $1',
-      ['gone-soon'],
-    );
-    expect(left.rows[0]!.n).to.equal(0);
-  });
+  it('drains a write that passed its check before the tenant was deleted, so no row of it survives', () =>
+    expectDeleteDrainsWrite(plane, 'gone-soon'));
 
   it('lets a query finish when its pool is evicted mid-flight', async () => {
     const delta = await router.forTenant('delta');
