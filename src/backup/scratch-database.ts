@@ -8,7 +8,7 @@ import {
   dropDatabaseIfExists,
   withAdminClient,
 } from '../provisioning/admin-connection.js';
-import { tenantBoundUrl } from '../provisioning/tenant-binding.js';
+import { tenantBoundUrl } from '../tenant-session/tenant-binding.js';
 import { TENANT_LEDGER } from '../provisioning/tenant-database.js';
 
 export interface ScratchDatabase {

@@ -4,7 +4,7 @@ import { assertSlug } from '../ids.js';
 import { type FencePhase, type TenantFenceOptions, withTenantFenced } from '../moves/tenant-fence.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
-import { inTenantTransaction } from '../provisioning/tenant-transaction.js';
+import { inTenantTransaction } from '../tenant-session/tenant-transaction.js';
 import type { ContainerRecord } from './backup-container.js';
 import { type BackupReadDeps, readBackup, verifyBackup } from './backup-reader.js';
 import { withScratchDatabase } from './scratch-database.js';

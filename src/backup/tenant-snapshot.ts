@@ -4,7 +4,7 @@ import { to as copyTo } from 'pg-copy-streams';
 import { assertSlug, quoteIdent } from '../ids.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { TENANT_LEDGER, tenantTables } from '../provisioning/tenant-database.js';
-import { inTenantTransaction } from '../provisioning/tenant-transaction.js';
+import { inTenantTransaction } from '../tenant-session/tenant-transaction.js';
 import type { TenantLocation } from './tenant-location.js';
 
 export interface SnapshotTable {

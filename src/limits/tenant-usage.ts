@@ -3,6 +3,7 @@ import type { TenantLimits, TenantRecord } from '../catalog/records.js';
 import { UnavailableError } from '../errors.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { describeTenant, type TenantView } from '../provisioning/tenant-view.js';
+import { inTenantTransaction } from '../tenant-session/tenant-transaction.js';
 import { tenantLimits } from './tenant-limits.js';
 
 /** What a tenant uses of each quota. */
@@ -57,17 +58,15 @@ export async function tenantUsage(catalog: Catalog, tenant: TenantRecord): Promi
   const database = await catalog.getDatabase(tenant.databaseId);
   if (!database) return undefined;
   const url = await catalog.serverAdminUrl(database.serverId, database.databaseName);
-  return withAdminClient(url, async (client) => {
-    await client.query('BEGIN READ ONLY');
-    try {
-      // The admin role may be subject to forced row-level security too: act as the tenant.
-      await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [tenant.id]);
-      const result = await client.query(TENANT_USAGE_SQL, [tenant.id]);
-      return toUsage(result.rows[0]);
-    } finally {
-      await client.query('ROLLBACK');
-    }
-  });
+  // The admin role may be subject to forced row-level security too: act as the tenant.
+  return withAdminClient(url, (client) =>
+    inTenantTransaction(
+      client,
+      tenant.id,
+      async () => toUsage((await client.query(TENANT_USAGE_SQL, [tenant.id])).rows[0]),
+      { snapshot: true },
+    ),
+  );
 }
 
 /** A tenant as `GET /admin/v1/tenants/:id` and `tenants show` present it: with its limits and usage. */

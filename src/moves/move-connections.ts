@@ -2,7 +2,7 @@ import pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { DatabaseRecord } from '../catalog/records.js';
 import { UnavailableError } from '../errors.js';
-import { beginAsTenant } from '../provisioning/tenant-transaction.js';
+import { beginAsTenant } from '../tenant-session/tenant-transaction.js';
 import { MOVER_APPLICATION_NAME } from './move-lock.js';
 
 /**

@@ -1,6 +1,6 @@
 import type pg from 'pg';
 import { beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
-import { beginAsTenant } from '../provisioning/tenant-transaction.js';
+import { beginAsTenant } from '../tenant-session/tenant-transaction.js';
 import { inMoveTransactions } from './move-connections.js';
 import { copyTable } from './row-copier.js';
 import { bucketDigests, resyncTable } from './row-resync.js';

@@ -2,7 +2,7 @@ import pg from 'pg';
 import { databaseUnavailableError, UnavailableError } from '../errors.js';
 import type { InstanceLease } from '../instances/instance-lease.js';
 import type { Logger } from '../logging/logger.js';
-import { tenantStartupOption } from '../provisioning/tenant-binding.js';
+import { tenantStartupOption } from '../tenant-session/tenant-binding.js';
 import { connectFailure } from './connect-failure.js';
 
 /** Where a connection goes and how many this process may hold there. */

@@ -1,19 +1,9 @@
 import type { Knex } from 'knex';
-import pg from 'pg';
+import type pg from 'pg';
 import type { Placement, TenantLimits } from '../catalog/records.js';
-import { assertSlug } from '../ids.js';
+import { leavesSessionUncertain, queryAsTenant } from '../tenant-session/tenant-scoped-query.js';
+import { beginAsTenantStatement } from '../tenant-session/tenant-setting.js';
 import type { ElasticPool, PoolTarget } from './elastic-pool.js';
-import { leavesSessionUncertain, queryAsTenant } from './tenant-scoped-query.js';
-
-/**
- * Opens a transaction as the tenant: BEGIN and set_config(..., true), which sets the tenant for this
- * transaction only, in one simple-protocol message (one round trip). The simple protocol binds no
- * parameters: the tenant id is a validated slug, quoted as a literal. A BEGIN in a multi-statement
- * message keeps its transaction open after the message.
- */
-function beginAsTenant(tenantId: string): string {
-  return `BEGIN; SELECT set_config('tenantplane.tenant_id', ${pg.escapeLiteral(assertSlug(tenantId))}, true)`;
-}
 
 /** The slice of a pg client that knex's `.connection()` needs. */
 interface KnexConnection {
@@ -127,7 +117,7 @@ export class TenantDatabase {
     const client = await this.pools.connect(this.target);
     await this.#checkGuard(client);
     return runAndRelease(client, async () => {
-      await client.query(beginAsTenant(this.tenantId));
+      await client.query(beginAsTenantStatement(this.tenantId));
       try {
         const value = await work(new TenantTransaction(this.tenantId, client, this.builder));
         await client.query('COMMIT');

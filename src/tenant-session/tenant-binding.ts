@@ -1,8 +1,6 @@
 import type { DatabaseRecord } from '../catalog/records.js';
 import { assertSlug } from '../ids.js';
-
-/** The setting every tenant table's row-level security policy reads (tenant-migrations/0002). */
-export const TENANT_SETTING = 'tenantplane.tenant_id';
+import { TENANT_SETTING } from './tenant-setting.js';
 
 const DEDICATED_ID_PREFIX = 'tenant:';
 

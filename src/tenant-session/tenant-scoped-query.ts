@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { SET_TENANT_SQL } from './tenant-setting.js';
 
 /**
  * Sets the tenant for the transaction it runs in. Prepared once per connection under this name; the
@@ -6,7 +7,7 @@ import pg from 'pg';
  */
 const SET_TENANT = {
   name: 'tenantplane_set_tenant',
-  text: "SELECT set_config('tenantplane.tenant_id', $1, true)",
+  text: SET_TENANT_SQL,
 };
 
 /** The protocol calls of pg's connection that a query makes (pg's Connection is untyped in @types/pg). */

@@ -1,5 +1,6 @@
 import type pg from 'pg';
 import { assertSlug } from '../ids.js';
+import { SET_TENANT_SQL } from './tenant-setting.js';
 
 /**
  * Opens a transaction that acts as the tenant: row-level security is forced on tenant tables, for the admin
@@ -8,7 +9,7 @@ import { assertSlug } from '../ids.js';
  */
 export async function beginAsTenant(client: pg.Client, tenantId: string, snapshot = false): Promise<void> {
   await client.query(snapshot ? 'BEGIN ISOLATION LEVEL REPEATABLE READ READ ONLY' : 'BEGIN');
-  await client.query("SELECT set_config('tenantplane.tenant_id', $1, true)", [assertSlug(tenantId)]);
+  await client.query(SET_TENANT_SQL, [assertSlug(tenantId)]);
 }
 
 /** Runs `work` in a transaction that acts as the tenant (see beginAsTenant), committing only if it succeeds. */
