@@ -1,8 +1,9 @@
+import { TenantplaneError } from '../errors.js';
 import type { JobContext, JobHandler } from '../jobs/job-queue.js';
 import type { Tenantplane } from '../tenantplane.js';
 import { BackupCatalog, type BackupRecord } from './backup-catalog.js';
 import { deliverBackup } from './backup-delivery.js';
-import { BackupRequests, type RequestJobData } from './backup-requests.js';
+import { BackupRequests, type RequestJobData, type RequestOutcome } from './backup-requests.js';
 import { openObjectStore } from './object-store-factory.js';
 import { exportTenant } from './tenant-export.js';
 import { type RestoreDeps, restoreTenant } from './tenant-restore.js';
@@ -59,10 +60,12 @@ function progressReporter(context: JobContext) {
 
 export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
   // Built per call: the job queue does not exist yet while the composition root collects the handlers.
-  const finish = (requestId: string) => backupRequests(tp).finish(requestId);
+  const finish = (requestId: string, outcome: RequestOutcome) =>
+    backupRequests(tp).finish(requestId, outcome);
   /**
-   * Runs a request's work; once it succeeds, or fails on its last attempt, the request is finished so the
-   * next one starts new work. `giveUp` cleans up what a failed request leaves behind.
+   * Runs a request's work; once it succeeds, or fails on its last attempt, the request is finished with its
+   * result or error, so the next one starts new work and a replay answers with this outcome instead of
+   * running the work again. `giveUp` cleans up what a failed request leaves behind.
    */
   const job =
     (
@@ -72,14 +75,18 @@ export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
     async (data: RequestJobData, context: JobContext) => {
       try {
         const result = await work(data, context);
-        await finish(data.requestId);
+        await finish(data.requestId, { state: 'completed', result });
         return result;
       } catch (error) {
         if (context.attempt >= data.attempts) {
           await giveUp?.(data, error).catch((cleanup) =>
             tp.logger.error({ err: cleanup, request: data.requestId }, 'cleanup after a failed job failed'),
           );
-          await finish(data.requestId);
+          await finish(data.requestId, {
+            state: 'failed',
+            error: error instanceof Error ? error.message : String(error),
+            errorCode: error instanceof TenantplaneError ? error.code : undefined,
+          });
         }
         throw error;
       }

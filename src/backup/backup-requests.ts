@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Actor } from '../catalog/catalog.js';
-import { ConflictError, InvalidInputError } from '../errors.js';
+import { ConflictError, InvalidInputError, TenantplaneError } from '../errors.js';
 import { assertSlug } from '../ids.js';
-import type { JobQueue } from '../jobs/job-queue.js';
+import type { JobQueue, JobSnapshot } from '../jobs/job-queue.js';
 import { newArchiveId } from './tenant-export.js';
 
 export type RequestKind = 'export' | 'backup' | 'restore';
@@ -26,6 +26,17 @@ export interface SubmitInput {
   idempotencyKey?: string | undefined;
 }
 
+/** How a request ended, recorded with `active = false` when its job is done for good. */
+export type RequestOutcome =
+  | { state: 'completed'; result: unknown }
+  | { state: 'failed'; error: string; errorCode?: string | undefined };
+
+/** A request's job as the catalog remembers it: the job status route's shape, for a job the queue forgot. */
+export type RecordedJob = Pick<JobSnapshot, 'id' | 'state' | 'progress' | 'result' | 'error'> & {
+  /** The failed job's error code, when the error carried one. */
+  errorCode: string | null;
+};
+
 const ACTIVE_STATES = ['waiting', 'active', 'delayed'];
 const MAX_KEY_LENGTH = 200;
 export const REQUEST_ATTEMPTS = 3;
@@ -34,7 +45,9 @@ export const REQUEST_BACKOFF_MS = 1000;
 /**
  * Turns export, backup and restore requests into jobs with deterministic ids. The same idempotency key is
  * always the same job; without one, a request while the same kind of work is queued or running for the
- * tenant joins that job (or is refused with 409 when it asks for something else).
+ * tenant joins that job (or is refused with 409 when it asks for something else). A request that has
+ * finished is never enqueued again: the queue may have forgotten its job, and enqueuing the id anew would
+ * do the work again. Its outcome, recorded in the catalog, answers for the job instead.
  */
 export class BackupRequests {
   constructor(
@@ -65,7 +78,9 @@ export class BackupRequests {
               'idempotency_key_reused',
             );
           }
-          await this.#enqueue(input.queue, keyed);
+          // Still active: enqueuing again is a no-op for a known job and revives one a crash kept from being
+          // queued. Finished: the first result stands, whether or not the queue still knows the job.
+          if (keyed.active) await this.#enqueue(input.queue, keyed);
           return { jobId: keyed.job_id, requestId: keyed.id, joined: true };
         }
       }
@@ -85,7 +100,9 @@ export class BackupRequests {
           await this.#enqueue(input.queue, active);
           return { jobId: active.job_id, requestId: active.id, joined: true };
         }
-        await this.finish(active.id);
+        // The queue finished the job but the request was not marked (its job died between the two): the
+        // queue's outcome is recorded now.
+        await this.finish(active.id, outcomeOf(job));
         continue;
       }
       const requestId = newArchiveId();
@@ -110,9 +127,47 @@ export class BackupRequests {
     );
   }
 
-  /** Called by the job when it is done for good, so the next request starts new work. */
-  async finish(requestId: string): Promise<void> {
-    await this.knex('backup_requests').where({ id: requestId }).update({ active: false });
+  /**
+   * Called by the job when it is done for good, so the next request starts new work, with how it ended: a
+   * replay of the request, or a look-up of its job once the queue has forgotten it, answers with that.
+   */
+  async finish(requestId: string, outcome?: RequestOutcome): Promise<void> {
+    await this.knex('backup_requests')
+      .where({ id: requestId })
+      .update({
+        active: false,
+        ...(outcome === undefined
+          ? {}
+          : {
+              state: outcome.state,
+              result: outcome.state === 'completed' ? JSON.stringify(outcome.result ?? null) : null,
+              error: outcome.state === 'failed' ? outcome.error : null,
+              error_code: outcome.state === 'failed' ? (outcome.errorCode ?? null) : null,
+              finished_at: this.knex.fn.now(),
+            }),
+      });
+  }
+
+  /**
+   * The job of a request, as the catalog knows it: its recorded outcome once finished, `unknown` while the
+   * request is active (the queue is the authority then) or when it finished without one recorded (before
+   * outcomes were kept). Undefined when no request has this job id.
+   */
+  async jobById(jobId: string): Promise<RecordedJob | undefined> {
+    const row = await this.knex('backup_requests')
+      .where({ job_id: jobId })
+      .first('job_id', 'active', 'state', 'result', 'error', 'error_code');
+    if (!row) return undefined;
+    const state =
+      !row.active && (row.state === 'completed' || row.state === 'failed') ? row.state : 'unknown';
+    return {
+      id: row.job_id,
+      state,
+      progress: null,
+      result: state === 'completed' ? row.result : null,
+      error: state === 'failed' ? row.error : null,
+      errorCode: state === 'failed' ? row.error_code : null,
+    };
   }
 
   async #enqueue(queue: string, row: Record<string, unknown>): Promise<void> {
@@ -129,6 +184,18 @@ export class BackupRequests {
       backoffMs: this.retry.backoffMs,
     });
   }
+}
+
+/** The outcome of a job the queue reports finished; undefined for one in another state. */
+function outcomeOf(job: JobSnapshot): RequestOutcome | undefined {
+  if (job.state === 'completed') return { state: 'completed', result: job.result };
+  if (job.state === 'failed') return { state: 'failed', error: job.error ?? 'failed' };
+  return undefined;
+}
+
+/** A failed job's recorded error as an error to throw, with the code it carried. */
+export function recordedError(job: RecordedJob): TenantplaneError {
+  return new TenantplaneError(job.errorCode ?? 'job_failed', 500, job.error ?? `job ${job.id} failed`);
 }
 
 function digest(key: string): string {

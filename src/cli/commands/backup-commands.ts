@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { backupDeps, backupView } from '../../backup/backup-jobs.js';
+import { backupDeps, backupRequests, backupView } from '../../backup/backup-jobs.js';
 import {
   assertArchiveId,
   type QueuedOperation,
@@ -8,6 +8,7 @@ import {
   requestRestore,
 } from '../../backup/backup-operations.js';
 import { verifyBackup } from '../../backup/backup-reader.js';
+import { recordedError } from '../../backup/backup-requests.js';
 import { assertSlug } from '../../ids.js';
 import type { Tenantplane } from '../../tenantplane.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
@@ -38,6 +39,13 @@ async function waitWithProgress(tp: Tenantplane, queued: QueuedOperation): Promi
     });
   }, POLL_MS);
   try {
+    // A replay of a request that finished may find its job gone from the queue (and an inline queue never
+    // has it in a new process): the outcome recorded in the catalog is the answer.
+    if (!(await tp.jobs.get(queued.queue, queued.jobId))) {
+      const recorded = await backupRequests(tp).jobById(queued.jobId);
+      if (recorded?.state === 'completed') return recorded.result;
+      if (recorded?.state === 'failed') throw recordedError(recorded);
+    }
     return await tp.jobs.wait(queued.queue, queued.jobId);
   } finally {
     clearInterval(timer);

@@ -200,7 +200,10 @@ const schemas: Record<string, OpenApiObject> = {
     properties: {
       id: { type: 'string' },
       state: { enum: ['waiting', 'active', 'completed', 'failed', 'delayed', 'unknown'] },
-      progress: { description: 'a percentage or a JSON object, as the job reports it' },
+      progress: {
+        description:
+          'a percentage or a JSON object, as the job reports it; null for an export, backup or restore the queue has forgotten, answered from the catalog',
+      },
       result: { description: 'what the job returned, once completed' },
       error: { type: ['string', 'null'] },
     },

@@ -1,5 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import { type Request, Router } from 'express';
+import { backupRequests } from '../../backup/backup-jobs.js';
 import { InvalidInputError, NotFoundError } from '../../errors.js';
 import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
 import { MIGRATION_RUN_QUEUE } from '../../migrations/migration-jobs.js';
@@ -66,7 +67,9 @@ export function adminMigrationsApi(tp: Tenantplane): Router {
   });
 
   router.get('/jobs/:id', async (req, res) => {
-    const job = await tp.jobs.find(req.params.id);
+    // An export, backup or restore the queue has forgotten (removed once finished, or lost with an inline
+    // queue's process) answers from its request in the catalog.
+    const job = (await tp.jobs.find(req.params.id)) ?? (await backupRequests(tp).jobById(req.params.id));
     if (!job) throw new NotFoundError('no such job', 'job_not_found');
     res.json({ id: job.id, state: job.state, progress: job.progress, result: job.result, error: job.error });
   });
