@@ -35,7 +35,10 @@ export interface Config {
   logLevel: string;
   /** TENANT_DOMAIN: base domain of tenant subdomains (`acme.<domain>`), checked against the token. */
   tenantDomain: string | undefined;
-  /** TRUST_PROXY=true: take the client address and host from X-Forwarded-* (behind a load balancer). */
+  /**
+   * TRUST_PROXY=on (or true): take the client address and host from X-Forwarded-* (behind a load balancer).
+   * Default off; a value other than on, off, true or false is refused rather than read as off.
+   */
   trustProxy: boolean;
   /** Router tuning from ROUTER_* variables; unset fields keep the router's defaults. */
   router: RouterConfig;
@@ -139,7 +142,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     databasePrefix,
     logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
     tenantDomain: optional(env, 'TENANT_DOMAIN')?.toLowerCase(),
-    trustProxy: env.TRUST_PROXY === 'true',
+    trustProxy: toggle(env, 'TRUST_PROXY', false),
     router: routerConfig(env),
     rateLimits: toggle(env, 'RATE_LIMITS', true),
     metrics: {

@@ -106,4 +106,17 @@ describe('configuration', () => {
   it('still accepts the retired ROUTER_MAX_POOLS, so a deployment that sets it starts', () => {
     expect(loadConfig({ ROUTER_MAX_POOLS: '100' }).router.retiredMaxPools).to.equal(100);
   });
+
+  it('honours TRUST_PROXY=on as it does true, and refuses what it would otherwise read as off', () => {
+    expect(loadConfig({}).trustProxy).to.equal(false);
+    for (const value of ['on', 'true', 'ON', 'True']) {
+      expect(loadConfig({ TRUST_PROXY: value }).trustProxy, value).to.equal(true);
+    }
+    for (const value of ['off', 'false', 'OFF', '']) {
+      expect(loadConfig({ TRUST_PROXY: value }).trustProxy, value).to.equal(false);
+    }
+    for (const value of ['1', 'yes', '10.0.0.0/8']) {
+      expect(configError({ TRUST_PROXY: value }), value).to.include('TRUST_PROXY');
+    }
+  });
 });
