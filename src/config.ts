@@ -32,7 +32,12 @@ export interface Config {
   catalogSecretKey: string | undefined;
   /** Prefix of every database and role name tenantplane creates. Default `tp`. */
   databasePrefix: string;
-  logLevel: string;
+  /** LOG_LEVEL: one of pino's levels. Default: the caller's (see `loadConfig`), else `info`. */
+  logLevel: LogLevel;
+  /** TENANT_MIGRATIONS_DIR: folder of tenant migrations; unset uses the package's `tenant-migrations/`. */
+  tenantMigrationsDir: string | undefined;
+  /** JOBS_PREFIX: Redis key prefix of the job queues and of the shared rate-limit counters. Default `tenantplane`. */
+  jobsPrefix: string;
   /** TENANT_DOMAIN: base domain of tenant subdomains (`acme.<domain>`), checked against the token. */
   tenantDomain: string | undefined;
   /**
@@ -49,6 +54,25 @@ export interface Config {
   shutdownGraceMs: number;
   /** How `serve` and `worker` processes hold their place in the catalog's instance registry. */
   instances: InstancesConfig;
+  /** What a `tenantctl worker` runs; its `--concurrency` and `--health-port` flags take precedence. */
+  worker: WorkerConfig;
+}
+
+/** pino's levels; `silent` logs nothing. */
+export const LOG_LEVELS = ['fatal', 'error', 'warn', 'info', 'debug', 'trace', 'silent'] as const;
+export type LogLevel = (typeof LOG_LEVELS)[number];
+
+export interface WorkerConfig {
+  /** WORKER_CONCURRENCY: jobs run at once per queue (1-1000). Default 4. */
+  concurrency: number;
+  /** WORKER_HEALTH_PORT: port of the worker's `/health` and `/ready` (0: any free port); unset serves none. */
+  healthPort: number | undefined;
+}
+
+/** Defaults that depend on the process reading the configuration, not on the deployment. */
+export interface ConfigDefaults {
+  /** LOG_LEVEL when unset. Default `info`; `tenantctl` commands other than serve and worker pass `warn`. */
+  logLevel?: LogLevel;
 }
 
 export interface MetricsConfig {
@@ -103,13 +127,28 @@ function toggle(env: NodeJS.ProcessEnv, name: string, fallback: boolean): boolea
   throw new ConfigError(`${name} must be on or off, got ${JSON.stringify(value)}`);
 }
 
+function logLevel(env: NodeJS.ProcessEnv, fallback: LogLevel): LogLevel {
+  const value = optional(env, 'LOG_LEVEL')?.toLowerCase();
+  if (value === undefined) return fallback;
+  const level = LOG_LEVELS.find((known) => known === value);
+  if (level === undefined) {
+    throw new ConfigError(`LOG_LEVEL must be one of ${LOG_LEVELS.join(', ')}, got ${JSON.stringify(value)}`);
+  }
+  return level;
+}
+
 function optional(env: NodeJS.ProcessEnv, name: string): string | undefined {
   const value = env[name];
   return value === undefined || value.trim() === '' ? undefined : value.trim();
 }
 
-/** Reads and checks the environment once, at start; a bad value fails here and not on the first request. */
-export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
+/**
+ * Reads and checks the environment once, at start; a bad value fails here and not on the first request.
+ * Nothing else reads tenantplane's variables. Read elsewhere, and not ours to check: the AWS SDK's own
+ * (`AWS_REGION`, `AWS_ENDPOINT_URL`, ...), the login's `USER` (the CLI's audit actor) and `DEBUG` (stack
+ * traces of unexpected CLI failures; the `debug` package of express and others reads it too).
+ */
+export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: ConfigDefaults = {}): Config {
   const production = env.NODE_ENV === 'production';
   const auth: AuthConfig = {
     jwksUrl: optional(env, 'AUTH_JWKS_URL'),
@@ -140,7 +179,9 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     dataDir: path.resolve(optional(env, 'TENANTPLANE_DATA_DIR') ?? '.data'),
     catalogSecretKey: optional(env, 'CATALOG_SECRET_KEY'),
     databasePrefix,
-    logLevel: optional(env, 'LOG_LEVEL') ?? 'info',
+    logLevel: logLevel(env, defaults.logLevel ?? 'info'),
+    tenantMigrationsDir: optional(env, 'TENANT_MIGRATIONS_DIR'),
+    jobsPrefix: optional(env, 'JOBS_PREFIX') ?? 'tenantplane',
     tenantDomain: optional(env, 'TENANT_DOMAIN')?.toLowerCase(),
     trustProxy: toggle(env, 'TRUST_PROXY', false),
     router: routerConfig(env),
@@ -152,6 +193,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env): Config {
     },
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 3600000),
     instances: instancesConfig(env),
+    worker: {
+      concurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 1000),
+      healthPort:
+        optional(env, 'WORKER_HEALTH_PORT') === undefined
+          ? undefined
+          : integer(env, 'WORKER_HEALTH_PORT', 0, 0, 65535),
+    },
   };
   if (production) assertNoDevelopmentFallbacks(config, env);
   return config;

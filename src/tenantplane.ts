@@ -178,7 +178,7 @@ export class Tenantplane {
       catalog,
       databasePrefix: config.databasePrefix,
       tenantMigrationsDir:
-        options.tenantMigrationsDir ?? process.env.TENANT_MIGRATIONS_DIR ?? DEFAULT_TENANT_MIGRATIONS_DIR,
+        options.tenantMigrationsDir ?? config.tenantMigrationsDir ?? DEFAULT_TENANT_MIGRATIONS_DIR,
       logger,
     };
     let directory: TenantDirectory | undefined;
@@ -249,7 +249,7 @@ export class Tenantplane {
       verifier,
       devIssuer,
       context.tenantMigrationsDir,
-      options.jobsPrefix ?? process.env.JOBS_PREFIX ?? 'tenantplane',
+      options.jobsPrefix ?? config.jobsPrefix,
       objectStore,
       new TenantKeyring({ knex, master: masterKey }),
       registry,

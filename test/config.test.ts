@@ -1,6 +1,11 @@
+import { mkdtemp, rm } from 'node:fs/promises';
+import os from 'node:os';
+import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig, serveWarnings } from '../src/config.js';
 import { ConfigError } from '../src/errors.js';
+import { runTenantctl } from './support/tenantctl.js';
+import { copyOfTenantMigrations, createTestPlane } from './support/test-plane.js';
 
 function configError(env: NodeJS.ProcessEnv): string {
   try {
@@ -118,5 +123,93 @@ describe('configuration', () => {
     for (const value of ['1', 'yes', '10.0.0.0/8']) {
       expect(configError({ TRUST_PROXY: value }), value).to.include('TRUST_PROXY');
     }
+  });
+
+  it('takes the worker concurrency and health port, and refuses bad ones naming the variable', () => {
+    expect(loadConfig({}).worker).to.deep.equal({ concurrency: 4, healthPort: undefined });
+    expect(loadConfig({ WORKER_CONCURRENCY: '8', WORKER_HEALTH_PORT: '9464' }).worker).to.deep.equal({
+      concurrency: 8,
+      healthPort: 9464,
+    });
+    expect(loadConfig({ WORKER_HEALTH_PORT: '0' }).worker.healthPort).to.equal(0);
+    for (const value of ['four', '0', '2.5', '-1']) {
+      expect(configError({ WORKER_CONCURRENCY: value }), value).to.include('WORKER_CONCURRENCY');
+    }
+    for (const value of ['health', '65536', '-1']) {
+      expect(configError({ WORKER_HEALTH_PORT: value }), value).to.include('WORKER_HEALTH_PORT');
+    }
+  });
+
+  it('takes LOG_LEVEL over the caller default, and refuses a level pino does not have', () => {
+    expect(loadConfig({}).logLevel).to.equal('info');
+    expect(loadConfig({}, { logLevel: 'warn' }).logLevel).to.equal('warn');
+    expect(loadConfig({ LOG_LEVEL: 'debug' }, { logLevel: 'warn' }).logLevel).to.equal('debug');
+    expect(loadConfig({ LOG_LEVEL: 'SILENT' }).logLevel).to.equal('silent');
+    expect(configError({ LOG_LEVEL: 'verbose' })).to.include('LOG_LEVEL');
+  });
+
+  it('takes the job prefix and tenant migrations folder from the configuration, not from the process', async function () {
+    this.timeout(30000);
+    const migrations = await copyOfTenantMigrations();
+    const saved = {
+      JOBS_PREFIX: process.env.JOBS_PREFIX,
+      TENANT_MIGRATIONS_DIR: process.env.TENANT_MIGRATIONS_DIR,
+    };
+    process.env.JOBS_PREFIX = 'from-the-process';
+    process.env.TENANT_MIGRATIONS_DIR = path.join(os.tmpdir(), 'not-the-configured-folder');
+    try {
+      const plane = await createTestPlane(
+        { serveTraffic: false },
+        { JOBS_PREFIX: 'tpconfigured', TENANT_MIGRATIONS_DIR: migrations },
+      );
+      try {
+        expect([plane.tp.jobsPrefix, plane.tp.tenantMigrationsDir]).to.deep.equal([
+          'tpconfigured',
+          migrations,
+        ]);
+      } finally {
+        await plane.close();
+      }
+    } finally {
+      for (const [name, value] of Object.entries(saved)) {
+        if (value === undefined) delete process.env[name];
+        else process.env[name] = value;
+      }
+      await rm(migrations, { recursive: true, force: true });
+    }
+    // Unset, the defaults: the `tenantplane` prefix and the package's tenant-migrations/.
+    expect(loadConfig({}).jobsPrefix).to.equal('tenantplane');
+    expect(loadConfig({}).tenantMigrationsDir).to.equal(undefined);
+  });
+
+  describe('tenantctl, given a bad value', function () {
+    this.timeout(30000);
+    let dataDir: string;
+    let env: NodeJS.ProcessEnv;
+    before(async () => {
+      dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantctl-config-'));
+      // Nothing here may reach a database: a bad value stops the command before it connects.
+      env = {
+        PATH: process.env.PATH,
+        HOME: process.env.HOME,
+        CONTROL_DATABASE_URL: 'postgres://nobody@127.0.0.1:1/none',
+        REDIS_URL: 'redis://127.0.0.1:1',
+        TENANTPLANE_DATA_DIR: dataDir,
+      };
+    });
+    after(() => rm(dataDir, { recursive: true, force: true }));
+
+    it('stops the worker naming WORKER_CONCURRENCY, not a flag it was not given', async () => {
+      const result = await runTenantctl({ ...env, WORKER_CONCURRENCY: '0' }, 'worker');
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.include('WORKER_CONCURRENCY').and.include('invalid_config');
+      expect(result.stderr).to.not.include('--concurrency');
+    });
+
+    it('stops a command naming LOG_LEVEL', async () => {
+      const result = await runTenantctl({ ...env, LOG_LEVEL: 'verbose' }, 'tenants', 'list');
+      expect(result.code).to.equal(1);
+      expect(result.stderr).to.include('LOG_LEVEL').and.include('invalid_config');
+    });
   });
 });

@@ -77,6 +77,8 @@ export class S3ObjectStore implements ObjectStore {
     this.bucket = options.bucket;
     this.prefix = prefix;
     this.location = `s3://${this.bucket}${prefix ? `/${prefix}` : ''}`;
+    // The SDK's own variables, which it reads itself (not through loadConfig): looked at here only to match
+    // its choice of endpoint with path-style addressing.
     const endpointOverride = process.env.AWS_ENDPOINT_URL_S3 ?? process.env.AWS_ENDPOINT_URL;
     this.client = new S3Client({
       // Emulators and most S3-compatible stores address buckets by path, not by host name.

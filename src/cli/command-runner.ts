@@ -21,6 +21,8 @@ export function reportFailure(error: unknown, json: boolean): void {
   const message = error instanceof Error ? error.message : String(error);
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   process.stderr.write(`error: ${message}${error instanceof TenantplaneError ? ` (${code})` : ''}\n`);
+  // DEBUG is not tenantplane's to check (the `debug` package reads it too, e.g. DEBUG=express:*), and a
+  // failure is reported whether or not the configuration loaded: any value prints the stack.
   if (!(error instanceof TenantplaneError) && process.env.DEBUG && error instanceof Error) {
     process.stderr.write(`${error.stack}\n`);
   }

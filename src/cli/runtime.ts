@@ -1,4 +1,4 @@
-import { loadConfig } from '../config.js';
+import { type LogLevel, loadConfig } from '../config.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../embedded/embedded-postgres.js';
 import { createLogger, type Logger } from '../logging/logger.js';
 import { createDatabaseIfMissing, withAdminClient } from '../provisioning/admin-connection.js';
@@ -20,10 +20,10 @@ export interface Runtime {
  * refused by loadConfig) it starts, or joins, the embedded PostgreSQL under the data folder.
  */
 export async function openRuntime(
-  options: Partial<TenantplaneOptions> & { logLevel?: string } = {},
+  options: Partial<TenantplaneOptions> & { logLevel?: LogLevel } = {},
 ): Promise<Runtime> {
-  const config = loadConfig();
-  const logger = createLogger(process.env.LOG_LEVEL ?? options.logLevel ?? 'warn');
+  const config = loadConfig(process.env, { logLevel: options.logLevel ?? 'warn' });
+  const logger = createLogger(config.logLevel);
   let embedded: EmbeddedPostgres | undefined;
   let controlDatabaseUrl = config.controlDatabaseUrl;
   if (!controlDatabaseUrl) {

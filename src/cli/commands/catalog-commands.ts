@@ -7,6 +7,7 @@ import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
 
+/** The audit log's actor for CLI commands: the login name the shell gives (`USER`), not a setting of ours. */
 export const CLI_ACTOR: Actor = { actor: `cli:${process.env.USER ?? 'operator'}` };
 
 function positiveInteger(raw: string | undefined, flag: string): number | undefined {

@@ -12,22 +12,21 @@ export function registerWorkerCommand(program: Command): void {
   program
     .command('worker')
     .description('run background jobs from the Redis queues (needs REDIS_URL)')
-    .option('--concurrency <n>', 'jobs run at once per queue', process.env.WORKER_CONCURRENCY ?? '4')
+    .option('--concurrency <n>', 'jobs run at once per queue (default: WORKER_CONCURRENCY, else 4)')
     .option(
       '--health-port <port>',
-      'serve /health and /ready on this port (for container health checks and probes)',
-      process.env.WORKER_HEALTH_PORT,
+      'serve /health and /ready on this port (for container health checks and probes; default: WORKER_HEALTH_PORT)',
     )
     .action(
-      runCommand(async (flags: { concurrency: string; healthPort?: string }) => {
-        if (!/^\d+$/.test(flags.concurrency) || Number(flags.concurrency) < 1) {
+      runCommand(async (flags: { concurrency?: string; healthPort?: string }) => {
+        if (
+          flags.concurrency !== undefined &&
+          (!/^\d+$/.test(flags.concurrency) || Number(flags.concurrency) < 1)
+        ) {
           throw new InvalidInputError('--concurrency must be a positive integer');
         }
-        const healthPort = flags.healthPort === undefined ? undefined : Number(flags.healthPort);
-        if (
-          healthPort !== undefined &&
-          !(Number.isInteger(healthPort) && healthPort >= 0 && healthPort < 65536)
-        ) {
+        const flagPort = flags.healthPort === undefined ? undefined : Number(flags.healthPort);
+        if (flagPort !== undefined && !(Number.isInteger(flagPort) && flagPort >= 0 && flagPort < 65536)) {
           throw new InvalidInputError('--health-port must be a port number');
         }
         const runtime = await openRuntime({ serveTraffic: false, instance: 'worker', logLevel: 'info' });
@@ -36,11 +35,14 @@ export function registerWorkerCommand(program: Command): void {
           await runtime.close();
           throw new ConfigError('tenantctl worker needs REDIS_URL');
         }
+        const concurrency =
+          flags.concurrency === undefined ? tp.config.worker.concurrency : Number(flags.concurrency);
+        const healthPort = flagPort ?? tp.config.worker.healthPort;
         const workers = startWorkers({
           redisUrl: tp.config.redisUrl,
           prefix: tp.jobsPrefix,
           handlers: jobHandlers(tp),
-          concurrency: Number(flags.concurrency),
+          concurrency,
           logger,
         });
         const health = healthPort === undefined ? undefined : await listenHealth(tp, healthPort);
@@ -48,7 +50,7 @@ export function registerWorkerCommand(program: Command): void {
         logger.info(
           {
             queues: Object.keys(jobHandlers(tp)),
-            concurrency: Number(flags.concurrency),
+            concurrency,
             ...(address && typeof address === 'object' ? { healthPort: address.port } : {}),
           },
           'worker started',
