@@ -51,7 +51,7 @@ const HELP = `npm run bench:fleet -- [flags]
   --zipf S                    Zipf exponent of the requests over all tenants (default 1.0)
   --server-max-connections N  budget registered for the server; the router and PgBouncer may use 80% (default 80)
   --quiet-wait S              before each case wait up to S s for other work on the box to calm down (default 10)
-  --only NAME[,NAME]          only cases whose name contains one of these: warm, fleet-1, fleet-3, peer
+  --only NAME[,NAME]          only cases whose name contains one of these: warm, fleet-1, fleet-3, peer, 3 (the three-instance cases)
   --control-on-tenant-server  the control database on the tenant server instead of a cluster of its own
   --profile                   write CPU profiles of the services to bench/results/
   --keep                      do not drop the databases, roles, data folder and control cluster at the end

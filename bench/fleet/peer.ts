@@ -23,6 +23,7 @@ export const PEER_DEDICATED_POOL_SIZE = 4;
 export async function startPeer(
   fleet: FleetPlane,
   bouncer: Pgbouncer,
+  name: string,
   logFile: string,
   cpuProfileDir?: string,
 ): Promise<Service> {
@@ -38,10 +39,10 @@ export async function startPeer(
     };
   }
   // A file, not an environment variable: thousands of tenants exceed what one variable may hold.
-  const mapFile = path.join(plane.scope.dataDir, 'peer-tenants.json');
+  const mapFile = path.join(plane.scope.dataDir, `${name}-tenants.json`);
   await writeFile(mapFile, JSON.stringify(targets), { mode: 0o600 });
   return startService({
-    name: 'peer',
+    name,
     script: 'bench/router/baseline-server.ts',
     env: {
       BASELINE_JWKS: JSON.stringify(plane.jwks),

@@ -36,14 +36,15 @@ import { zipfSequence } from './zipf.js';
 const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 /** Tokens drawn ahead: more than any run sends at this machine's speed, so a run does not wrap around. */
 const SEQUENCE_LENGTH = 200_000;
-/** tenantplane instances of the fleet-3 case. */
+/** Instances of the three-instance cases: tenantplane's serve processes, or the peer's. */
 const INSTANCES = 3;
 
 /** The services started together for some cases: one process (or three), started and stopped each round. */
 const UNITS = {
   'tenantplane-1': ['warm-shard', 'warm-dedicated', 'fleet-1'],
-  'tenantplane-3': ['fleet-3'],
+  'tenantplane-3': ['warm-shard-3', 'fleet-3'],
   peer: ['peer'],
+  'peer-3': ['peer-3'],
 } as const satisfies Record<string, readonly CaseName[]>;
 type Unit = keyof typeof UNITS;
 
@@ -106,7 +107,9 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
   const cpuProfileDir = context.profileDir && path.join(context.profileDir, `round-${round + 1}`);
   const profiled = cpuProfileDir ? { cpuProfileDir } : {};
   try {
-    if (unit === 'peer') {
+    const count = unit === 'tenantplane-3' || unit === 'peer-3' ? INSTANCES : 1;
+    const name = (base: string, i: number) => (count === 1 ? base : `${base}-${i}-of-${count}`);
+    if (unit === 'peer' || unit === 'peer-3') {
       bouncer = await startPgbouncer({
         credentials: fleet.credentials,
         boundDatabases: Object.fromEntries(
@@ -118,17 +121,22 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
         poolSize: SHARD_POOL_SIZE,
         logFile: `${context.filePrefix}-pgbouncer.log`,
       });
-      services.push(await startPeer(fleet, bouncer, `${context.filePrefix}-peer.log`, cpuProfileDir));
+      // Every peer instance behind the one PgBouncer, which holds the whole budget for all of them.
+      for (let i = 1; i <= count; i++) {
+        const peer = name('peer', i);
+        services.push(
+          await startPeer(fleet, bouncer, peer, `${context.filePrefix}-${peer}.log`, cpuProfileDir),
+        );
+      }
     } else {
-      const count = unit === 'tenantplane-3' ? INSTANCES : 1;
       for (let i = 1; i <= count; i++) {
         services.push(
           await startService({
-            name: count === 1 ? 'tenantplane' : `tenantplane-${i}-of-${count}`,
+            name: name('tenantplane', i),
             script: 'src/cli/main.ts',
             args: ['serve'],
             env: serviceEnv(fleet.plane, { ROUTER_SHARD_POOL_SIZE: String(SHARD_POOL_SIZE) }),
-            logFile: `${context.filePrefix}-${count === 1 ? 'tenantplane' : `tenantplane-${i}-of-${count}`}.log`,
+            logFile: `${context.filePrefix}-${name('tenantplane', i)}.log`,
             ...profiled,
           }),
         );
@@ -148,8 +156,14 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
         tokens: [fleet.warmDedicated.token],
       },
       'fleet-1': { name: 'fleet-1', url: services[0]!.url, tokens: context.zipfTokens },
+      'warm-shard-3': {
+        name: 'warm-shard-3',
+        url: services.map((service) => service.url),
+        tokens: [fleet.warmShard.token],
+      },
       'fleet-3': { name: 'fleet-3', url: services.map((service) => service.url), tokens: context.zipfTokens },
       peer: { name: 'peer', url: services[0]!.url, tokens: context.zipfTokens },
+      'peer-3': { name: 'peer-3', url: services.map((service) => service.url), tokens: context.zipfTokens },
     };
     const order = round % 2 === 0 ? cases : [...cases].reverse();
     for (const name of order) {
@@ -158,7 +172,7 @@ async function runUnit(context: Context, unit: Unit, round: number, runs: CaseRu
       runs.push(run);
       log(describeRun(run));
     }
-    if (unit !== 'peer') {
+    if (unit.startsWith('tenantplane')) {
       // A diagnostic only: a full server (too many clients) must not undo the measurements.
       await serveShares(fleet.plane.controlUrl).then(
         (shares) => {
@@ -355,7 +369,7 @@ async function main(options: FleetOptions): Promise<number> {
         `${(zipfReport.top.share * 100).toFixed(1)}%`,
     );
     log(
-      `fleet-3: one load generator, connections round-robin over the ${INSTANCES} instances ` +
+      `warm-shard-3, fleet-3 and peer-3: one load generator, connections round-robin over the ${INSTANCES} instances ` +
         `(${Array.from({ length: INSTANCES }, (_, i) => Math.ceil((options.connections - i) / INSTANCES)).join('/')})`,
     );
 
