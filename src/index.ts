@@ -13,7 +13,14 @@ export { DevIssuer } from './auth/dev-issuer.js';
 export { ADMIN_SCOPE, type Principal, type TokenVerifier } from './auth/principal.js';
 export { createTokenVerifier, type TokenVerifierOptions } from './auth/token-verifier.js';
 export { Catalog } from './catalog/catalog.js';
-export type { TenantLimits, TenantRecord, TenantRoute, TierRecord } from './catalog/records.js';
+export type {
+  QuotaMeasure,
+  TenantLimits,
+  TenantRecord,
+  TenantRoute,
+  TierQuota,
+  TierRecord,
+} from './catalog/records.js';
 export { type Config, loadConfig } from './config.js';
 export * from './errors.js';
 export { errorHandler } from './http/error-handler.js';

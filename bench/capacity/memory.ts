@@ -11,7 +11,7 @@
 import { readFile } from 'node:fs/promises';
 import { parseArgs } from 'node:util';
 import { LRUCache } from 'lru-cache';
-import type { TenantRoute } from '../../src/catalog/records.js';
+import type { TenantRoute, TierQuota } from '../../src/catalog/records.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { ElasticPool, type PooledClient } from '../../src/routing/elastic-pool.js';
 
@@ -22,6 +22,13 @@ const { values } = parseArgs({
   },
 });
 const connections = Number(values.connections);
+/** The sample application's starter quotas; routes of one tier share the list, as the catalog's do. */
+const SAMPLE_QUOTAS: readonly TierQuota[] = [
+  { name: 'deployments', counts: 'rows:deployments', max: 100 },
+  { name: 'users', counts: 'rows:users', max: 10 },
+  { name: 'workflows', counts: 'rows:workflows', max: 100 },
+  { name: 'storage_bytes', counts: 'storage_bytes', max: 1e9 },
+];
 const routes = Number(values.routes);
 if (!(Number.isInteger(connections) && connections > 0 && Number.isInteger(routes) && routes > 0)) {
   console.error('--connections and --routes must be positive integers');
@@ -119,7 +126,7 @@ function cachedRoutes(): void {
         databaseName: `tp_s_shard_${shard}`.slice(0),
         serverId: `pg-${shard % 5}`.slice(0),
         serverMaxConnections: 80,
-        limits: { requestsPerMinute: 600, users: 10, deployments: 100, workflows: 100, storageBytes: 1e9 },
+        limits: { requestsPerMinute: 600, quotas: SAMPLE_QUOTAS },
       },
     });
   }

@@ -1,6 +1,7 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Knex } from 'knex';
-import { ConflictError, NotFoundError } from '../errors.js';
+import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
+import { checkTierQuota } from '../limits/tier-quotas.js';
 import {
   loadServerTls,
   parseServerUrl,
@@ -19,6 +20,7 @@ import type {
   TenantRecord,
   TenantRoute,
   TenantStatus,
+  TierQuota,
   TierRecord,
 } from './records.js';
 import type { SecretBox } from './secret-box.js';
@@ -97,17 +99,49 @@ function toTenant(row: Record<string, unknown>): TenantRecord {
 }
 
 function toTier(row: Record<string, unknown>): TierRecord {
-  const bigint = (value: unknown) => (value === null || value === undefined ? null : Number(value));
   return {
     id: row.id as string,
     placement: row.placement as Placement,
     poolSize: row.pool_size as number,
     requestsPerMinute: row.requests_per_minute as number,
-    maxUsers: (row.max_users as number | null) ?? null,
-    maxDeployments: (row.max_deployments as number | null) ?? null,
-    maxWorkflows: (row.max_workflows as number | null) ?? null,
-    maxStorageBytes: bigint(row.max_storage_bytes),
+    quotas: toQuotas(row.quotas),
   };
+}
+
+/** A tier's quotas as the catalog queries below aggregate them (json_agg, so bigint arrives as a number). */
+function toQuotas(value: unknown): TierQuota[] {
+  return ((value ?? []) as Array<{ name: string; counts: TierQuota['counts']; max: number | null }>).map(
+    (quota) => ({ name: quota.name, counts: quota.counts, max: quota.max }),
+  );
+}
+
+/**
+ * Routes of tenants of one tier share one frozen quota list: a router caches a route per tenant, and the
+ * lists are as many as the tiers' distinct quota sets.
+ */
+const sharedQuotas = new Map<string, readonly TierQuota[]>();
+
+function routeQuotas(value: unknown): readonly TierQuota[] {
+  const key = JSON.stringify(value ?? []);
+  let quotas = sharedQuotas.get(key);
+  if (!quotas) {
+    quotas = Object.freeze(toQuotas(value).map((quota) => Object.freeze(quota)));
+    if (sharedQuotas.size >= 1000) sharedQuotas.clear();
+    sharedQuotas.set(key, quotas);
+  }
+  return quotas;
+}
+
+/**
+ * The quotas of the tier `tierColumn` names, as one json column: storage last, the others by name. The
+ * column names are the callers' own constants, never input.
+ */
+function quotasColumn(knex: Knex, tierColumn: string): Knex.Raw {
+  return knex.raw(
+    `(SELECT coalesce(json_agg(json_build_object('name', q.name, 'counts', q.counts, 'max', q.maximum)
+        ORDER BY q.name = 'storage_bytes', q.name), '[]')
+        FROM tier_quotas q WHERE q.tier = ${tierColumn}) AS quotas`,
+  );
 }
 
 /**
@@ -123,12 +157,76 @@ export class Catalog {
   // --- tiers -------------------------------------------------------------------------------------------
 
   async listTiers(): Promise<TierRecord[]> {
-    return (await this.knex('tiers').orderBy('pool_size')).map(toTier);
+    return (
+      await this.knex('tiers').select('tiers.*', quotasColumn(this.knex, 'tiers.id')).orderBy('pool_size')
+    ).map(toTier);
   }
 
   async getTier(id: string): Promise<TierRecord | undefined> {
-    const row = await this.knex('tiers').where({ id }).first();
+    const row = await this.knex('tiers')
+      .select('tiers.*', quotasColumn(this.knex, 'tiers.id'))
+      .where({ id })
+      .first();
     return row ? toTier(row) : undefined;
+  }
+
+  /** Replaces all of a tier's quotas, audited; every router drops its routes and reads them anew. */
+  async setTierQuotas(tierId: string, quotas: TierQuota[], actor: Actor): Promise<TierRecord> {
+    return this.changeTierQuotas(tierId, { replace: true, set: quotas }, actor);
+  }
+
+  /**
+   * Sets (adds or replaces, by name) and unsets some of a tier's quotas, or with `replace` all of them, in
+   * one transaction, audited as `tier.set_quotas` with the quotas before and after.
+   */
+  async changeTierQuotas(
+    tierId: string,
+    change: { set?: TierQuota[]; unset?: string[]; replace?: boolean },
+    actor: Actor,
+  ): Promise<TierRecord> {
+    const set = (change.set ?? []).map(checkTierQuota);
+    const unset = new Set(change.unset ?? []);
+    const names = set.map((quota) => quota.name);
+    const twice = names.find((name, index) => names.indexOf(name) !== index || unset.has(name));
+    if (twice !== undefined) throw new InvalidInputError(`quota ${twice} is given twice`, 'invalid_quota');
+    return this.knex.transaction(async (trx) => {
+      const tier = await trx('tiers').where({ id: tierId }).forUpdate().first('id');
+      if (!tier) throw new NotFoundError(`no tier ${tierId}`, 'unknown_tier');
+      const before = toQuotas(
+        (await trx('tiers').select(quotasColumn(trx, 'tiers.id')).where({ id: tierId }).first()).quotas,
+      );
+      const removed = change.replace
+        ? before.map((quota) => quota.name).filter((name) => !names.includes(name))
+        : [...unset];
+      if (removed.length > 0)
+        await trx('tier_quotas').where({ tier: tierId }).whereIn('name', removed).delete();
+      if (set.length > 0) {
+        await trx('tier_quotas')
+          .insert(
+            set.map((quota) => ({
+              tier: tierId,
+              name: quota.name,
+              counts: quota.counts,
+              maximum: quota.max,
+            })),
+          )
+          .onConflict(['tier', 'name'])
+          .merge(['counts', 'maximum']);
+      }
+      const row = await trx('tiers')
+        .select('tiers.*', quotasColumn(trx, 'tiers.id'))
+        .where({ id: tierId })
+        .first();
+      const updated = toTier(row);
+      await trx('audit_log').insert({
+        actor: actor.actor,
+        action: 'tier.set_quotas',
+        tenant_id: null,
+        request_id: actor.requestId ?? null,
+        details: JSON.stringify({ tier: tierId, from: before, to: updated.quotas }),
+      });
+      return updated;
+    });
   }
 
   // --- servers -----------------------------------------------------------------------------------------
@@ -436,10 +534,7 @@ export class Catalog {
         't.tier',
         'ti.pool_size',
         this.knex.raw('COALESCE(t.requests_per_minute, ti.requests_per_minute) AS requests_per_minute'),
-        'ti.max_users',
-        'ti.max_deployments',
-        'ti.max_workflows',
-        'ti.max_storage_bytes',
+        quotasColumn(this.knex, 't.tier'),
         'd.id as database_id',
         'd.kind',
         'd.database_name',
@@ -457,14 +552,7 @@ export class Catalog {
       databaseName: row.database_name,
       serverId: row.server_id,
       serverMaxConnections: row.max_connections,
-      limits: {
-        requestsPerMinute: row.requests_per_minute,
-        users: row.max_users,
-        deployments: row.max_deployments,
-        workflows: row.max_workflows,
-        // bigint arrives as a string; storage quotas stay far below 2^53.
-        storageBytes: row.max_storage_bytes === null ? null : Number(row.max_storage_bytes),
-      },
+      limits: { requestsPerMinute: row.requests_per_minute, quotas: routeQuotas(row.quotas) },
     };
   }
 

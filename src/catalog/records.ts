@@ -9,10 +9,22 @@ export interface TierRecord {
   placement: Placement;
   poolSize: number;
   requestsPerMinute: number;
-  maxUsers: number | null;
-  maxDeployments: number | null;
-  maxWorkflows: number | null;
-  maxStorageBytes: number | null;
+  /** The tier's quotas (catalog table tier_quotas), by name. */
+  quotas: TierQuota[];
+}
+
+/**
+ * What a quota counts: `rows:<table>`, the tenant's rows in that table of the tenant schema, or
+ * `storage_bytes`, the size of the tenant's rows in every tenant table.
+ */
+export type QuotaMeasure = `rows:${string}` | 'storage_bytes';
+
+/** One quota of a tier: its name (the key in limits, usage and quota_exceeded), what it counts, its limit. */
+export interface TierQuota {
+  name: string;
+  counts: QuotaMeasure;
+  /** null: measured and reported, never limited. */
+  max: number | null;
 }
 
 export interface ServerRecord {
@@ -46,13 +58,11 @@ export interface TenantRecord {
   updatedAt: Date;
 }
 
-/** What a tenant may use: its tier's limits with the tenant's overrides applied. Quotas: null is unlimited. */
+/** What a tenant may use: its tier's limits with the tenant's overrides applied. */
 export interface TenantLimits {
   requestsPerMinute: number;
-  users: number | null;
-  deployments: number | null;
-  workflows: number | null;
-  storageBytes: number | null;
+  /** Its tier's quotas; none for a tier without any. */
+  quotas: readonly TierQuota[];
 }
 
 /** Everything the router needs to reach a tenant's rows. */

@@ -9,13 +9,7 @@ export const MAX_REQUESTS_PER_MINUTE = 100_000_000;
 export async function tenantLimits(catalog: Catalog, tenant: TenantRecord): Promise<TenantLimits> {
   const tier = await catalog.getTier(tenant.tier);
   if (!tier) throw new NotFoundError(`no tier ${tenant.tier}`, 'unknown_tier');
-  return {
-    requestsPerMinute: tenant.requestsPerMinute ?? tier.requestsPerMinute,
-    users: tier.maxUsers,
-    deployments: tier.maxDeployments,
-    workflows: tier.maxWorkflows,
-    storageBytes: tier.maxStorageBytes,
-  };
+  return { requestsPerMinute: tenant.requestsPerMinute ?? tier.requestsPerMinute, quotas: tier.quotas };
 }
 
 /** Checks a request-rate override: a positive integer, or null to go back to the tier's rate. */

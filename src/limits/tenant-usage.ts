@@ -1,71 +1,138 @@
 import type { Catalog } from '../catalog/catalog.js';
-import type { TenantLimits, TenantRecord } from '../catalog/records.js';
+import type { TenantLimits, TenantRecord, TierQuota } from '../catalog/records.js';
 import { UnavailableError } from '../errors.js';
+import { quoteIdent } from '../ids.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { describeTenant, type TenantView } from '../provisioning/tenant-view.js';
 import { inTenantTransaction } from '../tenant-session/tenant-transaction.js';
 import { tenantLimits } from './tenant-limits.js';
-
-/** What a tenant uses of each quota. */
-export interface TenantUsage {
-  users: number;
-  deployments: number;
-  workflows: number;
-  /** The size of the tenant's rows in every tenant table (pg_column_size of each row; indexes excluded). */
-  storage_bytes: number;
-}
-
-/** The quotas a create can run into, by the table whose rows it counts. */
-export type CountedQuota = 'users' | 'deployments' | 'workflows';
+import { countedTable, STORAGE_QUOTA } from './tier-quotas.js';
 
 /**
- * One statement measuring all of a tenant's usage; `$1` is the tenant id. Row sizes rather than
- * pg_database_size so that a tenant on a shard and one in its own database are measured alike.
+ * What a tenant uses, by quota name: each of its quotas' measure, and `storage_bytes` always (every tenant
+ * schema has a size).
  */
-export const TENANT_USAGE_SQL = `SELECT
-  (SELECT count(*) FROM users WHERE tenant_id = $1)::int AS users,
-  (SELECT count(*) FROM deployments WHERE tenant_id = $1)::int AS deployments,
-  (SELECT count(*) FROM workflows WHERE tenant_id = $1)::int AS workflows,
-  ((SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM users r WHERE tenant_id = $1)
-   + (SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM deployments r WHERE tenant_id = $1)
-   + (SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM workflows r WHERE tenant_id = $1)
-   + (SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM audit_events r WHERE tenant_id = $1))::bigint
-   AS storage_bytes`;
+export type TenantUsage = Record<string, number>;
 
-export function toUsage(row: Record<string, unknown>): TenantUsage {
-  return {
-    users: Number(row.users),
-    deployments: Number(row.deployments),
-    workflows: Number(row.workflows),
-    storage_bytes: Number(row.storage_bytes),
-  };
+/** Runs one statement; a pg client and a tenant transaction both do. */
+export interface UsageQueryable {
+  query(text: string, values: unknown[]): Promise<{ rows: Array<Record<string, unknown>> }>;
 }
 
-/** The limits as the admin API and `tenants show` present them (null: unlimited). */
+/**
+ * The tenant tables of the database's schema: tables of the public schema with a tenant_id column (as
+ * exports and backups see them; a partition is measured through its parent). Whatever the schema, from
+ * tenant-migrations/ or a TENANT_MIGRATIONS_DIR of its own.
+ */
+const TENANT_TABLES_SQL = `SELECT c.relname AS name FROM pg_class c
+  JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
+ WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
+ ORDER BY c.relname`;
+
+/** Measuring statements by the tables they read: a handful of schemas and quota sets per process. */
+const statements = new Map<string, string>();
+const MAX_STATEMENTS = 256;
+
+/**
+ * One statement measuring, for tenant `$1`, its rows in each of `counted` (every one a tenant table) as
+ * `rows_<index>` and its storage over `tables` as `storage_bytes`: row sizes (pg_column_size of each row;
+ * indexes excluded) rather than pg_database_size, so that a tenant on a shard and one in its own database
+ * are measured alike.
+ */
+export function usageStatement(tables: string[], counted: string[]): string {
+  const key = `${tables.join(',')}|${counted.join(',')}`;
+  let text = statements.get(key);
+  if (text === undefined) {
+    const table = (name: string) => `public.${quoteIdent(name)}`;
+    const counts = counted.map(
+      (name, index) => `(SELECT count(*) FROM ${table(name)} WHERE tenant_id = $1)::bigint AS rows_${index}`,
+    );
+    const sizes = tables.map(
+      (name) => `(SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM ${table(name)} r WHERE tenant_id = $1)`,
+    );
+    const storage = `(${sizes.length > 0 ? sizes.join('\n   + ') : '0'})::bigint AS storage_bytes`;
+    text = `SELECT ${[...counts, storage].join(',\n  ')}`;
+    if (statements.size >= MAX_STATEMENTS) statements.clear();
+    statements.set(key, text);
+  }
+  return text;
+}
+
+/**
+ * Measures a tenant's use of `quotas`, acting as the tenant (the caller's session or transaction). Only
+ * tables the schema has are read: a quota counting rows of a table it does not have measures 0.
+ */
+export async function measureUsage(
+  db: UsageQueryable,
+  tenantId: string,
+  quotas: readonly TierQuota[],
+): Promise<TenantUsage> {
+  const tables = (await db.query(TENANT_TABLES_SQL, [])).rows.map((row) => row.name as string);
+  const present = new Set(tables);
+  const counted = [
+    ...new Set(
+      quotas.map(countedTable).filter((name): name is string => name !== undefined && present.has(name)),
+    ),
+  ];
+  const [row = {}] = (await db.query(usageStatement(tables, counted), [tenantId])).rows;
+  const usage: TenantUsage = {};
+  for (const quota of quotas) {
+    const table = countedTable(quota);
+    // bigint arrives as a string; counts and sizes stay far below 2^53.
+    usage[quota.name] =
+      table === undefined
+        ? Number(row.storage_bytes)
+        : present.has(table)
+          ? Number(row[`rows_${counted.indexOf(table)}`])
+          : 0;
+  }
+  usage[STORAGE_QUOTA] = Number(row.storage_bytes);
+  return usage;
+}
+
+/** The limits as the admin API and `tenants show` present them, quotas by name (null: unlimited). */
 export function limitsView(limits: TenantLimits): Record<string, number | null> {
-  return {
-    requests_per_minute: limits.requestsPerMinute,
-    users: limits.users,
-    deployments: limits.deployments,
-    workflows: limits.workflows,
-    storage_bytes: limits.storageBytes,
-  };
+  const view: Record<string, number | null> = { requests_per_minute: limits.requestsPerMinute };
+  for (const quota of limits.quotas) view[quota.name] = quota.max;
+  return view;
+}
+
+/** How `tenants show` labels the sample application's quotas (as it always has); others by their name. */
+const QUOTA_LABELS: Record<string, string> = { deployments: 'deploys', storage_bytes: 'storage' };
+
+/** The rate and each quota's usage of its limit, one line each, as `tenants show` prints them. */
+export function quotaLines(view: {
+  limits: Record<string, number | null>;
+  usage: TenantUsage | null;
+}): string[] {
+  const names = Object.keys(view.limits).filter((name) => name !== 'requests_per_minute');
+  const width = Math.max(10, ...names.map((name) => (QUOTA_LABELS[name] ?? name).length + 1));
+  return [
+    `${'rate:'.padEnd(width)} ${view.limits.requests_per_minute} requests per minute`,
+    ...names.map((name) => {
+      const label = `${QUOTA_LABELS[name] ?? name}:`.padEnd(width);
+      const line = `${label} ${view.usage?.[name] ?? '?'} of ${view.limits[name] ?? 'unlimited'}`;
+      return name === STORAGE_QUOTA ? `${line} bytes` : line;
+    }),
+  ];
 }
 
 /** A tenant's usage, read on its database over the server's admin connection; undefined without a placement. */
-export async function tenantUsage(catalog: Catalog, tenant: TenantRecord): Promise<TenantUsage | undefined> {
+export async function tenantUsage(
+  catalog: Catalog,
+  tenant: TenantRecord,
+  limits?: TenantLimits,
+): Promise<TenantUsage | undefined> {
   if (!tenant.databaseId) return undefined;
+  const effective = limits ?? (await tenantLimits(catalog, tenant));
   const database = await catalog.getDatabase(tenant.databaseId);
   if (!database) return undefined;
   const url = await catalog.serverAdminUrl(database.serverId, database.databaseName);
   // The admin role may be subject to forced row-level security too: act as the tenant.
   return withAdminClient(url, (client) =>
-    inTenantTransaction(
-      client,
-      tenant.id,
-      async () => toUsage((await client.query(TENANT_USAGE_SQL, [tenant.id])).rows[0]),
-      { snapshot: true },
-    ),
+    inTenantTransaction(client, tenant.id, () => measureUsage(client, tenant.id, effective.quotas), {
+      snapshot: true,
+    }),
   );
 }
 
@@ -74,11 +141,11 @@ export async function describeTenantWithUsage(
   catalog: Catalog,
   tenant: TenantRecord,
 ): Promise<TenantView & { limits: Record<string, number | null>; usage: TenantUsage | null }> {
-  const [view, limits, usage] = await Promise.all([
+  const limits = await tenantLimits(catalog, tenant);
+  const [view, usage] = await Promise.all([
     describeTenant(catalog, tenant),
-    tenantLimits(catalog, tenant),
     // A server that is down leaves usage unknown rather than failing the whole answer.
-    tenantUsage(catalog, tenant).catch((error: unknown) => {
+    tenantUsage(catalog, tenant, limits).catch((error: unknown) => {
       if (error instanceof UnavailableError) return undefined;
       throw error;
     }),

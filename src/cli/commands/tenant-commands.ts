@@ -3,7 +3,7 @@ import { deleteTenant } from '../../backup/tenant-deletion.js';
 import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
 import { setRequestRate } from '../../limits/tenant-limits.js';
-import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
+import { describeTenantWithUsage, quotaLines } from '../../limits/tenant-usage.js';
 import { changeTier } from '../../moves/move-jobs.js';
 import { describeMoveProgress, waitForMove } from '../../moves/move-progress.js';
 import { describeTenant, describeTenants, type TenantView } from '../../provisioning/tenant-view.js';
@@ -89,18 +89,7 @@ export function registerTenantCommands(program: Command): void {
         assertSlug(id);
         await withRuntime({ serveTraffic: false }, async ({ tp }) => {
           const view = await describeTenantWithUsage(tp.catalog, await tp.catalog.requireTenant(id));
-          printResult(Boolean(options.json), view, () => {
-            const of = (key: string, used: number | undefined) =>
-              `${used ?? '?'} of ${view.limits[key] ?? 'unlimited'}`;
-            return [
-              showTenant(view),
-              `rate:      ${view.limits.requests_per_minute} requests per minute`,
-              `users:     ${of('users', view.usage?.users)}`,
-              `deploys:   ${of('deployments', view.usage?.deployments)}`,
-              `workflows: ${of('workflows', view.usage?.workflows)}`,
-              `storage:   ${of('storage_bytes', view.usage?.storage_bytes)} bytes`,
-            ].join('\n');
-          });
+          printResult(Boolean(options.json), view, () => [showTenant(view), ...quotaLines(view)].join('\n'));
         });
       }),
     );

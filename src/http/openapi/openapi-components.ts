@@ -138,7 +138,8 @@ const schemas: Record<string, OpenApiObject> = {
     },
   },
   TenantDetail: {
-    description: 'A tenant with its limits (null: unlimited) and usage (null while its server is down).',
+    description:
+      "A tenant with its limits (null: unlimited) and usage (null while its server is down). Quotas are its tier's, keyed by name; the sample application's tiers have `users`, `deployments`, `workflows` and `storage_bytes`.",
     allOf: [
       ref('schemas', 'Tenant'),
       {
@@ -146,6 +147,7 @@ const schemas: Record<string, OpenApiObject> = {
         properties: {
           limits: {
             type: 'object',
+            required: ['requests_per_minute'],
             properties: {
               requests_per_minute: nullableCount,
               users: nullableCount,
@@ -153,15 +155,18 @@ const schemas: Record<string, OpenApiObject> = {
               workflows: nullableCount,
               storage_bytes: nullableCount,
             },
+            additionalProperties: { ...nullableCount, description: "a quota of the tenant's tier" },
           },
           usage: {
             type: ['object', 'null'],
+            description: "each quota's use, and storage_bytes always",
             properties: {
               users: { type: 'integer' },
               deployments: { type: 'integer' },
               workflows: { type: 'integer' },
               storage_bytes: { type: 'integer' },
             },
+            additionalProperties: { type: 'integer', minimum: 0 },
           },
         },
       },

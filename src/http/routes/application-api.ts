@@ -1,12 +1,16 @@
 import { Router } from 'express';
 import { registerResource } from './resource-router.js';
 
-/** The application API under /api/v1; the tenant comes from the request (see tenantContext). */
+/**
+ * The sample application's API under /api/v1 (deployments and workflows, on the sample tenant schema of
+ * tenant-migrations/); the tenant comes from the request (see tenantContext). A team with a schema of its
+ * own (TENANT_MIGRATIONS_DIR) serves its own routes the same way, through the router; creates count
+ * against the tier's quotas on the table's rows (the sample's are rows of tier_quotas like any other).
+ */
 export function applicationApi(): Router {
   const router = Router();
   registerResource(router, '/deployments', {
     table: 'deployments',
-    quota: 'deployments',
     fields: {
       project_name: { kind: 'text', required: true, max: 200 },
       status: { kind: 'status', required: true, max: 40 },
@@ -15,7 +19,6 @@ export function applicationApi(): Router {
   });
   registerResource(router, '/workflows', {
     table: 'workflows',
-    quota: 'workflows',
     fields: {
       name: { kind: 'text', required: true, max: 200 },
       status: { kind: 'status', required: true, max: 40 },

@@ -2,18 +2,15 @@ import type { Request, Router } from 'express';
 import { InvalidInputError, NotFoundError } from '../../errors.js';
 import { quoteIdent } from '../../ids.js';
 import { insertWithinQuota } from '../../limits/quota-guard.js';
-import type { CountedQuota } from '../../limits/tenant-usage.js';
 import { JSON_READY_TYPES } from '../../routing/json-timestamps.js';
 import type { TenantDatabase } from '../../routing/tenant-database.js';
 import { decodeCursor, encodeCursor, isUuid, parseLimit } from '../pagination.js';
 import { checkBody, type FieldSpecs } from './resource-fields.js';
 
 export interface ResourceSpec {
-  /** Table in the tenant schema. */
+  /** Table in the tenant schema; a create counts against the tier's quotas on its rows, and storage. */
   table: string;
   fields: FieldSpecs;
-  /** The tier quota a create counts against (the storage quota applies to every create). */
-  quota: CountedQuota;
 }
 
 function db(req: Request): TenantDatabase {
@@ -91,7 +88,7 @@ export function registerResource(router: Router, path: string, spec: ResourceSpe
     const values = checkBody(req.body, spec.fields, false);
     const given = Object.keys(values);
     const params = [tenant.tenantId, ...given.map((name) => values[name])];
-    const result = await insertWithinQuota(tenant, spec.quota, {
+    const result = await insertWithinQuota(tenant, spec.table, {
       text: `INSERT INTO ${table} (tenant_id${given.map((name) => `, ${quoteIdent(name)}`).join('')})
        VALUES ($1${given.map((_, index) => `, $${index + 2}`).join('')}) RETURNING ${columns}`,
       values: params,
