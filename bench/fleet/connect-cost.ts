@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { quantile } from '../router/report.js';
+import { mean, quantile } from '../lib/stats.js';
 import type { ServerCredentials } from './setup.js';
 
 export interface ConnectCost {
@@ -13,7 +13,7 @@ export interface ConnectCost {
 
 function summary(values: number[]) {
   return {
-    mean: values.reduce((sum, value) => sum + value, 0) / values.length,
+    mean: mean(values),
     p50: quantile(values, 0.5),
     p99: quantile(values, 0.99),
     max: Math.max(...values),

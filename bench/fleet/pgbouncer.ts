@@ -5,6 +5,7 @@ import { connect } from 'node:net';
 import os from 'node:os';
 import path from 'node:path';
 import { freePort } from '../../test/support/free-port.js';
+import { waitForExit } from '../lib/proc.js';
 import type { ServerCredentials } from './setup.js';
 
 /** The PgBouncer binary: on PATH, or where Debian's package puts it. */
@@ -121,17 +122,6 @@ log_connections = 0
 log_disconnections = 0
 stats_period = 60
 `;
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 function accepts(port: number): Promise<boolean> {

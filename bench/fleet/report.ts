@@ -1,12 +1,6 @@
-import {
-  type CaseSummary,
-  check,
-  fixed,
-  median,
-  summarize,
-  type TargetCheck,
-  table,
-} from '../router/report.js';
+import { median } from '../lib/stats.js';
+import { check, fixed, type TargetCheck, table } from '../lib/tables.js';
+import { type CaseSummary, summarize } from '../router/report.js';
 import type { CaseRun } from './measure.js';
 
 export const CASE_NAMES = [

@@ -11,6 +11,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { createTestCluster, type TestCluster } from '../../test/support/test-cluster.js';
 import { adminQuery, dropEverything } from '../../test/support/test-plane.js';
+import { targetsTable } from '../lib/tables.js';
 import {
   type BenchScope,
   type ControlServer,
@@ -19,7 +20,6 @@ import {
   serviceEnv,
 } from '../router/fixtures.js';
 import { stopCurrentLoad } from '../router/load.js';
-import { targetsTable } from '../router/report.js';
 import { REPO_ROOT, type Service, startService, stopAllServices } from '../router/services.js';
 import { measureConnectCost } from './connect-cost.js';
 import { serveShares } from './instances.js';

@@ -12,13 +12,12 @@ import path from 'node:path';
 import { parseArgs } from 'node:util';
 import { freePort } from '../../test/support/free-port.js';
 import { dropEverything } from '../../test/support/test-plane.js';
+import { fileStamp, RESULTS_DIR } from '../lib/results.js';
 import { type InstructionCounts, isGarbageCollection, readCallgrind, total } from './callgrind.js';
 import { type BenchPlane, createPlane, createScope, serviceEnv, withRedis } from './fixtures.js';
 import { LIST_PATH } from './load.js';
 import { parseOptions } from './options.js';
 import { REPO_ROOT } from './services.js';
-
-const RESULTS_DIR = path.join(REPO_ROOT, 'bench/results');
 
 const USAGE = `npm run bench:router:instructions -- [--warmup-requests N] [--requests N] [--connections N]
 
@@ -197,7 +196,7 @@ function report(on: InstructionCounts, off: InstructionCounts): Record<string, u
 async function main(): Promise<void> {
   const scope = await createScope();
   const services: CountedService[] = [];
-  const outDir = path.join(RESULTS_DIR, `instructions-${new Date().toISOString().replace(/[:.]/g, '-')}`);
+  const outDir = path.join(RESULTS_DIR, `instructions-${fileStamp()}`);
   mkdirSync(outDir, { recursive: true });
   let plane: BenchPlane | undefined;
   try {

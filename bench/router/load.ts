@@ -1,7 +1,8 @@
 import { readFileSync } from 'node:fs';
 import autocannon from 'autocannon';
 import { adminQuery } from '../../test/support/test-plane.js';
-import { endedChildrenCpuSeconds, processCpuSeconds } from './services.js';
+import { endedChildrenCpuSeconds, machineCpuSeconds, processCpuSeconds } from '../lib/proc.js';
+import { percentileOfSorted } from '../lib/stats.js';
 
 export const LIST_PATH = '/api/v1/deployments?limit=20';
 
@@ -64,16 +65,9 @@ export function stopCurrentLoad(): void {
   current?.stop();
 }
 
-/** CPU seconds of the whole machine so far from /proc/stat (Linux): busy (without steal) and stolen. */
+/** CPU seconds of the whole machine so far: busy (without steal) and stolen; NaN where /proc/stat is missing. */
 function machineCpu(): { busy: number; steal: number } {
-  try {
-    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
-    // user nice system idle iowait irq softirq steal
-    const [user, nice, system, , , irq, softirq, steal] = fields.map(Number) as number[];
-    return { busy: (user! + nice! + system! + irq! + softirq!) / 100, steal: steal! / 100 };
-  } catch {
-    return { busy: Number.NaN, steal: Number.NaN };
-  }
+  return machineCpuSeconds() ?? { busy: Number.NaN, steal: Number.NaN };
 }
 
 /**
@@ -142,12 +136,6 @@ function backendCpuDelta(before: BackendCpu, after: BackendCpu, countEnded: bool
     total += start !== undefined && Number.isFinite(start) ? seconds - start : seconds;
   }
   return total;
-}
-
-function percentile(sorted: Float64Array, p: number): number {
-  if (sorted.length === 0) return Number.NaN;
-  const index = Math.min(sorted.length - 1, Math.max(0, Math.ceil((p / 100) * sorted.length) - 1));
-  return sorted[index]!;
 }
 
 export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
@@ -236,9 +224,9 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     rps: requests / result.duration,
     latencyMs: {
       mean: count === 0 ? Number.NaN : sum / count,
-      p50: percentile(sorted, 50),
-      p90: percentile(sorted, 90),
-      p99: percentile(sorted, 99),
+      p50: percentileOfSorted(sorted, 50),
+      p90: percentileOfSorted(sorted, 90),
+      p99: percentileOfSorted(sorted, 99),
       max: count === 0 ? Number.NaN : sorted[count - 1]!,
     },
     errors: result.errors,

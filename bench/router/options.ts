@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { listOption, numberOption, parseFlags } from '../lib/options.js';
 
 export interface BenchOptions {
   /** Measured seconds per run. */
@@ -70,17 +70,13 @@ const HELP = `npm run bench:router -- [flags]
   --help
 `;
 
-function positive(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min) throw new Error(`--${name} must be a number >= ${min}`);
-  return value;
-}
+const positive = (name: string, raw: string | undefined, fallback: number, min = 1) =>
+  numberOption(name, raw, fallback, { min, integer: false });
 
 export function parseOptions(argv: string[]): BenchOptions | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseFlags(
+    argv,
+    {
       duration: { type: 'string' },
       warmup: { type: 'string' },
       connections: { type: 'string' },
@@ -100,14 +96,10 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       only: { type: 'string' },
       'quiet-wait': { type: 'string' },
       profile: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return undefined;
-  }
+    HELP,
+  );
+  if (!values) return undefined;
   const duration = positive('duration', values.duration, 10);
   const fleetDatabases = positive('fleet-databases', values['fleet-databases'], 6);
   return {
@@ -133,9 +125,6 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     opsSlice: positive('ops-slice', values['ops-slice'], 2),
     quietWait: positive('quiet-wait', values['quiet-wait'], 20, 0),
     profile: values.profile,
-    only: (values.only ?? '')
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
+    only: listOption(values.only),
   };
 }

@@ -1,4 +1,13 @@
+import path from 'node:path';
+import { log } from '../lib/log.js';
+import { median } from '../lib/stats.js';
+import { fixed, table, targetsTable } from '../lib/tables.js';
+import type { RouterResults } from './context.js';
 import type { LoadResult } from './load.js';
+
+// Until bench:backup and bench:moves take these from bench/lib themselves.
+export { median } from '../lib/stats.js';
+export { fixed, table } from '../lib/tables.js';
 
 export interface CaseSummary {
   name: string;
@@ -21,30 +30,6 @@ export interface CaseSummary {
   errors: number;
   non2xx: number;
   statusCodes: Record<string, number>;
-}
-
-export interface TargetCheck {
-  name: string;
-  value: number;
-  comparison: '>=' | '<=' | '==';
-  target: number;
-  pass: boolean;
-  note?: string;
-}
-
-/** The `q` quantile (0..1) of the finite values, interpolating between neighbours. */
-export function quantile(values: number[], q: number): number {
-  const finite = values.filter((value) => Number.isFinite(value)).sort((a, b) => a - b);
-  if (finite.length === 0) return Number.NaN;
-  const position = q * (finite.length - 1);
-  const below = Math.floor(position);
-  const above = Math.min(finite.length - 1, below + 1);
-  return finite[below]! + (finite[above]! - finite[below]!) * (position - below);
-}
-
-/** The median of the finite values: the middle one, or the mean of the middle two. */
-export function median(values: number[]): number {
-  return quantile(values, 0.5);
 }
 
 export function summarize(name: string, runs: LoadResult[]): CaseSummary {
@@ -74,35 +59,6 @@ export function summarize(name: string, runs: LoadResult[]): CaseSummary {
     non2xx: runs.reduce((sum, run) => sum + run.non2xx, 0),
     statusCodes,
   };
-}
-
-export function check(
-  name: string,
-  value: number,
-  comparison: TargetCheck['comparison'],
-  target: number,
-  note?: string,
-): TargetCheck {
-  const pass =
-    Number.isFinite(value) &&
-    (comparison === '>=' ? value >= target : comparison === '<=' ? value <= target : value === target);
-  return { name, value, comparison, target, pass, ...(note ? { note } : {}) };
-}
-
-export function fixed(value: number, digits: number): string {
-  return Number.isFinite(value) ? value.toFixed(digits) : '-';
-}
-
-/** A plain text table: the first column (and `leftColumns`) left-aligned, numbers right-aligned. */
-export function table(header: string[], rows: string[][], leftColumns: number[] = []): string {
-  const widths = header.map((cell, i) => Math.max(cell.length, ...rows.map((row) => row[i]!.length)));
-  const left = new Set([0, ...leftColumns]);
-  const line = (cells: string[]) =>
-    cells
-      .map((cell, i) => (left.has(i) ? cell.padEnd(widths[i]!) : cell.padStart(widths[i]!)))
-      .join('  ')
-      .trimEnd();
-  return [line(header), line(widths.map((width) => '-'.repeat(width))), ...rows.map(line)].join('\n');
 }
 
 export function casesTable(cases: CaseSummary[]): string {
@@ -140,16 +96,35 @@ export function casesTable(cases: CaseSummary[]): string {
   );
 }
 
-export function targetsTable(targets: TargetCheck[]): string {
-  return table(
-    ['target', 'value', 'wanted', 'result', 'note'],
-    targets.map((target) => [
-      target.name,
-      fixed(target.value, target.comparison === '==' ? 0 : 3),
-      `${target.comparison} ${target.target}`,
-      target.pass ? 'PASS' : 'FAIL',
-      target.note ?? '',
-    ]),
-    [4],
-  );
+/** The end of a run: the cases' table, the targets, the failures and where the record went. */
+export function printResults({ report, cases, targets, failures }: RouterResults, file: string): void {
+  log();
+  if (cases.length > 0) {
+    log(
+      'median over runs. latency: of 2xx responses. svc/pg µs/req: CPU per request of the service process ' +
+        "and of the PostgreSQL backends of the case's databases. svc cores: the service's CPU use. other " +
+        'cores: CPU busy on the machine besides service, backends and load generator (kernel networking, ' +
+        'PostgreSQL background work, other programs). steal: CPU the hypervisor took away.',
+    );
+    log(casesTable(cases));
+    if (cases.some((summary) => summary.name === 'tenantplane-fleet')) {
+      log(
+        '(tenantplane-fleet pg µs/req includes every backend that ended during the run, server-wide: ' +
+          'connection churn, but also autovacuum and other clients)',
+      );
+    }
+    log();
+  }
+  if (targets.length > 0) {
+    log(targetsTable(targets));
+    log();
+  }
+  const fleetReport = report.fleet as { p99RatioToMainShardCase: number | null } | undefined;
+  if (fleetReport?.p99RatioToMainShardCase != null) {
+    log(
+      `(for reference: p99 fleet / p99 tenantplane-shard of the main phase = ${fleetReport.p99RatioToMainShardCase.toFixed(3)})`,
+    );
+  }
+  for (const failure of failures) log(`BENCH FAILURE: ${failure}`);
+  log(`results: ${path.relative(process.cwd(), file)}`);
 }

@@ -3,6 +3,7 @@ import { closeSync, openSync, readFileSync } from 'node:fs';
 import path from 'node:path';
 import { fileURLToPath } from 'node:url';
 import { freePort } from '../../test/support/free-port.js';
+import { processCpuSeconds, waitForExit } from '../lib/proc.js';
 
 export const REPO_ROOT = path.resolve(path.dirname(fileURLToPath(import.meta.url)), '../..');
 
@@ -43,46 +44,11 @@ export interface Service {
   stop(): Promise<void>;
 }
 
-const CLOCK_TICKS_PER_SECOND = 100;
-
 /** Every child started and not yet stopped, so that cleanup (or Ctrl-C) can stop them all. */
 const running = new Set<() => Promise<void>>();
 
 export async function stopAllServices(): Promise<void> {
   await Promise.all([...running].map((stop) => stop()));
-}
-
-/** Fields of /proc/<pid>/stat after the command name (which is in parentheses and may contain spaces). */
-function procStat(pid: number): string[] | undefined {
-  try {
-    const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-    return stat.slice(stat.lastIndexOf(')') + 2).split(' ');
-  } catch {
-    return undefined;
-  }
-}
-
-/** utime + stime of a process from /proc, in seconds (Linux). */
-export function processCpuSeconds(pid: number): number {
-  const fields = procStat(pid);
-  return fields ? (Number(fields[11]) + Number(fields[12])) / CLOCK_TICKS_PER_SECOND : Number.NaN;
-}
-
-/** cutime + cstime: CPU of the process's children that have ended and been reaped, in seconds. */
-export function endedChildrenCpuSeconds(pid: number): number {
-  const fields = procStat(pid);
-  return fields ? (Number(fields[13]) + Number(fields[14])) / CLOCK_TICKS_PER_SECOND : Number.NaN;
-}
-
-function waitForExit(child: ChildProcess, timeoutMs: number): Promise<boolean> {
-  if (child.exitCode !== null || child.signalCode !== null) return Promise.resolve(true);
-  return new Promise((resolve) => {
-    const timer = setTimeout(() => resolve(false), timeoutMs);
-    child.once('exit', () => {
-      clearTimeout(timer);
-      resolve(true);
-    });
-  });
 }
 
 function tail(file: string, lines = 20): string {
