@@ -3,17 +3,11 @@ import { readdirSync, readFileSync } from 'node:fs';
 import os from 'node:os';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
+import { machineCpuSeconds, procStat } from '../lib/proc.js';
 
 /** Busy CPU seconds of the whole machine so far, from /proc/stat (Linux); undefined elsewhere. */
 function machineBusySeconds(): number | undefined {
-  try {
-    const [, ...fields] = readFileSync('/proc/stat', 'utf8').split('\n', 1)[0]!.trim().split(/\s+/);
-    const [user, nice, system, , , irq, softirq] = fields.map(Number);
-    const ticks = (user ?? 0) + (nice ?? 0) + (system ?? 0) + (irq ?? 0) + (softirq ?? 0);
-    return ticks / 100;
-  } catch {
-    return undefined;
-  }
+  return machineCpuSeconds()?.busy;
 }
 
 /**
@@ -49,17 +43,11 @@ function otherProcessSeconds(ownPrefix: string | undefined): Map<number, number>
   for (const entry of entries) {
     const pid = Number(entry);
     if (!Number.isInteger(pid) || pid === process.pid) continue;
-    try {
-      const stat = readFileSync(`/proc/${pid}/stat`, 'utf8');
-      const close = stat.lastIndexOf(')');
-      const name = stat.slice(stat.indexOf('(') + 1, close);
-      if (!isOther(pid, name, ownPrefix)) continue;
-      const fields = stat.slice(close + 2).split(' ');
-      // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
-      seconds.set(pid, (Number(fields[11]) + Number(fields[12])) / 100);
-    } catch {
-      // The process ended meanwhile.
-    }
+    const stat = procStat(pid);
+    // Gone meanwhile, or not competing.
+    if (!stat || !isOther(pid, stat.name, ownPrefix)) continue;
+    // utime and stime are fields 14 and 15 of the whole line, 12 and 13 after the name.
+    seconds.set(pid, (Number(stat.fields[11]) + Number(stat.fields[12])) / 100);
   }
   return seconds;
 }

@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { numberOption, parseFlags } from '../lib/options.js';
 
 export interface BenchOptions {
   /** Dedicated (enterprise) databases in the fleet. */
@@ -38,17 +38,13 @@ const HELP = `npm run bench:migrate -- [flags]
   --help
 `;
 
-function number(name: string, raw: string | undefined, fallback: number, min = 1): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isInteger(value) || value < min) throw new Error(`--${name} must be an integer >= ${min}`);
-  return value;
-}
+const number = (name: string, raw: string | undefined, fallback: number, min = 1) =>
+  numberOption(name, raw, fallback, { min });
 
 export function parseOptions(argv: string[]): BenchOptions | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseFlags(
+    argv,
+    {
       databases: { type: 'string' },
       rows: { type: 'string' },
       rounds: { type: 'string' },
@@ -58,14 +54,10 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'contended-retries': { type: 'string' },
       'skip-breakdown': { type: 'boolean', default: false },
       profile: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return undefined;
-  }
+    HELP,
+  );
+  if (!values) return undefined;
   return {
     databases: number('databases', values.databases, 100),
     rows: number('rows', values.rows, 2000, 0),
