@@ -70,14 +70,16 @@ DECLARE
   value bigint := CASE
     WHEN counts = CASE quota WHEN 'storage_bytes' THEN 'storage_bytes' ELSE 'rows:' || quota END THEN maximum
   END;
+  -- The count columns are integers: a larger limit reads as the largest they hold (NULL stays NULL).
+  count_value integer := CASE WHEN value > 2147483647 THEN 2147483647 ELSE value END;
 BEGIN
   CASE quota
     WHEN 'users' THEN
-      UPDATE tiers SET max_users = LEAST(value, 2147483647) WHERE id = tier_id;
+      UPDATE tiers SET max_users = count_value WHERE id = tier_id;
     WHEN 'deployments' THEN
-      UPDATE tiers SET max_deployments = LEAST(value, 2147483647) WHERE id = tier_id;
+      UPDATE tiers SET max_deployments = count_value WHERE id = tier_id;
     WHEN 'workflows' THEN
-      UPDATE tiers SET max_workflows = LEAST(value, 2147483647) WHERE id = tier_id;
+      UPDATE tiers SET max_workflows = count_value WHERE id = tier_id;
     WHEN 'storage_bytes' THEN
       UPDATE tiers SET max_storage_bytes = value WHERE id = tier_id;
     ELSE
