@@ -6,6 +6,7 @@ import { registerCatalogCommands } from './commands/catalog-commands.js';
 import { registerMigrateCommands } from './commands/migrate-commands.js';
 import { registerServeCommand } from './commands/serve-command.js';
 import { registerTenantCommands } from './commands/tenant-commands.js';
+import { registerTierCommands } from './commands/tier-commands.js';
 import { registerTokenCommand } from './commands/token-command.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
 
@@ -15,6 +16,7 @@ const program = new Command('tenantctl')
   .exitOverride();
 registerCatalogCommands(program);
 registerTenantCommands(program);
+registerTierCommands(program);
 registerMigrateCommands(program);
 registerBackupCommands(program);
 registerTokenCommand(program);

@@ -1,4 +1,4 @@
-import type { QuotaMeasure, TierQuota } from '../catalog/records.js';
+import type { QuotaMeasure, TierQuota, TierRecord } from '../catalog/records.js';
 import { InvalidInputError } from '../errors.js';
 
 /**
@@ -81,4 +81,22 @@ export function parseQuotaSetting(text: string): TierQuota {
   const limit = colon < 0 ? value : value.slice(colon + 1);
   const max = limit === 'unlimited' ? null : /^\d+$/.test(limit) ? Number(limit) : Number.NaN;
   return checkTierQuota({ name, counts, max });
+}
+
+/** A tier as `tenantctl tiers` presents it, its quotas as rows and as the limits a tenant of it gets. */
+export function tierView(tier: TierRecord) {
+  return {
+    id: tier.id,
+    placement: tier.placement,
+    pool_size: tier.poolSize,
+    requests_per_minute: tier.requestsPerMinute,
+    quotas: tier.quotas.map((quota) => ({ name: quota.name, counts: quota.counts, max: quota.max })),
+  };
+}
+
+/** A quota in one phrase: `notes: rows of notes, at most 100` or `storage_bytes: unlimited`. */
+export function describeQuota(quota: TierQuota): string {
+  const table = countedTable(quota);
+  const what = table === undefined ? 'bytes of rows' : `rows of ${table}`;
+  return `${quota.name}: ${what}, ${quota.max === null ? 'unlimited' : `at most ${quota.max}`}`;
 }
