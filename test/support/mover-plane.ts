@@ -99,9 +99,12 @@ export function moverPlane(adminKind: AdminKind, moverTier = 'starter'): MoverPl
         })
         .catch(() => {});
       await reachedPhase;
+      // Only this plane's movers (all its databases carry its prefix): a run beside this one keeps its own.
       await adminQuery(
         'postgres',
-        "SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE application_name = 'tenantplane-mover'",
+        `SELECT pg_terminate_backend(pid) FROM pg_stat_activity
+          WHERE application_name = 'tenantplane-mover' AND datname LIKE $1`,
+        [`${fixture.plane.prefix}\\_%`],
       );
     },
 
