@@ -1,4 +1,4 @@
-import { parseArgs } from 'node:util';
+import { listOption, numberOption, parseFlags } from '../lib/options.js';
 
 export interface FleetOptions {
   /** Enterprise tenants, each on a database of its own. */
@@ -59,25 +59,13 @@ const HELP = `npm run bench:fleet -- [flags]
   --help
 `;
 
-function number(
-  name: string,
-  raw: string | undefined,
-  fallback: number,
-  min: number,
-  integer = true,
-): number {
-  if (raw === undefined) return fallback;
-  const value = Number(raw);
-  if (!Number.isFinite(value) || value < min || (integer && !Number.isInteger(value))) {
-    throw new Error(`--${name} must be ${integer ? 'an integer' : 'a number'} >= ${min}`);
-  }
-  return value;
-}
+const number = (name: string, raw: string | undefined, fallback: number, min: number, integer = true) =>
+  numberOption(name, raw, fallback, { min, integer });
 
 export function parseOptions(argv: string[]): FleetOptions | undefined {
-  const { values } = parseArgs({
-    args: argv,
-    options: {
+  const values = parseFlags(
+    argv,
+    {
       dedicated: { type: 'string' },
       'shard-tenants': { type: 'string' },
       shards: { type: 'string' },
@@ -94,14 +82,10 @@ export function parseOptions(argv: string[]): FleetOptions | undefined {
       profile: { type: 'boolean', default: false },
       keep: { type: 'boolean', default: false },
       json: { type: 'boolean', default: false },
-      help: { type: 'boolean', default: false },
     },
-    strict: true,
-  });
-  if (values.help) {
-    process.stdout.write(HELP);
-    return undefined;
-  }
+    HELP,
+  );
+  if (!values) return undefined;
   return {
     dedicated: number('dedicated', values.dedicated, 200, 1),
     shardTenants: number('shard-tenants', values['shard-tenants'], 3000, 1),
@@ -114,10 +98,7 @@ export function parseOptions(argv: string[]): FleetOptions | undefined {
     zipf: number('zipf', values.zipf, 1.0, 0, false),
     serverMaxConnections: number('server-max-connections', values['server-max-connections'], 80, 2),
     quietWait: number('quiet-wait', values['quiet-wait'], 10, 0),
-    only: (values.only ?? '')
-      .split(',')
-      .map((part) => part.trim())
-      .filter((part) => part !== ''),
+    only: listOption(values.only),
     controlOnTenantServer: values['control-on-tenant-server'],
     profile: values.profile,
     keep: values.keep,

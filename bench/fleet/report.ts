@@ -1,5 +1,5 @@
 import { median } from '../lib/stats.js';
-import { check, fixed, type TargetCheck, table } from '../lib/tables.js';
+import { check, fixed, ratiosText, type TargetCheck, table } from '../lib/tables.js';
 import { type CaseSummary, summarize } from '../router/report.js';
 import type { CaseRun } from './measure.js';
 
@@ -80,7 +80,7 @@ function perRound(
   figure: (summary: FleetCaseSummary, round: number) => number,
 ): string {
   const ratios = a.runs.map((_, round) => figure(a, round) / figure(b, round));
-  return `per round ${ratios.map((ratio) => fixed(ratio, 2)).join(' ')}`;
+  return `per round ${ratiosText(ratios)}`;
 }
 
 const rpsOf = (summary: FleetCaseSummary, round: number) => summary.runs[round]?.rps ?? Number.NaN;
