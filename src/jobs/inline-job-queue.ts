@@ -20,14 +20,23 @@ interface InlineJob {
 export class InlineJobQueue implements JobQueue {
   readonly distributed = false;
   readonly #jobs = new Map<string, InlineJob>();
+  readonly #handlers = new Map<string, JobHandler>();
 
-  constructor(private readonly handlers: Record<string, JobHandler>) {}
+  /** The handlers may also come later, by `register`, once the services they use exist. */
+  constructor(handlers: Record<string, JobHandler> = {}) {
+    this.register(handlers);
+  }
+
+  /** Runs the jobs of these queues with these handlers from now on. */
+  register(handlers: Record<string, JobHandler>): void {
+    for (const [queue, handler] of Object.entries(handlers)) this.#handlers.set(queue, handler);
+  }
 
   async enqueue(queue: string, data: unknown, options: EnqueueOptions): Promise<string> {
     const id = assertJobId(options.jobId);
     const key = `${queue}/${id}`;
     if (this.#jobs.has(key)) return id;
-    const handler = this.handlers[queue];
+    const handler = this.#handlers.get(queue);
     if (!handler) throw new TypeError(`no handler for queue ${queue}`);
     const snapshot: JobSnapshot = {
       id,
