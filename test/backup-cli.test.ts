@@ -1,13 +1,14 @@
 import { readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { seedTenantRows, tenantQuery, tenantRows } from './support/tenant-rows.js';
 import { runTenantctl } from './support/tenantctl.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 describe('tenantctl export, backup, backups and restore', function () {
   this.timeout(120000);
-  let plane: TestPlane;
+  let plane: TestPlane<Tenantplane>;
 
   const tenantctl = (...args: string[]) =>
     runTenantctl(plane.cliEnv({ REDIS_URL: '', LOG_LEVEL: 'warn' }), ...args);

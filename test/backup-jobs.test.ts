@@ -2,11 +2,12 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { Redis } from 'ioredis';
-import { BACKUP_QUEUE, backupDeps } from '../src/backup/backup-jobs.js';
+import { BACKUP_QUEUE } from '../src/backup/backup-jobs.js';
 import { requestBackup, requestRestore } from '../src/backup/backup-operations.js';
 import { verifyBackup } from '../src/backup/backup-reader.js';
 import type { TenantplaneError } from '../src/errors.js';
 import { checkRedisEvictionPolicy } from '../src/jobs/redis-eviction-policy.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { rejection } from './support/async-helpers.js';
 import { startMoto } from './support/moto.js';
@@ -96,7 +97,7 @@ describe('backup jobs', function () {
     });
 
     it('answers 404 for another tenant’s backup and 400 for a bad request', async () => {
-      const backup = await requestBackup(plane.tp, 'bigco', { actor: TEST_ACTOR });
+      const backup = await requestBackup(plane.tp.backups, 'bigco', { actor: TEST_ACTOR });
       await plane.tp.jobs.wait(BACKUP_QUEUE, backup.jobId);
       const foreign = await post('/tenants/jobco/restores', { backup_id: backup.requestId });
       expect(foreign.status).to.equal(404);
@@ -108,7 +109,7 @@ describe('backup jobs', function () {
     });
 
     it('migrates an older backup forward when the schema moved on since', async () => {
-      const backup = await requestBackup(plane.tp, 'bigco', { actor: TEST_ACTOR });
+      const backup = await requestBackup(plane.tp.backups, 'bigco', { actor: TEST_ACTOR });
       await plane.tp.jobs.wait(BACKUP_QUEUE, backup.jobId);
       const before = await tenantRows(plane.tp, 'bigco');
       await writeFile(
@@ -120,7 +121,7 @@ describe('backup jobs', function () {
       await tenantQuery(plane.tp, 'bigco', "UPDATE deployments SET region = 'us' WHERE tenant_id = 'bigco'");
       await seedTenantRows(plane.tp, 'bigco', 2, 'later');
 
-      const restore = await requestRestore(plane.tp, 'bigco', {
+      const restore = await requestRestore(plane.tp.backups, 'bigco', {
         backupId: backup.requestId,
         actor: TEST_ACTOR,
       });
@@ -141,7 +142,7 @@ describe('backup jobs', function () {
   });
 
   describe('with KMS and S3 (moto)', () => {
-    let plane: TestPlane;
+    let plane: TestPlane<Tenantplane>;
     let undo: () => void;
 
     before(async () => {
@@ -164,12 +165,12 @@ describe('backup jobs', function () {
 
     it('backs up to S3 under a KMS data key and restores from it', async () => {
       const before = await tenantRows(plane.tp, 'cloudco');
-      const backup = await requestBackup(plane.tp, 'cloudco', { actor: TEST_ACTOR });
+      const backup = await requestBackup(plane.tp.backups, 'cloudco', { actor: TEST_ACTOR });
       await plane.tp.jobs.wait(BACKUP_QUEUE, backup.jobId);
-      const verified = await verifyBackup(backupDeps(plane.tp), 'cloudco', backup.requestId);
+      const verified = await verifyBackup(plane.tp.backups.deps, 'cloudco', backup.requestId);
       expect(verified.tables.users).to.equal(300);
       await tenantQuery(plane.tp, 'cloudco', "DELETE FROM workflows WHERE tenant_id = 'cloudco'");
-      const restore = await requestRestore(plane.tp, 'cloudco', {
+      const restore = await requestRestore(plane.tp.backups, 'cloudco', {
         backupId: backup.requestId,
         actor: TEST_ACTOR,
       });
@@ -192,16 +193,16 @@ describe('backup jobs', function () {
         await dead.addServer();
         await dead.tp.tenants.create({ id: 'offline', tier: 'enterprise' }, TEST_ACTOR);
         await seedTenantRows(dead.tp, 'offline', 5);
-        const backup = await requestBackup(dead.tp, 'offline', { actor: TEST_ACTOR });
+        const backup = await requestBackup(dead.tp.backups, 'offline', { actor: TEST_ACTOR });
         const error = await rejection<TenantplaneError>(dead.tp.jobs.wait(BACKUP_QUEUE, backup.jobId));
         expect(error.code).to.equal('kms_unavailable');
         const snapshot = await dead.tp.jobs.get(BACKUP_QUEUE, backup.jobId);
         expect(snapshot?.attempts).to.equal(3);
-        const rows = await backupDeps(dead.tp).backups.list('offline');
+        const rows = await dead.tp.backups.deps.backups.list('offline');
         expect(rows.map((row) => row.state)).to.deep.equal(['failed']);
         expect(await dead.tp.objectStore.list('backups/')).to.deep.equal([]);
         const refused = await rejection<TenantplaneError>(
-          requestRestore(dead.tp, 'offline', { backupId: backup.requestId, actor: TEST_ACTOR }),
+          requestRestore(dead.tp.backups, 'offline', { backupId: backup.requestId, actor: TEST_ACTOR }),
         );
         expect(refused.code).to.equal('backup_not_complete');
       } finally {

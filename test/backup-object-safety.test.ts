@@ -6,7 +6,7 @@ import { Readable } from 'node:stream';
 import { HeadObjectCommand, ListMultipartUploadsCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
 import { BackupCatalog } from '../src/backup/backup-catalog.js';
-import { BACKUP_QUEUE, backupDeps, backupJobHandlers } from '../src/backup/backup-jobs.js';
+import { BACKUP_QUEUE, backupJobHandlers } from '../src/backup/backup-jobs.js';
 import { verifyBackup } from '../src/backup/backup-reader.js';
 import type { RequestJobData } from '../src/backup/backup-requests.js';
 import { FileObjectStore } from '../src/backup/file-object-store.js';
@@ -16,6 +16,7 @@ import { backupObjectKey } from '../src/backup/tenant-backup.js';
 import { newArchiveId } from '../src/backup/tenant-export.js';
 import type { TenantplaneError } from '../src/errors.js';
 import type { JobContext } from '../src/jobs/job-queue.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { collect, rejection } from './support/async-helpers.js';
 import { type Moto, startMoto } from './support/moto.js';
 import { seedTenantRows } from './support/tenant-rows.js';
@@ -34,7 +35,7 @@ interface Backend {
   name: string;
   /** Opens a plane whose BACKUP_URL is this backend, and a way to fingerprint its objects. */
   open(): Promise<{
-    plane: TestPlane;
+    plane: TestPlane<Tenantplane>;
     version: (key: string) => Promise<string>;
     close(): Promise<void>;
   }>;
@@ -171,7 +172,7 @@ function gatedPuts(store: ObjectStore) {
 for (const backend of backends) {
   describe(`backup objects are never lost or overwritten once complete: ${backend.name}`, function () {
     this.timeout(90000);
-    let plane: TestPlane;
+    let plane: TestPlane<Tenantplane>;
     let version: (key: string) => Promise<string>;
     let close: () => Promise<void>;
 
@@ -184,7 +185,7 @@ for (const backend of backends) {
     after(async () => close());
 
     const handler = () =>
-      backupJobHandlers(plane.tp)[BACKUP_QUEUE] as unknown as (
+      backupJobHandlers(plane.tp.backups)[BACKUP_QUEUE] as unknown as (
         data: RequestJobData,
         context: JobContext,
       ) => Promise<Record<string, unknown>>;
@@ -200,7 +201,7 @@ for (const backend of backends) {
       sha256: await sha256Of(plane.tp.objectStore, key),
       version: await version(key),
     });
-    const row = (id: string) => backupDeps(plane.tp).backups.get(TENANT, id);
+    const row = (id: string) => plane.tp.backups.deps.backups.get(TENANT, id);
 
     it('a job delivered again after it completed returns the first result and leaves the object alone', async () => {
       const data = jobData();
@@ -217,7 +218,7 @@ for (const backend of backends) {
         .where({ action: 'tenant.backup' })
         .whereRaw("details->>'backupId' = ?", [data.requestId]);
       expect(audited).to.have.length(1);
-      expect((await verifyBackup(backupDeps(plane.tp), TENANT, data.requestId)).tables.users).to.equal(50);
+      expect((await verifyBackup(plane.tp.backups.deps, TENANT, data.requestId)).tables.users).to.equal(50);
     });
 
     it('a delivery that overlapped the first (a stalled job) neither overwrites nor deletes the completed object', async () => {
@@ -240,7 +241,7 @@ for (const backend of backends) {
         expect(await fingerprint(key)).to.deep.equal(stored);
         expect(outcome).to.deep.equal({ status: 'fulfilled', value: result });
         expect((await row(data.requestId))?.state).to.equal('complete');
-        expect((await verifyBackup(backupDeps(plane.tp), TENANT, data.requestId)).tables.users).to.equal(50);
+        expect((await verifyBackup(plane.tp.backups.deps, TENANT, data.requestId)).tables.users).to.equal(50);
       } finally {
         gate.restore();
       }
@@ -264,7 +265,7 @@ for (const backend of backends) {
       const backup = await row(data.requestId);
       expect(backup?.state).to.equal('complete');
       expect(await plane.tp.objectStore.head(key)).to.not.equal(undefined);
-      expect((await verifyBackup(backupDeps(plane.tp), TENANT, data.requestId)).tables.users).to.equal(50);
+      expect((await verifyBackup(plane.tp.backups.deps, TENANT, data.requestId)).tables.users).to.equal(50);
     });
 
     it('giving up on a backup that never completed marks it failed and removes its object', async () => {
@@ -301,7 +302,7 @@ for (const backend of backends) {
       expect(result.state).to.equal('complete');
       expect(result.sha256).to.equal(stored.sha256);
       expect(await fingerprint(key)).to.deep.equal(stored);
-      const verified = await verifyBackup(backupDeps(plane.tp), TENANT, data.requestId);
+      const verified = await verifyBackup(plane.tp.backups.deps, TENANT, data.requestId);
       expect(verified.tables).to.deep.equal(verified.backup.rowCounts);
     });
   });

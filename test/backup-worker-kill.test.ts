@@ -4,9 +4,10 @@ import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { BACKUP_QUEUE, backupDeps } from '../src/backup/backup-jobs.js';
+import { BACKUP_QUEUE } from '../src/backup/backup-jobs.js';
 import { requestBackup } from '../src/backup/backup-operations.js';
 import { verifyBackup } from '../src/backup/backup-reader.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { tenantQuery } from './support/tenant-rows.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
@@ -15,7 +16,7 @@ const ROWS = 150_000;
 
 describe('a backup worker killed mid-upload', function () {
   this.timeout(180000);
-  let plane: TestPlane;
+  let plane: TestPlane<Tenantplane>;
   let storeDir: string;
   const jobsPrefix = `tpkill${randomBytes(4).toString('hex')}`;
   const workers: ChildProcess[] = [];
@@ -65,7 +66,7 @@ describe('a backup worker killed mid-upload', function () {
 
   it('leaves nothing that looks complete, and the retry on another worker finishes the backup', async () => {
     const first = startWorker();
-    const queued = await requestBackup(plane.tp, 'heavy', { actor: TEST_ACTOR });
+    const queued = await requestBackup(plane.tp.backups, 'heavy', { actor: TEST_ACTOR });
     // Wait until the upload is under way: the store's temporary file exists.
     for (let i = 0; i < 3000; i += 1) {
       if ((await filesInStore()).some((file) => file.endsWith('.partial'))) break;
@@ -75,7 +76,7 @@ describe('a backup worker killed mid-upload', function () {
     first.kill('SIGKILL');
     await new Promise((resolve) => first.once('exit', resolve));
 
-    const deps = backupDeps(plane.tp);
+    const deps = plane.tp.backups.deps;
     const [pending] = await deps.backups.list('heavy');
     expect(pending?.state).to.equal('pending');
     expect(await plane.tp.objectStore.list('backups/heavy/')).to.deep.equal([]);

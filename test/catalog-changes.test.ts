@@ -12,7 +12,7 @@ import {
   TenantDirectory,
 } from '../src/catalog/tenant-directory.js';
 import type { TenantplaneError } from '../src/errors.js';
-import type { Tenantplane } from '../src/tenantplane.js';
+import type { ServingTenantplane } from '../src/tenantplane.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
@@ -27,7 +27,7 @@ async function msUntil(condition: () => boolean | Promise<boolean>, limitMs: num
 }
 
 /** 'served', or the code the router refused the tenant with. */
-function answer(tp: Tenantplane, tenantId: string): Promise<string> {
+function answer(tp: ServingTenantplane, tenantId: string): Promise<string> {
   return tp.router!.forTenant(tenantId).then(
     () => 'served',
     (error: TenantplaneError) => error.code,
@@ -46,7 +46,7 @@ describe('catalog change channel', function () {
   let plane: TestPlane;
   let proxy: PgProxy;
   /** A second instance whose control database connections go through the proxy. */
-  let other: Tenantplane;
+  let other: ServingTenantplane;
   let otherServer: Server;
   let otherBase: string;
   const controlDb = () => `${plane.prefix}_control`;

@@ -1,6 +1,7 @@
 import { expect } from 'chai';
 import { DevIssuer } from '../src/auth/dev-issuer.js';
 import { appRoleName } from '../src/ids.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { type ChildService, request, startTenantctl } from './support/child-service.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
@@ -18,7 +19,7 @@ interface LoadResult {
 
 describe('connection budget shared by several serve instances', function () {
   this.timeout(120000);
-  let plane: TestPlane;
+  let plane: TestPlane<Tenantplane>;
   let appRole: string;
   const services: ChildService[] = [];
   const tokens = new Map<string, string>();

@@ -2,6 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { DevIssuer } from '../src/auth/dev-issuer.js';
 import { dedicatedDatabaseName, shardDatabaseName } from '../src/ids.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { type ChildService, startTenantctl } from './support/child-service.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
 import { type Answer, logTail, type Outcome, RequestLoad, send, summary } from './support/request-load.js';
@@ -54,7 +55,7 @@ async function until(at: number): Promise<void> {
 
 describe('control database outage under load (tenantctl serve)', function () {
   this.timeout(40000);
-  let plane: TestPlane;
+  let plane: TestPlane<Tenantplane>;
   let proxy: PgProxy;
   let service: ChildService | undefined;
   const tokens: Record<string, string> = {};

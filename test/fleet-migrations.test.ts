@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import { MIGRATOR_APPLICATION_NAME } from '../src/migrations/database-migrator.js';
 import type { FleetRunResult } from '../src/migrations/fleet-runner.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import {
   adminQuery,
   copyOfTenantMigrations,
@@ -17,7 +18,7 @@ const FLEET_SIZE = 32;
 
 describe('fleet migrations', function () {
   this.timeout(120000);
-  let plane: TestPlane;
+  let plane: TestPlane<Tenantplane>;
   let migrationsDir: string;
   const tenantIds = Array.from(
     { length: FLEET_SIZE - 2 },
@@ -248,7 +249,7 @@ describe('fleet migrations', function () {
 
 describe('fleet migrations outside a transaction and in TypeScript', function () {
   this.timeout(120000);
-  let plane: TestPlane;
+  let plane: TestPlane<Tenantplane>;
   let migrationsDir: string;
 
   before(async () => {

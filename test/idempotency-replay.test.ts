@@ -8,7 +8,7 @@ import { Redis } from 'ioredis';
 import { BACKUP_QUEUE, backupJobHandlers, RESTORE_QUEUE } from '../src/backup/backup-jobs.js';
 import { requestBackup } from '../src/backup/backup-operations.js';
 import { type RunningWorkers, startWorkers } from '../src/jobs/bullmq-job-queue.js';
-import type { Tenantplane } from '../src/tenantplane.js';
+import type { ServingTenantplane } from '../src/tenantplane.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { callJson } from './support/http-client.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';
@@ -33,7 +33,7 @@ for (const admin of ADMIN_KINDS) {
     const servers: Server[] = [];
     let workers: RunningWorkers | undefined;
 
-    const listen = async (tp: Tenantplane) => {
+    const listen = async (tp: ServingTenantplane) => {
       const server = await tp.listen(0, '127.0.0.1');
       servers.push(server);
       return `http://127.0.0.1:${(server.address() as { port: number }).port}`;
@@ -70,7 +70,7 @@ for (const admin of ADMIN_KINDS) {
       await plane.tp.tenants.create({ id: 'replayco', tier: 'starter' }, TEST_ACTOR);
       await seedTenantRows(plane.tp, 'replayco', 10);
       token = await plane.tp.devIssuer!.mint({ admin: true });
-      const backup = await requestBackup(plane.tp, 'replayco', { actor: TEST_ACTOR });
+      const backup = await requestBackup(plane.tp.backups, 'replayco', { actor: TEST_ACTOR });
       await plane.tp.jobs.wait(BACKUP_QUEUE, backup.jobId);
       backupId = backup.requestId;
     });
@@ -126,7 +126,7 @@ for (const admin of ADMIN_KINDS) {
       workers = startWorkers({
         redisUrl: TEST_REDIS_URL,
         prefix: jobsPrefix,
-        handlers: backupJobHandlers(bull),
+        handlers: backupJobHandlers(bull.backups),
         concurrency: 1,
         logger: bull.logger,
       });

@@ -8,10 +8,9 @@ import knexFactory, { type Knex } from 'knex';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import { TenantplaneError } from '../src/errors.js';
 import { createLogger } from '../src/logging/logger.js';
-import { createTenantMover } from '../src/moves/move-jobs.js';
 import { lockTenantMove, MOVER_APPLICATION_NAME, type TenantLock } from '../src/moves/move-lock.js';
 import type { MoveProgress } from '../src/moves/tenant-mover.js';
-import type { Tenantplane } from '../src/tenantplane.js';
+import type { ServingTenantplane } from '../src/tenantplane.js';
 import { rejection } from './support/async-helpers.js';
 import { ADMIN_KINDS, createManagedAdmin } from './support/managed-admin.js';
 import {
@@ -92,7 +91,7 @@ class Writes {
   #stopped = false;
   readonly #done: Promise<void>;
 
-  constructor(tp: Tenantplane, tenantId: string) {
+  constructor(tp: ServingTenantplane, tenantId: string) {
     this.#done = (async () => {
       for (let step = 0; !this.#stopped; step++) {
         const name = `w-${step}`;
@@ -233,18 +232,13 @@ for (const adminKind of ADMIN_KINDS) {
         const before = await names(shardDb());
         const writes = new Writes(plane.tp, 'mover');
         const failure = await rejection(
-          createTenantMover(plane.tp).move(
-            'mover',
-            'enterprise',
-            TEST_ACTOR,
-            async (progress: MoveProgress) => {
-              if (progress.phase !== phase) return;
-              await sleep(200);
-              await terminateLock(control(), 'mover');
-              // Give the lock's connection time to hear of it; the move must stop by itself regardless.
-              await sleep(100);
-            },
-          ),
+          plane.tp.mover.move('mover', 'enterprise', TEST_ACTOR, async (progress: MoveProgress) => {
+            if (progress.phase !== phase) return;
+            await sleep(200);
+            await terminateLock(control(), 'mover');
+            // Give the lock's connection time to hear of it; the move must stop by itself regardless.
+            await sleep(100);
+          }),
         );
         await sleep(200);
         await writes.stop();

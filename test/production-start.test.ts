@@ -1,13 +1,14 @@
 import { execFile } from 'node:child_process';
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { startTenantctl } from './support/child-service.js';
 import { createTestPlane, type TestPlane } from './support/test-plane.js';
 
 /** `tenantctl serve` with NODE_ENV=production: what it refuses and what it warns about at start. */
 describe('serve in production', function () {
   this.timeout(60000);
-  let plane: TestPlane;
+  let plane: TestPlane<Tenantplane>;
   let env: NodeJS.ProcessEnv;
 
   before(async () => {

@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import { InvalidInputError } from '../src/errors.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
@@ -26,7 +27,7 @@ async function asAdmin(adminUrl: string, text: string): Promise<void> {
 
 for (const admin of ADMIN_KINDS) {
   describe(`provisioning with a ${admin.name}`, () => {
-    let plane: TestPlane;
+    let plane: TestPlane<Tenantplane>;
     let adminUrl: URL;
 
     before(async () => {

@@ -5,7 +5,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import { TenantRateLimiter } from '../src/limits/tenant-rate-limiter.js';
 import { createLogger } from '../src/logging/logger.js';
-import type { Tenantplane } from '../src/tenantplane.js';
+import type { ServingTenantplane } from '../src/tenantplane.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { freePort } from './support/free-port.js';
 import { callJson } from './support/http-client.js';
@@ -27,7 +27,7 @@ describe('rate limits', function () {
     let baseA: string;
     let baseB: string;
     let serverB: Server | undefined;
-    let other: Tenantplane;
+    let other: ServingTenantplane;
     const tokens: Record<string, string> = {};
 
     before(async () => {

@@ -1,14 +1,12 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import pg from 'pg';
-import { backupDeps } from '../src/backup/backup-jobs.js';
 import { backupTenant } from '../src/backup/tenant-backup.js';
 import { newArchiveId } from '../src/backup/tenant-export.js';
 import { type RestoreDeps, restoreTenant } from '../src/backup/tenant-restore.js';
 import type { TenantplaneError } from '../src/errors.js';
-import { createTenantMover } from '../src/moves/move-jobs.js';
 import type { FencePhase } from '../src/moves/tenant-fence.js';
-import type { Tenantplane } from '../src/tenantplane.js';
+import type { ServingTenantplane } from '../src/tenantplane.js';
 import { rejection } from './support/async-helpers.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';
 import { type Outcome, RequestLoad, summary } from './support/request-load.js';
@@ -26,7 +24,7 @@ for (const adminKind of ADMIN_KINDS) {
   describe(`restoring a tenant in place with a ${adminKind.name}`, function () {
     this.timeout(120000);
     let plane: TestPlane;
-    let second: Tenantplane;
+    let second: ServingTenantplane;
     let bases: string[];
     let deps: RestoreDeps;
     const shardDb = () => `${plane.prefix}_s_shard_one`;
@@ -73,7 +71,7 @@ for (const adminKind of ADMIN_KINDS) {
       second = await plane.openAnother();
       const secondServer = await second.listen(0, '127.0.0.1');
       bases = [await plane.listen(), `http://127.0.0.1:${(secondServer.address() as { port: number }).port}`];
-      deps = backupDeps(plane.tp);
+      deps = plane.tp.backups.deps;
     });
     after(async () => {
       await plane.close();
@@ -160,7 +158,7 @@ for (const adminKind of ADMIN_KINDS) {
       const held = new Promise<void>((resolve) => {
         release = resolve;
       });
-      const move = createTenantMover(plane.tp).move('small', 'enterprise', TEST_ACTOR, (progress) => {
+      const move = plane.tp.mover.move('small', 'enterprise', TEST_ACTOR, (progress) => {
         if (progress.phase !== 'copying') return;
         reached();
         return held;
@@ -172,7 +170,7 @@ for (const adminKind of ADMIN_KINDS) {
       expect(refused.code).to.equal('move_in_progress');
       release();
       await move;
-      await createTenantMover(plane.tp).move('small', 'starter', TEST_ACTOR);
+      await plane.tp.mover.move('small', 'starter', TEST_ACTOR);
       expect(await plane.tp.catalog.requireTenant('small')).to.include({
         tier: 'starter',
         status: 'active',
@@ -194,7 +192,7 @@ for (const adminKind of ADMIN_KINDS) {
         });
         await fenced;
         const moveRefused = await rejection<TenantplaneError>(
-          createTenantMover(plane.tp).move('small', 'enterprise', TEST_ACTOR),
+          plane.tp.mover.move('small', 'enterprise', TEST_ACTOR),
         );
         expect(moveRefused.code).to.equal('move_in_progress');
         await blocker.query('COMMIT');
@@ -249,9 +247,9 @@ for (const adminKind of ADMIN_KINDS) {
          INSERT INTO tenant_moves (tenant_id, from_database_id, to_database_id, from_tier, to_tier, from_status, state)
            VALUES ('small', '${tenant.databaseId}', '${tenant.databaseId}', 'starter', 'starter', 'active', 'copying')`,
       );
-      const moved = await createTenantMover(plane.tp).move('small', 'enterprise', TEST_ACTOR);
+      const moved = await plane.tp.mover.move('small', 'enterprise', TEST_ACTOR);
       expect(moved.moved).to.equal(true);
-      await createTenantMover(plane.tp).move('small', 'starter', TEST_ACTOR);
+      await plane.tp.mover.move('small', 'starter', TEST_ACTOR);
       expect(await tenantStatus('small')).to.equal('active');
     });
   });

@@ -12,6 +12,7 @@ import { backupTenant } from '../src/backup/tenant-backup.js';
 import { type ExportManifest, exportTenant, newArchiveId } from '../src/backup/tenant-export.js';
 import { type RestoreDeps, restoreTenant } from '../src/backup/tenant-restore.js';
 import type { TenantplaneError } from '../src/errors.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { rejection } from './support/async-helpers.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';
 import { seedTenantRows, tenantQuery, tenantRows } from './support/tenant-rows.js';
@@ -20,7 +21,7 @@ import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './suppo
 for (const admin of ADMIN_KINDS) {
   describe(`tenant export, backup and restore with a ${admin.name}`, function () {
     this.timeout(60000);
-    let plane: TestPlane;
+    let plane: TestPlane<Tenantplane>;
     let storeDir: string;
     let store: FileObjectStore;
     let deps: RestoreDeps;

@@ -3,7 +3,6 @@ import { Readable } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
-import { backupDeps } from '../src/backup/backup-jobs.js';
 import { verifyBackup } from '../src/backup/backup-reader.js';
 import {
   createDecryptStream,
@@ -18,7 +17,7 @@ import { exportTenant, newArchiveId } from '../src/backup/tenant-export.js';
 import { TenantKeyring } from '../src/backup/tenant-keyring.js';
 import { restoreTenant } from '../src/backup/tenant-restore.js';
 import type { TenantplaneError } from '../src/errors.js';
-import type { Tenantplane } from '../src/tenantplane.js';
+import type { ServingTenantplane } from '../src/tenantplane.js';
 import { collect, rejection } from './support/async-helpers.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
 import { seedTenantRows } from './support/tenant-rows.js';
@@ -32,15 +31,20 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
   let restoreEnv: () => void;
   let kmsKeyId: string;
   let plane: TestPlane;
-  let tp: Tenantplane;
-  let other: Tenantplane;
+  let tp: ServingTenantplane;
+  let other: ServingTenantplane;
 
   async function keyRows(tenantId: string) {
     const result = await tp.knex('tenant_backup_keys').where({ tenant_id: tenantId });
     return result as Array<{ wrapped_key: Buffer | null; key_id: string | null; destroyed_at: Date | null }>;
   }
 
-  async function opens(on: Tenantplane, key: DataKey, tenantId: string, backupId: string): Promise<boolean> {
+  async function opens(
+    on: ServingTenantplane,
+    key: DataKey,
+    tenantId: string,
+    backupId: string,
+  ): Promise<boolean> {
     const plaintext = await on.backupKeys.decryptDataKey(
       key.wrapped,
       key.keyId,
@@ -236,7 +240,7 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
     it('a real backup of a tenant deleted with its keys shredded can no longer be verified or restored', async () => {
       await tp.tenants.create({ id: 'shredded-co', tier: 'starter' }, TEST_ACTOR);
       await seedTenantRows(tp, 'shredded-co', 5, 'shredded');
-      const deps = backupDeps(tp);
+      const deps = tp.backups.deps;
       const backup = await backupTenant(deps, 'shredded-co', newArchiveId());
       expect(backup.state).to.equal('complete');
       expect((await verifyBackup(deps, 'shredded-co', backup.id)).tables.deployments).to.equal(5);

@@ -5,6 +5,7 @@ import { parseQuotaSetting } from '../src/limits/tier-quotas.js';
 import { migrateDatabase } from '../src/migrations/database-migrator.js';
 import { loadMigrations } from '../src/migrations/migration-source.js';
 import { CONTROL_MIGRATIONS_DIR } from '../src/paths.js';
+import type { Tenantplane } from '../src/tenantplane.js';
 import { runTenantctl } from './support/tenantctl.js';
 import {
   adminQuery,
@@ -92,7 +93,7 @@ describe('tier quotas as catalog rows', function () {
   });
 
   describe('tenantctl tiers', () => {
-    let plane: TestPlane;
+    let plane: TestPlane<Tenantplane>;
     const tenantctl = (...args: string[]) => runTenantctl(plane.cliEnv(), ...args);
 
     before(async () => {

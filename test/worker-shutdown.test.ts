@@ -6,7 +6,7 @@ import { expect } from 'chai';
 import { Redis } from 'ioredis';
 import pg from 'pg';
 import { shardDatabaseName } from '../src/ids.js';
-import { jobHandlers } from '../src/jobs/job-handlers.js';
+import { JOB_QUEUES } from '../src/jobs/job-handlers.js';
 import { MIGRATION_RUN_QUEUE } from '../src/migrations/migration-jobs.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { blockedOnLock, type ChildService, request, startTenantctl } from './support/child-service.js';
@@ -80,7 +80,7 @@ describe('graceful shutdown of tenantctl worker', function () {
     await plane.close();
     await rm(migrationsDir, { recursive: true, force: true });
     const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
-    for (const name of Object.keys(jobHandlers(plane.tp))) {
+    for (const name of JOB_QUEUES) {
       const queue = new Queue(name, { connection, prefix: jobsPrefix });
       await queue.obliterate({ force: true });
       await queue.close();

@@ -4,7 +4,6 @@
  * Reads the plane from the environment (CONTROL_DATABASE_URL, BACKUP_URL, ...) and prints one JSON line:
  * {ms, maxRssMb, ...}.
  */
-import { backupDeps } from '../../src/backup/backup-jobs.js';
 import { backupTenant } from '../../src/backup/tenant-backup.js';
 import { exportTenant, newArchiveId } from '../../src/backup/tenant-export.js';
 import { restoreTenant } from '../../src/backup/tenant-restore.js';
@@ -23,7 +22,7 @@ const tp = await Tenantplane.open({
   migrate: false,
 });
 try {
-  const deps = backupDeps(tp);
+  const deps = tp.backups.deps;
   const started = process.hrtime.bigint();
   let extra: Record<string, unknown> = {};
   if (operation === 'export') {

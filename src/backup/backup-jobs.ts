@@ -1,9 +1,8 @@
 import { TenantplaneError } from '../errors.js';
 import type { JobContext, JobHandler } from '../jobs/job-queue.js';
-import type { Tenantplane } from '../tenantplane.js';
-import { BackupCatalog, type BackupRecord } from './backup-catalog.js';
+import type { BackupRecord } from './backup-catalog.js';
 import { deliverBackup } from './backup-delivery.js';
-import { BackupRequests, type RequestJobData, type RequestOutcome } from './backup-requests.js';
+import type { BackupRequests, RequestJobData, RequestOutcome } from './backup-requests.js';
 import { openObjectStore } from './object-store-factory.js';
 import { exportTenant } from './tenant-export.js';
 import { type RestoreDeps, restoreTenant } from './tenant-restore.js';
@@ -12,23 +11,14 @@ export const EXPORT_QUEUE = 'tenant-export';
 export const BACKUP_QUEUE = 'tenant-backup';
 export const RESTORE_QUEUE = 'tenant-restore';
 
-/** Everything export, backup and restore need, from the composition root. */
-export function backupDeps(tp: Tenantplane): RestoreDeps {
-  return {
-    catalog: tp.catalog,
-    backups: new BackupCatalog(tp.knex),
-    store: tp.objectStore,
-    keys: tp.backupKeys,
-    tenants: tp.tenants,
-    databasePrefix: tp.config.databasePrefix,
-    migrationsDir: tp.tenantMigrationsDir,
-    logger: tp.logger,
-    controlDatabaseUrl: tp.controlDatabaseUrl,
-  };
-}
-
-export function backupRequests(tp: Tenantplane): BackupRequests {
-  return new BackupRequests(tp.knex, tp.jobs);
+/** Export, backup and restore, built once by the composition root: what they need and their requests. */
+export interface BackupServices {
+  /** Catalog, backup rows, backup store, keys and provisioner: everything export, backup and restore use. */
+  deps: RestoreDeps;
+  /** The requests behind the jobs: idempotency keys and recorded outcomes. */
+  requests: BackupRequests;
+  /** The data folder, for export targets given as URLs (`export --to`). */
+  dataDir: string;
 }
 
 /** The API's view of a backup row. */
@@ -58,10 +48,9 @@ function progressReporter(context: JobContext) {
   };
 }
 
-export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
-  // Built per call: the job queue does not exist yet while the composition root collects the handlers.
-  const finish = (requestId: string, outcome: RequestOutcome) =>
-    backupRequests(tp).finish(requestId, outcome);
+export function backupJobHandlers(backups: BackupServices): Record<string, JobHandler> {
+  const { deps, requests } = backups;
+  const finish = (requestId: string, outcome: RequestOutcome) => requests.finish(requestId, outcome);
   /**
    * Runs a request's work; once it succeeds, or fails on its last attempt, the request is finished with its
    * result or error, so the next one starts new work and a replay answers with this outcome instead of
@@ -80,7 +69,7 @@ export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
       } catch (error) {
         if (context.attempt >= data.attempts) {
           await giveUp?.(data, error).catch((cleanup) =>
-            tp.logger.error({ err: cleanup, request: data.requestId }, 'cleanup after a failed job failed'),
+            deps.logger.error({ err: cleanup, request: data.requestId }, 'cleanup after a failed job failed'),
           );
           await finish(data.requestId, {
             state: 'failed',
@@ -93,14 +82,13 @@ export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
     };
 
   const exportJob = job(async (data, context) => {
-    const deps = backupDeps(tp);
     const to = data.params.to as string | undefined;
-    const store = to === undefined ? deps.store : openObjectStore(to, tp.config.dataDir);
+    const store = to === undefined ? deps.store : openObjectStore(to, backups.dataDir);
     const result = await exportTenant({ ...deps, store }, data.tenantId, {
       exportId: data.requestId,
       onProgress: progressReporter(context),
     });
-    await tp.catalog.audit(data.actor, 'tenant.export', data.tenantId, {
+    await deps.catalog.audit(data.actor, 'tenant.export', data.tenantId, {
       exportId: result.exportId,
       location: result.location,
     });
@@ -117,18 +105,18 @@ export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
   // see deliverBackup, which never replaces a stored backup object.
   const backupJob = job(
     async (data, context) => {
-      const backup = await deliverBackup(backupDeps(tp), data.tenantId, data.requestId, {
+      const backup = await deliverBackup(deps, data.tenantId, data.requestId, {
         compress: data.params.compress === true,
         onProgress: progressReporter(context),
       });
       // Once per backup, however many deliveries finished it.
-      const audited = await tp
+      const audited = await deps.catalog
         .knex('audit_log')
         .where({ tenant_id: data.tenantId, action: 'tenant.backup' })
         .whereRaw("details->>'backupId' = ?", [backup.id])
         .first('id');
       if (!audited) {
-        await tp.catalog.audit(data.actor, 'tenant.backup', data.tenantId, {
+        await deps.catalog.audit(data.actor, 'tenant.backup', data.tenantId, {
           backupId: backup.id,
           sizeBytes: backup.sizeBytes,
         });
@@ -138,7 +126,6 @@ export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
     // Failed for good: the row says failed and the object goes, unless the backup is complete (a step
     // after it failed), in which case both stay as they are.
     async (data, error) => {
-      const deps = backupDeps(tp);
       await deps.backups.release(data.requestId, (backup) => deps.store.delete(backup.objectKey), {
         fail: (error as Error).message,
       });
@@ -148,7 +135,7 @@ export function backupJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
   const restoreJob = job(async (data, context) => {
     const into = data.params.into as string | undefined;
     const tier = data.params.tier as string | undefined;
-    const result = await restoreTenant(backupDeps(tp), data.tenantId, data.params.backupId as string, {
+    const result = await restoreTenant(deps, data.tenantId, data.params.backupId as string, {
       actor: data.actor,
       onProgress: progressReporter(context),
       ...(into === undefined ? {} : { into }),

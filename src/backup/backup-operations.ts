@@ -1,8 +1,7 @@
 import type { Actor } from '../catalog/catalog.js';
 import { InvalidInputError } from '../errors.js';
 import { assertSlug } from '../ids.js';
-import type { Tenantplane } from '../tenantplane.js';
-import { BACKUP_QUEUE, backupDeps, backupRequests, EXPORT_QUEUE, RESTORE_QUEUE } from './backup-jobs.js';
+import { BACKUP_QUEUE, type BackupServices, EXPORT_QUEUE, RESTORE_QUEUE } from './backup-jobs.js';
 import { completeBackup } from './backup-reader.js';
 import type { RequestKind } from './backup-requests.js';
 import { openObjectStore } from './object-store-factory.js';
@@ -27,14 +26,14 @@ export function assertArchiveId(value: unknown, what = 'backup id'): string {
 }
 
 async function submit(
-  tp: Tenantplane,
+  backups: BackupServices,
   kind: RequestKind,
   queue: string,
   tenantId: string,
   params: Record<string, unknown>,
   options: { actor: Actor; idempotencyKey?: string | undefined },
 ): Promise<QueuedOperation> {
-  const submitted = await backupRequests(tp).submit({
+  const submitted = await backups.requests.submit({
     kind,
     queue,
     tenantId,
@@ -42,7 +41,7 @@ async function submit(
     actor: options.actor,
     idempotencyKey: options.idempotencyKey,
   });
-  await tp.catalog.audit(options.actor, `tenant.${kind}.request`, tenantId, {
+  await backups.deps.catalog.audit(options.actor, `tenant.${kind}.request`, tenantId, {
     jobId: submitted.jobId,
     joined: submitted.joined,
     ...params,
@@ -52,22 +51,22 @@ async function submit(
 
 /** Queues an export of the tenant to BACKUP_URL, or to `to` (a `file://` or `s3://` URL: CLI only). */
 export async function requestExport(
-  tp: Tenantplane,
+  backups: BackupServices,
   tenantId: string,
   options: { to?: string; actor: Actor; idempotencyKey?: string | undefined },
 ): Promise<QueuedOperation> {
-  await locateTenant(tp.catalog, assertSlug(tenantId));
+  await locateTenant(backups.deps.catalog, assertSlug(tenantId));
   // Fails now, with a message naming the URL, instead of on the worker.
   if (options.to !== undefined) {
     try {
-      openObjectStore(options.to, tp.config.dataDir);
+      openObjectStore(options.to, backups.dataDir);
     } catch (error) {
       // The URL is the caller's input here, not the service's configuration.
       throw new InvalidInputError((error as Error).message.replace('BACKUP_URL', '--to'), 'invalid_url');
     }
   }
   return submit(
-    tp,
+    backups,
     'export',
     EXPORT_QUEUE,
     tenantId,
@@ -77,16 +76,23 @@ export async function requestExport(
 }
 
 export async function requestBackup(
-  tp: Tenantplane,
+  backups: BackupServices,
   tenantId: string,
   options: { compress?: boolean; actor: Actor; idempotencyKey?: string | undefined },
 ): Promise<QueuedOperation> {
-  await locateTenant(tp.catalog, assertSlug(tenantId));
-  return submit(tp, 'backup', BACKUP_QUEUE, tenantId, options.compress ? { compress: true } : {}, options);
+  await locateTenant(backups.deps.catalog, assertSlug(tenantId));
+  return submit(
+    backups,
+    'backup',
+    BACKUP_QUEUE,
+    tenantId,
+    options.compress ? { compress: true } : {},
+    options,
+  );
 }
 
 export async function requestRestore(
-  tp: Tenantplane,
+  backups: BackupServices,
   tenantId: string,
   options: {
     backupId: unknown;
@@ -105,8 +111,8 @@ export async function requestRestore(
   if (options.tier !== undefined && typeof options.tier !== 'string') {
     throw new InvalidInputError('tier must be a string', 'invalid_field');
   }
-  await completeBackup(backupDeps(tp), tenantId, backupId);
+  await completeBackup(backups.deps, tenantId, backupId);
   const params: Record<string, unknown> = { backupId };
   if (into !== undefined) Object.assign(params, { into, tier: options.tier });
-  return submit(tp, 'restore', RESTORE_QUEUE, tenantId, params, options);
+  return submit(backups, 'restore', RESTORE_QUEUE, tenantId, params, options);
 }

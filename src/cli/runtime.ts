@@ -1,27 +1,43 @@
 import { type LogLevel, loadConfig } from '../config.js';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../embedded/embedded-postgres.js';
 import { createLogger, type Logger } from '../logging/logger.js';
+import { openServices } from '../plane/open-services.js';
+import type { PlaneOptions, Services, ServingServices } from '../plane/services.js';
 import { createDatabaseIfMissing, withAdminClient } from '../provisioning/admin-connection.js';
-import { Tenantplane, type TenantplaneOptions } from '../tenantplane.js';
 
 /** The embedded server's catalog database, beside the tenant databases the quick start creates on it. */
 const EMBEDDED_CONTROL_DATABASE = 'tenantplane_control';
 
-export interface Runtime {
-  tp: Tenantplane;
+export interface Runtime<S extends Services = Services> {
+  tp: S;
   /** Set when no CONTROL_DATABASE_URL was given and the embedded PostgreSQL serves instead. */
   embedded: EmbeddedPostgres | undefined;
   logger: Logger;
   close(): Promise<void>;
 }
 
+type RuntimeOptions = Partial<PlaneOptions> & { logLevel?: LogLevel };
+
+/** Opens tenantplane for a CLI command that serves no tenant traffic (see openWith). */
+export function openRuntime(options: RuntimeOptions & { serveTraffic: false }): Promise<Runtime> {
+  return openWith(options, (planeOptions) => openServices({ ...planeOptions, serveTraffic: false }));
+}
+
+/** Opens tenantplane for `serve`: the router, token verifier and change channel too (see openWith). */
+export function openServingRuntime(
+  options: RuntimeOptions & { serveTraffic?: true },
+): Promise<Runtime<ServingServices>> {
+  return openWith(options, (planeOptions) => openServices({ ...planeOptions, serveTraffic: true }));
+}
+
 /**
- * Opens tenantplane for a CLI command. Without CONTROL_DATABASE_URL (development only; production mode is
- * refused by loadConfig) it starts, or joins, the embedded PostgreSQL under the data folder.
+ * Without CONTROL_DATABASE_URL (development only; production mode is refused by loadConfig) it starts, or
+ * joins, the embedded PostgreSQL under the data folder.
  */
-export async function openRuntime(
-  options: Partial<TenantplaneOptions> & { logLevel?: LogLevel } = {},
-): Promise<Runtime> {
+async function openWith<S extends Services>(
+  options: RuntimeOptions,
+  open: (options: PlaneOptions) => Promise<S>,
+): Promise<Runtime<S>> {
   const config = loadConfig(process.env, { logLevel: options.logLevel ?? 'warn' });
   const logger = createLogger(config.logLevel);
   let embedded: EmbeddedPostgres | undefined;
@@ -36,7 +52,7 @@ export async function openRuntime(
     controlDatabaseUrl = url.toString();
   }
   try {
-    const tp = await Tenantplane.open({ ...options, config, logger, controlDatabaseUrl });
+    const tp = await open({ ...options, config, logger, controlDatabaseUrl });
     return {
       tp,
       embedded,
@@ -54,7 +70,7 @@ export async function openRuntime(
 
 /** Opens a runtime for one command's work and closes it afterwards, whatever happens. */
 export async function withRuntime<T>(
-  options: Parameters<typeof openRuntime>[0],
+  options: RuntimeOptions & { serveTraffic: false },
   work: (runtime: Runtime) => Promise<T>,
 ): Promise<T> {
   const runtime = await openRuntime(options);

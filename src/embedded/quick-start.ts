@@ -1,5 +1,9 @@
-import type { Actor } from '../catalog/catalog.js';
-import type { Tenantplane } from '../tenantplane.js';
+import type { DevIssuer } from '../auth/dev-issuer.js';
+import type { Actor, Catalog } from '../catalog/catalog.js';
+import type { ServerProvisioner } from '../provisioning/server-provisioner.js';
+import type { ShardProvisioner } from '../provisioning/shard-provisioner.js';
+import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
+import type { TenantRouter } from '../routing/tenant-router.js';
 
 const ACTOR: Actor = { actor: 'quick-start' };
 const SERVER_ID = 'local';
@@ -19,9 +23,19 @@ export interface QuickStartSummary {
  * The quick start's fleet: the embedded server, two shards and one demo tenant per tier with a few rows.
  * Each step is skipped when already done, so a restart reuses `.data/` as it is.
  */
-export async function seedQuickStart(tp: Tenantplane, embeddedAdminUrl: string): Promise<QuickStartSummary> {
+export async function seedQuickStart(
+  tp: {
+    catalog: Catalog;
+    servers: ServerProvisioner;
+    shards: ShardProvisioner;
+    tenants: TenantProvisioner;
+    router: TenantRouter;
+    devIssuer: DevIssuer | undefined;
+  },
+  embeddedAdminUrl: string,
+): Promise<QuickStartSummary> {
   const { catalog, devIssuer, router } = tp;
-  if (!devIssuer || !router) throw new Error('the quick start needs the development issuer and the router');
+  if (!devIssuer) throw new Error('the quick start needs the development issuer');
   if (!(await catalog.getServer(SERVER_ID))) {
     await tp.servers.add({ id: SERVER_ID, adminUrl: embeddedAdminUrl, maxConnections: 60 }, ACTOR);
   }

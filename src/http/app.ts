@@ -1,9 +1,11 @@
+import { createServer, type Server } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import { authenticate, requireAdmin } from '../auth/authenticate.js';
-import type { Tenantplane } from '../tenantplane.js';
+import type { ServingServices } from '../plane/services.js';
 import { chain } from './chain.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { assertStorableBody } from './json-input.js';
+import { listen } from './listen.js';
 import { rateLimit } from './rate-limit.js';
 import { mountedAt } from './request-metrics.js';
 import { adminApi } from './routes/admin-api.js';
@@ -39,8 +41,7 @@ function jsonBodies(): RequestHandler {
 }
 
 /** The service's express app: the application API, the admin API, health and, in development, the JWKS. */
-export function createApp(tp: Tenantplane): Express {
-  if (!tp.router || !tp.verifier) throw new Error('Tenantplane was opened without serveTraffic');
+export function createApp(tp: ServingServices): Express {
   const app = express();
   app.disable('x-powered-by');
   app.disable('etag');
@@ -66,7 +67,7 @@ export function createApp(tp: Tenantplane): Express {
     adminApi(tp),
     adminMigrationsApi(tp),
     adminAuditApi(tp),
-    adminBackupsApi(tp),
+    adminBackupsApi(tp.backups),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));
   app.use(healthRoutes(tp));
@@ -76,4 +77,13 @@ export function createApp(tp: Tenantplane): Express {
   app.use(notFound());
   app.use(errorHandler(tp.logger));
   return app;
+}
+
+/** Starts the HTTP API on `port` (default: PORT). */
+export function listenApi(
+  services: ServingServices,
+  port = services.config.port,
+  host?: string,
+): Promise<Server> {
+  return listen(createServer(createApp(services)), port, host);
 }

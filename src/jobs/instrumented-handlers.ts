@@ -4,7 +4,7 @@ import type { JobHandler } from './job-queue.js';
 /** The same handlers, each attempt counted and timed by queue and outcome in `metrics`. */
 export function instrumentedHandlers(
   handlers: Record<string, JobHandler>,
-  metrics: Metrics,
+  metrics: Pick<Metrics, 'recordJob'>,
 ): Record<string, JobHandler> {
   return Object.fromEntries(
     Object.entries(handlers).map(([queue, handler]): [string, JobHandler] => [

@@ -1,14 +1,43 @@
-import { backupJobHandlers } from '../backup/backup-jobs.js';
-import { migrationJobHandlers } from '../migrations/migration-jobs.js';
-import { moveJobHandlers } from '../moves/move-jobs.js';
-import type { Tenantplane } from '../tenantplane.js';
+import {
+  BACKUP_QUEUE,
+  type BackupServices,
+  backupJobHandlers,
+  EXPORT_QUEUE,
+  RESTORE_QUEUE,
+} from '../backup/backup-jobs.js';
+import type { Metrics } from '../metrics/metrics.js';
+import {
+  MIGRATION_RUN_QUEUE,
+  MIGRATION_TARGET_QUEUE,
+  type MigrationJobDeps,
+  migrationJobHandlers,
+} from '../migrations/migration-jobs.js';
+import { moveJobHandlers, TENANT_MOVE_QUEUE } from '../moves/move-jobs.js';
+import type { TenantMover } from '../moves/tenant-mover.js';
 import { instrumentedHandlers } from './instrumented-handlers.js';
 import type { JobHandler } from './job-queue.js';
 
+/** Every queue tenantplane runs jobs on, known before any handler is built. */
+export const JOB_QUEUES = [
+  MIGRATION_TARGET_QUEUE,
+  MIGRATION_RUN_QUEUE,
+  TENANT_MOVE_QUEUE,
+  EXPORT_QUEUE,
+  BACKUP_QUEUE,
+  RESTORE_QUEUE,
+];
+
+/** What the jobs run with: the services they call. */
+export interface JobHandlerDeps extends MigrationJobDeps {
+  mover: Pick<TenantMover, 'move'>;
+  backups: BackupServices;
+  metrics: Pick<Metrics, 'recordJob'>;
+}
+
 /** Every kind of job tenantplane runs, by queue name. */
-export function jobHandlers(tp: Tenantplane): Record<string, JobHandler> {
+export function jobHandlers(deps: JobHandlerDeps): Record<string, JobHandler> {
   return instrumentedHandlers(
-    { ...migrationJobHandlers(tp), ...moveJobHandlers(tp), ...backupJobHandlers(tp) },
-    tp.metrics,
+    { ...migrationJobHandlers(deps), ...moveJobHandlers(deps), ...backupJobHandlers(deps.backups) },
+    deps.metrics,
   );
 }

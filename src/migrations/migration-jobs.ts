@@ -1,7 +1,8 @@
 import { randomUUID } from 'node:crypto';
+import type { Catalog } from '../catalog/catalog.js';
 import { InvalidInputError } from '../errors.js';
 import type { JobHandler, JobQueue } from '../jobs/job-queue.js';
-import type { Tenantplane } from '../tenantplane.js';
+import type { FleetMigrations } from './fleet-migrations.js';
 import type { FleetRunOptions, TargetExecutor } from './fleet-runner.js';
 import { migrateTarget, type TargetPlan } from './target-migrator.js';
 
@@ -32,15 +33,21 @@ export function distributedExecutor(jobs: JobQueue): TargetExecutor {
   };
 }
 
-export function migrationJobHandlers(tp: Tenantplane): Record<string, JobHandler> {
+/** What the migration jobs run with. */
+export interface MigrationJobDeps {
+  catalog: Pick<Catalog, 'getDatabase'>;
+  migrations: Pick<FleetMigrations, 'runner'>;
+}
+
+export function migrationJobHandlers(deps: MigrationJobDeps): Record<string, JobHandler> {
   const targetJob = async (data: TargetJobData) => {
-    const runner = await tp.fleetRunner();
-    const database = await tp.catalog.getDatabase(data.databaseId);
+    const runner = await deps.migrations.runner();
+    const database = await deps.catalog.getDatabase(data.databaseId);
     if (!database) throw new InvalidInputError(`no database ${data.databaseId}`, 'unknown_target');
     return migrateTarget(runner.deps, data.runId, database, data.plan, data.canary);
   };
   const runJob = async (data: FleetRunOptions, context: Parameters<JobHandler>[1]) => {
-    const runner = await tp.fleetRunner();
+    const runner = await deps.migrations.runner();
     let done = 0;
     let total = 0;
     runner.on('event', (event) => {

@@ -1,4 +1,5 @@
 import { randomBytes } from 'node:crypto';
+import type { Tenantplane } from '../../src/tenantplane.js';
 import { TEST_POSTGRES_URL } from '../setup/hooks.js';
 import { adminQuery, TEST_ACTOR, type TestPlane } from './test-plane.js';
 
@@ -24,7 +25,7 @@ export async function createManagedAdmin(prefix: string, name = 'managed_admin')
 
 /** Registers the test PostgreSQL once more, through a managed-style admin role (see createManagedAdmin). */
 export async function addManagedServer(
-  plane: TestPlane,
+  plane: TestPlane<Tenantplane>,
   id = 'pg-managed',
   maxConnections = 40,
 ): Promise<string> {
@@ -38,7 +39,7 @@ export interface AdminKind {
   name: string;
   superuser: boolean;
   /** Registers the test PostgreSQL as server `id`; returns the admin URL it was registered with. */
-  register(plane: TestPlane, id?: string, maxConnections?: number): Promise<string>;
+  register(plane: TestPlane<Tenantplane>, id?: string, maxConnections?: number): Promise<string>;
 }
 
 export const ADMIN_KINDS: AdminKind[] = [

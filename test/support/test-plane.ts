@@ -7,7 +7,7 @@ import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { DEFAULT_TENANT_MIGRATIONS_DIR } from '../../src/paths.js';
-import { Tenantplane, type TenantplaneOptions } from '../../src/tenantplane.js';
+import { ServingTenantplane, Tenantplane, type TenantplaneOptions } from '../../src/tenantplane.js';
 import { TEST_POSTGRES_URL } from '../setup/hooks.js';
 
 export const TEST_ACTOR = { actor: 'test' };
@@ -32,25 +32,48 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
   }
 }
 
+type PlaneOptions = Partial<TenantplaneOptions>;
+
 /** A tenantplane on its own fresh control database, with its own database-name prefix and data folder. */
-export interface TestPlane {
-  tp: Tenantplane;
+export interface TestPlane<P extends Tenantplane = ServingTenantplane> {
+  tp: P;
   prefix: string;
   dataDir: string;
   /** Registers the test PostgreSQL as a server (default id `pg-main`). */
   addServer(id?: string, maxConnections?: number): Promise<void>;
+  /** Starts the plane's HTTP API (a serving plane's) and answers its base URL. */
   listen(): Promise<string>;
   /** Environment for a `tenantctl` child process working on this plane's catalog. */
   cliEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Opens another Tenantplane on the same catalog (a second instance of the service). */
-  openAnother(options?: Partial<TenantplaneOptions>): Promise<Tenantplane>;
+  openAnother(options: PlaneOptions & { serveTraffic: false }): Promise<Tenantplane>;
+  openAnother(options: PlaneOptions & { serveTraffic: true }): Promise<ServingTenantplane>;
+  openAnother(options?: PlaneOptions & { serveTraffic?: undefined }): Promise<P>;
   close(): Promise<void>;
 }
 
+/** The plane, if it serves traffic; what a test asks of a serving plane fails otherwise. */
+function serving(tp: Tenantplane): ServingTenantplane {
+  if (!(tp instanceof ServingTenantplane)) throw new Error('this test plane was opened without serveTraffic');
+  return tp;
+}
+
+export function createTestPlane(
+  options: PlaneOptions & { serveTraffic: false },
+  env?: Record<string, string>,
+): Promise<TestPlane<Tenantplane>>;
+export function createTestPlane(
+  options?: PlaneOptions & { serveTraffic?: true },
+  env?: Record<string, string>,
+): Promise<TestPlane<ServingTenantplane>>;
+export function createTestPlane(
+  options?: PlaneOptions,
+  env?: Record<string, string>,
+): Promise<TestPlane<Tenantplane>>;
 export async function createTestPlane(
-  options: Partial<TenantplaneOptions> = {},
+  options: PlaneOptions = {},
   env: Record<string, string> = {},
-): Promise<TestPlane> {
+): Promise<TestPlane<Tenantplane>> {
   const prefix = `t${randomBytes(4).toString('hex')}`;
   const controlDatabase = `${prefix}_control`;
   await adminQuery('postgres', `CREATE DATABASE "${controlDatabase}"`);
@@ -63,11 +86,16 @@ export async function createTestPlane(
     ...env,
   });
   const logger = createLogger(process.env.TEST_LOG_LEVEL ?? 'silent');
-  const open = (extra: Partial<TenantplaneOptions> = {}) =>
-    Tenantplane.open({ config, logger, ...options, ...extra });
+  const open = (extra: PlaneOptions = {}) => Tenantplane.open({ config, logger, ...options, ...extra });
   const tp = await open();
   const others: Tenantplane[] = [];
   const servers: Server[] = [];
+  // Serving unless asked otherwise, as the plane itself: the overloads of TestPlane['openAnother'] say which.
+  const openAnother = async (extra?: PlaneOptions) => {
+    const another = await open(extra);
+    others.push(another);
+    return another;
+  };
   return {
     tp,
     prefix,
@@ -76,7 +104,7 @@ export async function createTestPlane(
       await tp.servers.add({ id, adminUrl: TEST_POSTGRES_URL, maxConnections }, TEST_ACTOR);
     },
     async listen() {
-      const server = await tp.listen(0, '127.0.0.1');
+      const server = await serving(tp).listen(0, '127.0.0.1');
       servers.push(server);
       const address = server.address() as { port: number };
       return `http://127.0.0.1:${address.port}`;
@@ -90,11 +118,7 @@ export async function createTestPlane(
         ...extra,
       };
     },
-    async openAnother(extra) {
-      const another = await open(extra);
-      others.push(another);
-      return another;
-    },
+    openAnother: openAnother as TestPlane<Tenantplane>['openAnother'],
     async close() {
       for (const server of servers) {
         server.closeAllConnections();

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { backupDeps, backupRequests, backupView } from '../../backup/backup-jobs.js';
+import { type BackupServices, backupView } from '../../backup/backup-jobs.js';
 import {
   assertArchiveId,
   type QueuedOperation,
@@ -10,7 +10,7 @@ import {
 import { verifyBackup } from '../../backup/backup-reader.js';
 import { recordedError } from '../../backup/backup-requests.js';
 import { assertSlug } from '../../ids.js';
-import type { Tenantplane } from '../../tenantplane.js';
+import type { JobQueue } from '../../jobs/job-queue.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
@@ -26,7 +26,10 @@ const POLL_MS = 500;
  * Waits for a queued job, writing its progress to stderr as it changes. Inline (no REDIS_URL) the job runs
  * in this process; with Redis a `tenantctl worker` runs it.
  */
-async function waitWithProgress(tp: Tenantplane, queued: QueuedOperation): Promise<unknown> {
+async function waitWithProgress(
+  tp: { jobs: JobQueue; backups: BackupServices },
+  queued: QueuedOperation,
+): Promise<unknown> {
   process.stderr.write(
     `${queued.joined ? 'joined' : 'queued'} job ${queued.jobId}${tp.jobs.distributed ? ' (run by a tenantctl worker)' : ''}\n`,
   );
@@ -42,7 +45,7 @@ async function waitWithProgress(tp: Tenantplane, queued: QueuedOperation): Promi
     // A replay of a request that finished may find its job gone from the queue (and an inline queue never
     // has it in a new process): the outcome recorded in the catalog is the answer.
     if (!(await tp.jobs.get(queued.queue, queued.jobId))) {
-      const recorded = await backupRequests(tp).jobById(queued.jobId);
+      const recorded = await tp.backups.requests.jobById(queued.jobId);
       if (recorded?.state === 'completed') return recorded.result;
       if (recorded?.state === 'failed') throw recordedError(recorded);
     }
@@ -68,7 +71,7 @@ export function registerBackupCommands(program: Command): void {
   ).action(
     runCommand(async (id: string, flags: QueueFlags & { to?: string }) => {
       await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-        const queued = await requestExport(tp, assertSlug(id), {
+        const queued = await requestExport(tp.backups, assertSlug(id), {
           actor: CLI_ACTOR,
           idempotencyKey: flags.idempotencyKey,
           ...(flags.to === undefined ? {} : { to: flags.to }),
@@ -91,7 +94,7 @@ export function registerBackupCommands(program: Command): void {
   ).action(
     runCommand(async (id: string, flags: QueueFlags & { compress?: boolean }) => {
       await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-        const queued = await requestBackup(tp, assertSlug(id), {
+        const queued = await requestBackup(tp.backups, assertSlug(id), {
           compress: Boolean(flags.compress),
           actor: CLI_ACTOR,
           idempotencyKey: flags.idempotencyKey,
@@ -115,7 +118,7 @@ export function registerBackupCommands(program: Command): void {
       runCommand(async (id: string, flags: CommonOptions) => {
         await withRuntime({ serveTraffic: false }, async ({ tp }) => {
           const tenant = await tp.catalog.requireTenant(assertSlug(id));
-          const list = (await backupDeps(tp).backups.list(tenant.id)).map(backupView);
+          const list = (await tp.backups.deps.backups.list(tenant.id)).map(backupView);
           printResult(Boolean(flags.json), list, () =>
             table(
               list.map((backup) => ({
@@ -138,7 +141,7 @@ export function registerBackupCommands(program: Command): void {
     .action(
       runCommand(async (id: string, backupId: string, flags: CommonOptions) => {
         await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-          const verified = await verifyBackup(backupDeps(tp), assertSlug(id), assertArchiveId(backupId));
+          const verified = await verifyBackup(tp.backups.deps, assertSlug(id), assertArchiveId(backupId));
           const result = {
             backup_id: verified.backup.id,
             tenant_id: verified.backup.tenantId,
@@ -165,7 +168,7 @@ export function registerBackupCommands(program: Command): void {
   ).action(
     runCommand(async (id: string, flags: QueueFlags & { backup: string; into?: string; tier?: string }) => {
       await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-        const queued = await requestRestore(tp, assertSlug(id), {
+        const queued = await requestRestore(tp.backups, assertSlug(id), {
           backupId: flags.backup,
           into: flags.into,
           tier: flags.tier,

@@ -1,8 +1,9 @@
 import type { Command } from 'commander';
+import type { Catalog } from '../../catalog/catalog.js';
 import { InvalidInputError } from '../../errors.js';
+import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunResult } from '../../migrations/fleet-runner.js';
 import { ProgressReporter } from '../../migrations/progress-reporter.js';
-import type { Tenantplane } from '../../tenantplane.js';
 import { type CommonOptions, EXIT_FAILED, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
@@ -44,11 +45,15 @@ function summary(result: FleetRunResult, dryRun: boolean): string {
   return lines.join('\n');
 }
 
-async function runFleet(tp: Tenantplane, direction: 'up' | 'down', flags: RunFlags): Promise<void> {
+async function runFleet(
+  tp: { migrations: FleetMigrations; catalog: Pick<Catalog, 'audit'> },
+  direction: 'up' | 'down',
+  flags: RunFlags,
+): Promise<void> {
   const concurrency = count(flags.concurrency, '--concurrency', 1);
   const canary = count(flags.canary, '--canary', 0);
   const lockTimeoutMs = count(flags.lockTimeout, '--lock-timeout', 0);
-  const runner = await tp.fleetRunner({ distributed: Boolean(flags.distributed) });
+  const runner = await tp.migrations.runner({ distributed: Boolean(flags.distributed) });
   const reporter = ProgressReporter.for(process.stdout, Boolean(flags.json));
   runner.on('event', reporter.handle);
   let result: FleetRunResult;
@@ -108,7 +113,7 @@ export function registerMigrateCommands(program: Command): void {
     .action(
       runCommand(async (flags: CommonOptions & { check?: boolean }) => {
         await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-          const statuses = await tp.migrationStatus();
+          const statuses = await tp.migrations.status();
           printResult(Boolean(flags.json), statuses, () =>
             table(
               statuses.map((status) => ({

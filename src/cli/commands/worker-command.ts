@@ -2,7 +2,6 @@ import type { Command } from 'commander';
 import { ConfigError, InvalidInputError } from '../../errors.js';
 import { listenHealth } from '../../http/health-server.js';
 import { startWorkers } from '../../jobs/bullmq-job-queue.js';
-import { jobHandlers } from '../../jobs/job-handlers.js';
 import { runCommand } from '../command-runner.js';
 import { openRuntime } from '../runtime.js';
 import { onShutdownSignal } from '../shutdown.js';
@@ -41,7 +40,7 @@ export function registerWorkerCommand(program: Command): void {
         const workers = startWorkers({
           redisUrl: tp.config.redisUrl,
           prefix: tp.jobsPrefix,
-          handlers: jobHandlers(tp),
+          handlers: tp.jobHandlers,
           concurrency,
           logger,
         });
@@ -49,7 +48,7 @@ export function registerWorkerCommand(program: Command): void {
         const address = health?.address();
         logger.info(
           {
-            queues: Object.keys(jobHandlers(tp)),
+            queues: Object.keys(tp.jobHandlers),
             concurrency,
             ...(address && typeof address === 'object' ? { healthPort: address.port } : {}),
           },
@@ -59,7 +58,7 @@ export function registerWorkerCommand(program: Command): void {
           message: 'worker stopping: no new jobs, finishing the ones in progress',
           graceMs: tp.config.shutdownGraceMs,
           async stop() {
-            tp.draining = true;
+            tp.lifecycle.draining = true;
             logger.info({ active: workers.activeCount }, 'waiting for jobs in progress');
             await workers.close();
             // Probes keep their answers (/ready: 503) until the jobs are done.

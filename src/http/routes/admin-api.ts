@@ -1,13 +1,16 @@
 import { type Request, Router } from 'express';
+import type { ObjectStore } from '../../backup/object-store.js';
 import { deleteTenant } from '../../backup/tenant-deletion.js';
+import type { TenantKeyring } from '../../backup/tenant-keyring.js';
 import type { Actor } from '../../catalog/catalog.js';
 import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
 import { checkRequestRate, setRequestRate } from '../../limits/tenant-limits.js';
 import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
-import { changeTier } from '../../moves/move-jobs.js';
+import { checkTierQuota, defaultMeasure, tierView } from '../../limits/tier-quotas.js';
+import { changeTier, type TierChangeDeps } from '../../moves/move-jobs.js';
+import type { TenantProvisioner } from '../../provisioning/tenant-provisioner.js';
 import { describeTenant, describeTenants } from '../../provisioning/tenant-view.js';
-import type { Tenantplane } from '../../tenantplane.js';
 import { parseLimit } from '../pagination.js';
 
 function actorOf(req: Request): Actor {
@@ -21,8 +24,16 @@ function body(req: Request): Record<string, unknown> {
   return req.body as Record<string, unknown>;
 }
 
+/** What the admin API reads and changes: the catalog, the provisioner, the job queue and the backup store. */
+export interface AdminApiDeps extends TierChangeDeps {
+  tenants: TenantProvisioner;
+  /** For deleting a tenant with its backups: its keys and its exports go. */
+  backupKeys: TenantKeyring;
+  objectStore: ObjectStore;
+}
+
 /** The admin API under /admin/v1 (the caller's token carries `tenantplane:admin`). */
-export function adminApi(tp: Tenantplane): Router {
+export function adminApi(tp: AdminApiDeps): Router {
   const router = Router();
 
   router.post('/tenants', async (req, res) => {
@@ -46,6 +57,29 @@ export function adminApi(tp: Tenantplane): Router {
       data: await describeTenants(tp.catalog, page),
       next_cursor: tenants.length > limit ? (page.at(-1)?.id ?? null) : null,
     });
+  });
+
+  router.get('/tiers', async (_req, res) => {
+    res.json({ data: (await tp.catalog.listTiers()).map(tierView) });
+  });
+
+  // A tier's quotas, all of them at once: what the body lists is what the tier has afterwards.
+  router.put('/tiers/:id/quotas', async (req, res) => {
+    const { quotas, ...rest } = body(req);
+    if (Object.keys(rest).length > 0) throw new InvalidInputError('unknown fields in body', 'unknown_field');
+    if (!Array.isArray(quotas)) throw new InvalidInputError('quotas must be an array', 'invalid_field');
+    const checked = quotas.map((quota: unknown) => {
+      if (quota === null || typeof quota !== 'object' || Array.isArray(quota)) {
+        throw new InvalidInputError('each quota is an object {name, counts?, max}', 'invalid_quota');
+      }
+      const { name, counts, max, ...extra } = quota as Record<string, unknown>;
+      if (Object.keys(extra).length > 0) {
+        throw new InvalidInputError('unknown fields in a quota', 'unknown_field');
+      }
+      const measure = counts ?? (typeof name === 'string' ? defaultMeasure(name) : undefined);
+      return checkTierQuota({ name, counts: measure, max: max === undefined ? Number.NaN : max });
+    });
+    res.json(tierView(await tp.catalog.setTierQuotas(req.params.id, checked, actorOf(req))));
   });
 
   router.get('/tenants/:id', async (req, res) => {

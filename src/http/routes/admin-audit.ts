@@ -1,10 +1,10 @@
 import { Router } from 'express';
+import type { Catalog } from '../../catalog/catalog.js';
 import { assertSlug } from '../../ids.js';
-import type { Tenantplane } from '../../tenantplane.js';
 import { decodeSequenceCursor, encodeSequenceCursor, parseLimit } from '../pagination.js';
 
 /** `GET /admin/v1/audit?tenant=&cursor=&limit=`: the audit log, newest first. */
-export function adminAuditApi(tp: Tenantplane): Router {
+export function adminAuditApi(tp: { catalog: Pick<Catalog, 'listAudit'> }): Router {
   const router = Router();
 
   router.get('/audit', async (req, res) => {

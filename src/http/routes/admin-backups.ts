@@ -1,10 +1,9 @@
 import { type Request, Router } from 'express';
-import { backupDeps, backupView } from '../../backup/backup-jobs.js';
+import { type BackupServices, backupView } from '../../backup/backup-jobs.js';
 import { requestBackup, requestExport, requestRestore } from '../../backup/backup-operations.js';
 import type { Actor } from '../../catalog/catalog.js';
 import { InvalidInputError } from '../../errors.js';
 import { assertSlug } from '../../ids.js';
-import type { Tenantplane } from '../../tenantplane.js';
 
 function actorOf(req: Request): Actor {
   return { actor: `token:${req.principal?.subject ?? 'admin'}`, requestId: req.requestId };
@@ -28,12 +27,12 @@ function idempotencyKey(req: Request): string | undefined {
 }
 
 /** Exports, backups and restores of one tenant, under /admin/v1; each queues a job and answers 202. */
-export function adminBackupsApi(tp: Tenantplane): Router {
+export function adminBackupsApi(backups: BackupServices): Router {
   const router = Router();
 
   router.post('/tenants/:id/exports', async (req, res) => {
     fields(req, []);
-    const queued = await requestExport(tp, assertSlug(req.params.id), {
+    const queued = await requestExport(backups, assertSlug(req.params.id), {
       actor: actorOf(req),
       idempotencyKey: idempotencyKey(req),
     });
@@ -45,7 +44,7 @@ export function adminBackupsApi(tp: Tenantplane): Router {
     if (compress !== undefined && typeof compress !== 'boolean') {
       throw new InvalidInputError('compress must be true or false', 'invalid_field');
     }
-    const queued = await requestBackup(tp, assertSlug(req.params.id), {
+    const queued = await requestBackup(backups, assertSlug(req.params.id), {
       compress: compress === true,
       actor: actorOf(req),
       idempotencyKey: idempotencyKey(req),
@@ -54,14 +53,14 @@ export function adminBackupsApi(tp: Tenantplane): Router {
   });
 
   router.get('/tenants/:id/backups', async (req, res) => {
-    const tenant = await tp.catalog.requireTenant(assertSlug(req.params.id));
-    const backups = await backupDeps(tp).backups.list(tenant.id);
-    res.json({ data: backups.map(backupView) });
+    const tenant = await backups.deps.catalog.requireTenant(assertSlug(req.params.id));
+    const list = await backups.deps.backups.list(tenant.id);
+    res.json({ data: list.map(backupView) });
   });
 
   router.post('/tenants/:id/restores', async (req, res) => {
     const body = fields(req, ['backup_id', 'into', 'tier']);
-    const queued = await requestRestore(tp, assertSlug(req.params.id), {
+    const queued = await requestRestore(backups, assertSlug(req.params.id), {
       backupId: body.backup_id,
       into: body.into,
       tier: body.tier,

@@ -1,10 +1,12 @@
 import { randomUUID } from 'node:crypto';
 import { type Request, Router } from 'express';
-import { backupRequests } from '../../backup/backup-jobs.js';
+import type { BackupRequests } from '../../backup/backup-requests.js';
+import type { Catalog } from '../../catalog/catalog.js';
 import { InvalidInputError, NotFoundError } from '../../errors.js';
+import type { JobQueue } from '../../jobs/job-queue.js';
+import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
 import { MIGRATION_RUN_QUEUE } from '../../migrations/migration-jobs.js';
-import type { Tenantplane } from '../../tenantplane.js';
 
 function runOptions(req: Request): FleetRunOptions {
   const body = (req.body ?? {}) as Record<string, unknown>;
@@ -48,11 +50,19 @@ function runOptions(req: Request): FleetRunOptions {
 }
 
 /** Fleet migration status and runs, and job status, under /admin/v1. */
-export function adminMigrationsApi(tp: Tenantplane): Router {
+export interface AdminMigrationsDeps {
+  migrations: Pick<FleetMigrations, 'status'>;
+  jobs: Pick<JobQueue, 'enqueue' | 'find'>;
+  catalog: Pick<Catalog, 'audit'>;
+  /** Export, backup and restore requests, which answer for jobs the queue has forgotten. */
+  backups: { requests: Pick<BackupRequests, 'jobById'> };
+}
+
+export function adminMigrationsApi(tp: AdminMigrationsDeps): Router {
   const router = Router();
 
   router.get('/migrations', async (_req, res) => {
-    res.json({ data: await tp.migrationStatus() });
+    res.json({ data: await tp.migrations.status() });
   });
 
   router.post('/migrations/runs', async (req, res) => {
@@ -69,7 +79,7 @@ export function adminMigrationsApi(tp: Tenantplane): Router {
   router.get('/jobs/:id', async (req, res) => {
     // An export, backup or restore the queue has forgotten (removed once finished, or lost with an inline
     // queue's process) answers from its request in the catalog.
-    const job = (await tp.jobs.find(req.params.id)) ?? (await backupRequests(tp).jobById(req.params.id));
+    const job = (await tp.jobs.find(req.params.id)) ?? (await tp.backups.requests.jobById(req.params.id));
     if (!job) throw new NotFoundError('no such job', 'job_not_found');
     res.json({ id: job.id, state: job.state, progress: job.progress, result: job.result, error: job.error });
   });

@@ -1,5 +1,11 @@
 import { Router } from 'express';
-import type { Tenantplane } from '../../tenantplane.js';
+import type { Knex } from 'knex';
+import type { TenantDirectory } from '../../catalog/tenant-directory.js';
+import type { Config } from '../../config.js';
+import type { InstanceRegistry } from '../../instances/instance-registry.js';
+import type { JobQueue } from '../../jobs/job-queue.js';
+import type { TenantRateLimiter } from '../../limits/tenant-rate-limiter.js';
+import type { Lifecycle } from '../../plane/services.js';
 
 /** How long `/ready` waits for the control database to answer before calling it unreachable, in ms. */
 const CONTROL_DATABASE_TIMEOUT_MS = 2000;
@@ -11,13 +17,25 @@ const CONTROL_DATABASE_TIMEOUT_MS = 2000;
  * shutdown has begun it answers 503, so load balancers stop sending.
  */
 
-export function healthRoutes(tp: Tenantplane): Router {
+export interface HealthSources {
+  lifecycle: Readonly<Lifecycle>;
+  knex: Knex;
+  jobs: Pick<JobQueue, 'reachable'>;
+  config: Pick<Config, 'redisUrl'>;
+  registry: Pick<InstanceRegistry, 'renewingOnTime' | 'validUntil'> | undefined;
+  /** A serving instance's change channel; none on a process that serves no tenant traffic. */
+  directory?: Pick<TenantDirectory, 'changeChannel'>;
+  /** A serving instance's rate limiter; none with RATE_LIMITS=off. */
+  rateLimiter?: Pick<TenantRateLimiter, 'mode'> | undefined;
+}
+
+export function healthRoutes(tp: HealthSources): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
     res.json({ status: 'ok' });
   });
   router.get('/ready', async (_req, res) => {
-    if (tp.draining) {
+    if (tp.lifecycle.draining) {
       res.status(503).json({ status: 'shutting_down', checks: {} });
       return;
     }
@@ -45,7 +63,7 @@ export function healthRoutes(tp: Tenantplane): Router {
     // its lease holds (see docs/connection-budget.md); every instance shares that database too, so it stays
     // in the load balancer, degraded, until then.
     const servesCachedRoutes =
-      tp.router !== undefined && registry !== undefined && registry.validUntil() > performance.now();
+      tp.directory !== undefined && registry !== undefined && registry.validUntil() > performance.now();
     const ready = checks.control_database === 'ok' || servesCachedRoutes;
     const degraded =
       checks.control_database === 'unreachable' ||
@@ -60,7 +78,7 @@ export function healthRoutes(tp: Tenantplane): Router {
 }
 
 /** One round trip to the control database, given at most CONTROL_DATABASE_TIMEOUT_MS. */
-async function controlDatabaseAnswers(tp: Tenantplane): Promise<boolean> {
+async function controlDatabaseAnswers(tp: Pick<HealthSources, 'knex'>): Promise<boolean> {
   let timer: NodeJS.Timeout | undefined;
   try {
     // A control database that stopped answering (rather than refusing) must not hold the probe open.

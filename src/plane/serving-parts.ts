@@ -1,0 +1,70 @@
+import { DevIssuer } from '../auth/dev-issuer.js';
+import type { TokenVerifier } from '../auth/principal.js';
+import { createTokenVerifier } from '../auth/token-verifier.js';
+import type { Catalog } from '../catalog/catalog.js';
+import { ALL_TENANTS, TenantDirectory } from '../catalog/tenant-directory.js';
+import type { Config } from '../config.js';
+import type { InstanceRegistry } from '../instances/instance-registry.js';
+import type { Logger } from '../logging/logger.js';
+import { TenantRouter } from '../routing/tenant-router.js';
+import type { PlaneOptions } from './services.js';
+
+export interface RoutingParts {
+  directory: TenantDirectory;
+  router: TenantRouter;
+  verifier: TokenVerifier;
+  devIssuer: DevIssuer | undefined;
+}
+
+/**
+ * What serving tenant traffic takes: the catalog's change channel (started), the router over it, holding
+ * the instance's share of each server's budget, and the token verifier (JWKS, or the development issuer).
+ */
+export async function openRoutingParts(
+  parts: {
+    config: Config;
+    catalog: Catalog;
+    controlDatabaseUrl: string;
+    logger: Logger;
+    registry: InstanceRegistry;
+  },
+  router: PlaneOptions['router'],
+): Promise<RoutingParts> {
+  const { config, catalog, logger, registry } = parts;
+  const directory = new TenantDirectory({
+    catalog,
+    controlDatabaseUrl: parts.controlDatabaseUrl,
+    logger,
+    lease: registry,
+  });
+  // A server row may have changed (its admin URL replaced, say): new connections read its credentials
+  // again. Only what the live channel says counts: while it is degraded every route is dropped each
+  // second, but the credentials stay, so a catalog outage does not stop new connections to the servers.
+  // Going live again drops them too, for a change missed meanwhile.
+  directory.on('changed', (tenantId) => {
+    if (tenantId === ALL_TENANTS && directory.changeChannel === 'live') catalog.forgetServerCredentials();
+  });
+  await directory.start();
+  const { retiredMaxPools: _retired, ...routerConfig } = config.router;
+  const tenantRouter = new TenantRouter({
+    ...routerConfig,
+    ...router,
+    catalog,
+    directory,
+    logger,
+    lease: registry,
+  });
+  registry.attach(tenantRouter.pools);
+  if (config.auth.jwksUrl && config.auth.issuer && config.auth.audience) {
+    const verifier = createTokenVerifier({
+      issuer: config.auth.issuer,
+      audience: config.auth.audience,
+      keys: { jwksUrl: config.auth.jwksUrl },
+      verifiedTokenCacheSize: config.auth.tokenCacheSize,
+    });
+    return { directory, router: tenantRouter, verifier, devIssuer: undefined };
+  }
+  const devIssuer = await DevIssuer.load(config.dataDir);
+  const verifier = devIssuer.verifier({ verifiedTokenCacheSize: config.auth.tokenCacheSize });
+  return { directory, router: tenantRouter, verifier, devIssuer };
+}
