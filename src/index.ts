@@ -4,7 +4,7 @@
  *
  * ```ts
  * const tp = await Tenantplane.open({ config: loadConfig() });
- * app.use('/api', authenticate(tp.verifier!), tenantContext(tp.router!), rateLimit(tp.rateLimiter!), myRoutes);
+ * app.use('/api', authenticate(tp.verifier), tenantContext(tp.router), rateLimit(tp.rateLimiter), myRoutes);
  * // in a handler: await req.tenantDb!.knex('deployments').where({ tenant_id: req.tenantDb!.tenantId })
  * ```
  */
@@ -37,4 +37,4 @@ export { Metrics } from './metrics/metrics.js';
 export { ElasticPool, type ElasticPoolOptions } from './routing/elastic-pool.js';
 export { TenantDatabase, type TenantKnex, TenantTransaction } from './routing/tenant-database.js';
 export { TenantRouter, type TenantRouterOptions } from './routing/tenant-router.js';
-export { Tenantplane, type TenantplaneOptions } from './tenantplane.js';
+export { ServingTenantplane, Tenantplane, type TenantplaneOptions } from './tenantplane.js';

@@ -33,7 +33,7 @@ describe('audit log', function () {
     await plane.addServer();
     await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
     base = await plane.listen();
-    admin = await plane.tp.devIssuer!.mint({ admin: true, subject: 'ops-alice' });
+    admin = await plane.mint({ admin: true, subject: 'ops-alice' });
   });
   after(async () => plane.close());
 
@@ -111,7 +111,7 @@ describe('audit log', function () {
       const answer = await callJson(base, admin, 'GET', `/admin/v1/audit?${query}`);
       expect(answer.status, query).to.equal(400);
     }
-    const tenantToken = await plane.tp.devIssuer!.mint({ tenantId: 'bravo' });
+    const tenantToken = await plane.mint({ tenantId: 'bravo' });
     expect((await callJson(base, tenantToken, 'GET', '/admin/v1/audit')).status).to.equal(403);
   });
 });

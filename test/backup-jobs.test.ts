@@ -33,7 +33,7 @@ describe('backup jobs', function () {
       await seedTenantRows(plane.tp, 'jobco', 20);
       await seedTenantRows(plane.tp, 'bigco', 20);
       base = await plane.listen();
-      admin = await plane.tp.devIssuer!.mint({ admin: true });
+      admin = await plane.mint({ admin: true });
     });
     after(async () => plane.close());
 

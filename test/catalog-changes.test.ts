@@ -28,7 +28,7 @@ async function msUntil(condition: () => boolean | Promise<boolean>, limitMs: num
 
 /** 'served', or the code the router refused the tenant with. */
 function answer(tp: ServingTenantplane, tenantId: string): Promise<string> {
-  return tp.router!.forTenant(tenantId).then(
+  return tp.router.forTenant(tenantId).then(
     () => 'served',
     (error: TenantplaneError) => error.code,
   );
@@ -76,7 +76,7 @@ describe('catalog change channel', function () {
     await plane.tp.tenants.setStatus('echo', 'suspended', TEST_ACTOR);
     const [refusedMs, degradedMs] = await Promise.all([
       msUntil(async () => (await answer(other, 'echo')) === 'tenant_suspended', 5000),
-      msUntil(() => other.directory!.changeChannel === 'degraded', 5000),
+      msUntil(() => other.directory.changeChannel === 'degraded', 5000),
     ]);
     expect(refusedMs, 'ms until the silent instance refused the suspended tenant').to.be.below(2000);
     expect(degradedMs, 'ms until the channel counted as degraded').to.be.below(1700);
@@ -88,7 +88,7 @@ describe('catalog change channel', function () {
     expect(proxy.connections().filter((connection) => connection.held).length).to.be.greaterThan(0);
 
     proxy.release();
-    const liveMs = await msUntil(() => other.directory!.changeChannel === 'live', 5000);
+    const liveMs = await msUntil(() => other.directory.changeChannel === 'live', 5000);
     expect(liveMs, 'ms until live again').to.be.below(3000);
     const live = await readiness(otherBase);
     expect(live.body).to.deep.include({ status: 'ready' });
@@ -103,7 +103,7 @@ describe('catalog change channel', function () {
     expect(await answer(other, 'golf')).to.equal('served');
     const states: ChangeChannelState[] = [];
     const record = (state: ChangeChannelState) => states.push(state);
-    other.directory!.on('channel', record);
+    other.directory.on('channel', record);
     const listeners = () =>
       adminQuery<{ pid: number }>(
         'postgres',
@@ -121,8 +121,8 @@ describe('catalog change channel', function () {
     await plane.tp.tenants.setStatus('golf', 'suspended', TEST_ACTOR);
     const refusedMs = await msUntil(async () => (await answer(other, 'golf')) === 'tenant_suspended', 5000);
     expect(refusedMs).to.be.below(2000);
-    const liveMs = await msUntil(() => other.directory!.changeChannel === 'live', 5000);
-    other.directory!.off('channel', record);
+    const liveMs = await msUntil(() => other.directory.changeChannel === 'live', 5000);
+    other.directory.off('channel', record);
     expect(liveMs).to.be.below(2000);
     expect(states.slice(0, 2)).to.deep.equal(['degraded', 'live']);
     const after = await listeners();
@@ -191,7 +191,7 @@ describe('catalog change channel', function () {
         await adminQuery<{ past: boolean }>(
           controlDb(),
           `SELECT catalog_xmin > $2::xid8 AS past FROM instances WHERE id = $1`,
-          [other.registry!.id, xid],
+          [other.registry.id, xid],
         )
       ).rows[0]?.past === true;
     let xid = (await adminQuery<{ xid: string }>(controlDb(), 'SELECT pg_current_xact_id()::text AS xid'))
@@ -201,7 +201,7 @@ describe('catalog change channel', function () {
 
     proxy.hold((connection) => connection.listens);
     try {
-      await msUntil(() => other.directory!.changeChannel === 'degraded', 3000);
+      await msUntil(() => other.directory.changeChannel === 'degraded', 3000);
       xid = (await adminQuery<{ xid: string }>(controlDb(), 'SELECT pg_current_xact_id()::text AS xid'))
         .rows[0]!.xid;
       const degradedMs = await msUntil(confirmed, 5000);
@@ -209,6 +209,6 @@ describe('catalog change channel', function () {
     } finally {
       proxy.release();
     }
-    await msUntil(() => other.directory!.changeChannel === 'live', 5000);
+    await msUntil(() => other.directory.changeChannel === 'live', 5000);
   });
 });

@@ -93,7 +93,7 @@ describe('database faults under load (tenantctl serve)', function () {
     expect(placed?.serverId).to.equal('pg-managed');
     tenants = [];
     for (const id of ['shard-co', 'big-co']) {
-      tenants.push({ id, token: await plane.tp.devIssuer!.mint({ tenantId: id }) });
+      tenants.push({ id, token: await plane.mint({ tenantId: id }) });
     }
   });
 

@@ -86,7 +86,7 @@ describe('distributed fleet migrations', function () {
     );
     const base = await plane.listen();
     const headers = {
-      authorization: `Bearer ${await plane.tp.devIssuer!.mint({ admin: true })}`,
+      authorization: `Bearer ${await plane.mint({ admin: true })}`,
       'content-type': 'application/json',
     };
     const accepted = await fetch(`${base}/admin/v1/migrations/runs`, {

@@ -73,13 +73,13 @@ describe('graceful shutdown of tenantctl serve', function () {
     await plane.addServer();
     await plane.tp.shards.add({ id: 'shard-drain', serverId: 'pg-main' }, TEST_ACTOR);
     await plane.tp.tenants.create({ id: 'slow-co', tier: 'pro' }, TEST_ACTOR);
-    const db = await plane.tp.router!.forTenant('slow-co');
+    const db = await plane.tp.router.forTenant('slow-co');
     const inserted = await db.query<{ id: string }>(
       `INSERT INTO deployments (tenant_id, project_name, status) VALUES ($1, 'web', 'ready') RETURNING id`,
       [db.tenantId],
     );
     rowId = inserted.rows[0]!.id;
-    token = await plane.tp.devIssuer!.mint({ tenantId: 'slow-co' });
+    token = await plane.mint({ tenantId: 'slow-co' });
     shardDatabase = shardDatabaseName(plane.prefix, 'shard-drain');
     locker = new pg.Client({ connectionString: adminUrlFor(shardDatabase) });
     await locker.connect();

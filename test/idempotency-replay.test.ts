@@ -69,7 +69,7 @@ for (const admin of ADMIN_KINDS) {
       await plane.tp.shards.add({ id: 'shard-r', serverId: 'pg-main' }, TEST_ACTOR);
       await plane.tp.tenants.create({ id: 'replayco', tier: 'starter' }, TEST_ACTOR);
       await seedTenantRows(plane.tp, 'replayco', 10);
-      token = await plane.tp.devIssuer!.mint({ admin: true });
+      token = await plane.mint({ admin: true });
       const backup = await requestBackup(plane.tp.backups, 'replayco', { actor: TEST_ACTOR });
       await plane.tp.jobs.wait(BACKUP_QUEUE, backup.jobId);
       backupId = backup.requestId;

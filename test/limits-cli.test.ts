@@ -13,7 +13,7 @@ describe('tenantctl tenant limits and usage', function () {
     await plane.addServer();
     await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
     await plane.tp.tenants.create({ id: 'acme', tier: 'starter' }, TEST_ACTOR);
-    const db = await plane.tp.router!.forTenant('acme');
+    const db = await plane.tp.router.forTenant('acme');
     for (const name of ['web', 'api']) {
       await db.query('INSERT INTO deployments (tenant_id, project_name, status) VALUES ($1, $2, $3)', [
         'acme',

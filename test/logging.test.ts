@@ -27,7 +27,7 @@ describe('logging', () => {
 
   it('puts the request id and tenant id on the lines written for a request', async () => {
     const base = await plane.listen();
-    const token = await plane.tp.devIssuer!.mint({ tenantId: 'acme' });
+    const token = await plane.mint({ tenantId: 'acme' });
     const response = await fetch(`${base}/api/v1/deployments`, {
       headers: { authorization: `Bearer ${token}`, 'x-request-id': 'req-12345' },
     });

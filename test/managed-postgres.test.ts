@@ -86,9 +86,9 @@ describe('managed PostgreSQL: a server whose admin role is not a superuser', fun
     await addManagedServer(plane, 'pg-managed');
     await plane.tp.shards.add({ id: 'shard-m', serverId: 'pg-managed' }, TEST_ACTOR);
     base = await plane.listen();
-    adminToken = await plane.tp.devIssuer!.mint({ admin: true });
+    adminToken = await plane.mint({ admin: true });
     for (const tenant of ['shop', 'bigshop', 'shop-copy']) {
-      tokens[tenant] = await plane.tp.devIssuer!.mint({ tenantId: tenant });
+      tokens[tenant] = await plane.mint({ tenantId: tenant });
     }
   });
   after(async () => {
@@ -119,7 +119,7 @@ describe('managed PostgreSQL: a server whose admin role is not a superuser', fun
       expect(shown.body.usage).to.include({ deployments: 45, workflows: 40, users: 40 });
     }
     // The dedicated database carries no setting: the router's connections bind themselves to the tenant.
-    const db = await plane.tp.router!.forTenant('bigshop');
+    const db = await plane.tp.router.forTenant('bigshop');
     const foreign = await db
       .query("INSERT INTO deployments (tenant_id, project_name, status) VALUES ('shop', 'x', 'ready')")
       .catch((error: unknown) => error);

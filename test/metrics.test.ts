@@ -52,9 +52,8 @@ describe('metrics', function () {
     await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
     await plane.tp.tenants.create({ id: 'alpha', tier: 'starter' }, TEST_ACTOR);
     await plane.tp.tenants.create({ id: 'corp', tier: 'enterprise' }, TEST_ACTOR);
-    for (const tenant of ['alpha', 'corp'])
-      tokens[tenant] = await plane.tp.devIssuer!.mint({ tenantId: tenant });
-    tokens.admin = await plane.tp.devIssuer!.mint({ admin: true });
+    for (const tenant of ['alpha', 'corp']) tokens[tenant] = await plane.mint({ tenantId: tenant });
+    tokens.admin = await plane.mint({ admin: true });
     base = await plane.listen();
   });
   after(async () => plane.close());
@@ -158,8 +157,7 @@ describe('metrics', function () {
       if (index % 20 === 0) order.push('load-1');
     }
     const minted = new Map<string, string>();
-    for (const tenant of new Set(order))
-      minted.set(tenant, await plane.tp.devIssuer!.mint({ tenantId: tenant }));
+    for (const tenant of new Set(order)) minted.set(tenant, await plane.mint({ tenantId: tenant }));
     let next = 0;
     const failures: number[] = [];
     await Promise.all(
@@ -236,7 +234,7 @@ describe('metrics', function () {
       await quiet.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
       await quiet.tp.tenants.create({ id: 'plain', tier: 'starter' }, TEST_ACTOR);
       const quietBase = await quiet.listen();
-      const token = await quiet.tp.devIssuer!.mint({ tenantId: 'plain' });
+      const token = await quiet.mint({ tenantId: 'plain' });
       const answer = await callJson(quietBase, token, 'GET', '/api/v1/deployments');
       expect(answer.status).to.equal(200);
       expect(answer.headers.get('x-ratelimit-limit')).to.equal(null);

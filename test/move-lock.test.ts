@@ -96,7 +96,7 @@ class Writes {
       for (let step = 0; !this.#stopped; step++) {
         const name = `w-${step}`;
         try {
-          const handle = await tp.router!.forTenant(tenantId);
+          const handle = await tp.router.forTenant(tenantId);
           await handle.query(
             "INSERT INTO deployments (tenant_id, project_name, status) VALUES ($1, $2, 'queued')",
             [tenantId, name],

@@ -22,9 +22,9 @@ describe('quotas', function () {
       ['corp', 'enterprise'],
     ] as const) {
       await plane.tp.tenants.create({ id, tier }, TEST_ACTOR);
-      tokens[id] = await plane.tp.devIssuer!.mint({ tenantId: id });
+      tokens[id] = await plane.mint({ tenantId: id });
     }
-    tokens.admin = await plane.tp.devIssuer!.mint({ admin: true });
+    tokens.admin = await plane.mint({ admin: true });
     base = await plane.listen();
   });
   after(async () => plane.close());

@@ -19,6 +19,12 @@ async function until(condition: () => boolean | Promise<boolean>, what: string, 
   }
 }
 
+/** The plane's rate limiter: these tests run with rate limits on. */
+function limiterOf(tp: ServingTenantplane): TenantRateLimiter {
+  if (!tp.rateLimiter) throw new Error('rate limits are off (RATE_LIMITS=off)');
+  return tp.rateLimiter;
+}
+
 describe('rate limits', function () {
   this.timeout(60000);
 
@@ -40,11 +46,10 @@ describe('rate limits', function () {
       other = await plane.openAnother();
       serverB = await other.listen(0, '127.0.0.1');
       baseB = `http://127.0.0.1:${(serverB.address() as net.AddressInfo).port}`;
-      for (const tenant of ['tight', 'roomy'])
-        tokens[tenant] = await plane.tp.devIssuer!.mint({ tenantId: tenant });
-      tokens.admin = await plane.tp.devIssuer!.mint({ admin: true });
-      await until(() => plane.tp.rateLimiter!.mode === 'redis', 'the rate limiter to reach Redis');
-      await until(() => other.rateLimiter!.mode === 'redis', 'the second rate limiter to reach Redis');
+      for (const tenant of ['tight', 'roomy']) tokens[tenant] = await plane.mint({ tenantId: tenant });
+      tokens.admin = await plane.mint({ admin: true });
+      await until(() => limiterOf(plane.tp).mode === 'redis', 'the rate limiter to reach Redis');
+      await until(() => limiterOf(other).mode === 'redis', 'the second rate limiter to reach Redis');
     });
     after(async () => {
       serverB?.closeAllConnections();
@@ -109,7 +114,7 @@ describe('rate limits', function () {
     it('counts a concurrent burst exactly, each request in its own place, across instances', async () => {
       const burst = (limiter: TenantRateLimiter) =>
         Array.from({ length: 8 }, () => limiter.consume('burst', 10));
-      const decisions = await Promise.all([...burst(plane.tp.rateLimiter!), ...burst(other.rateLimiter!)]);
+      const decisions = await Promise.all([...burst(limiterOf(plane.tp)), ...burst(limiterOf(other))]);
       const allowed = decisions.filter((decision) => decision.allowed);
       expect(allowed).to.have.length(10);
       expect(allowed.map((decision) => decision.remaining).sort((x, y) => x - y)).to.deep.equal([
@@ -121,16 +126,16 @@ describe('rate limits', function () {
       }
       // Spent: refused on both instances (from memory on one that saw the window fill, from Redis on the other).
       const after = await Promise.all([
-        plane.tp.rateLimiter!.consume('burst', 10),
-        other.rateLimiter!.consume('burst', 10),
-        other.rateLimiter!.consume('burst', 10),
+        limiterOf(plane.tp).consume('burst', 10),
+        limiterOf(other).consume('burst', 10),
+        limiterOf(other).consume('burst', 10),
       ]);
       expect(after.map((decision) => decision.allowed)).to.deep.equal([false, false, false]);
     });
 
     it('reserves places ahead far from the limit, counted in Redis, and none near it', async () => {
-      const limiterA = plane.tp.rateLimiter!;
-      const limiterB = other.rateLimiter!;
+      const limiterA = limiterOf(plane.tp);
+      const limiterB = limiterOf(other);
       const remaining: number[] = [];
       for (let index = 0; index < 66; index++)
         remaining.push((await limiterA.consume('steady', 1600)).remaining);
@@ -192,12 +197,12 @@ describe('rate limits', function () {
       await plane.tp.tenants.create({ id: 'alone', tier: 'starter' }, TEST_ACTOR);
       await plane.tp.catalog.updateTenant('alone', { requestsPerMinute: 3 });
       base = await plane.listen();
-      token = await plane.tp.devIssuer!.mint({ tenantId: 'alone' });
+      token = await plane.mint({ tenantId: 'alone' });
     });
     after(async () => plane.close());
 
     it('serves requests with per-process limits and says so in /ready', async () => {
-      expect(plane.tp.rateLimiter!.mode).to.equal('degraded_local');
+      expect(limiterOf(plane.tp).mode).to.equal('degraded_local');
       const statuses: number[] = [];
       for (let index = 0; index < 4; index++) {
         const answer = await callJson(base, token, 'GET', '/api/v1/deployments');

@@ -83,8 +83,8 @@ for (const adminKind of ADMIN_KINDS) {
       const neighbourRows = await deployments('neighbour');
       const updated = [...backedUp.keys()].slice(0, 24);
 
-      const token = await plane.tp.devIssuer!.mint({ tenantId: 'restored' });
-      const neighbourToken = await plane.tp.devIssuer!.mint({ tenantId: 'neighbour' });
+      const token = await plane.mint({ tenantId: 'restored' });
+      const neighbourToken = await plane.mint({ tenantId: 'neighbour' });
       const loads = bases.map((base, index) => new RequestLoad(base, `i${index}`, 10000));
       loads.forEach((load, index) => {
         for (let n = 0; n < 12; n++) load.run('restored', token, 'update', 5, updated[index * 12 + n]);

@@ -22,7 +22,7 @@ describe('tenant router', () => {
 
   before(async () => {
     plane = await createTestPlane({ router: { shardPoolSize: 1 } });
-    router = plane.tp.router!;
+    router = plane.tp.router;
     await plane.addServer();
     await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
     for (const [id, tier] of [
@@ -179,11 +179,11 @@ describe('tenant router', () => {
     await plane.tp.tenants.create({ id: 'foxtrot', tier: 'enterprise' }, TEST_ACTOR);
     await plane.tp.tenants.setStatus('foxtrot', 'suspended', TEST_ACTOR);
     const poolsBefore = router.pools.stats().map((pool) => pool.databaseId);
-    plane.tp.directory!.invalidate('foxtrot');
+    plane.tp.directory.invalidate('foxtrot');
     expect(await codeOf(router.forTenant('foxtrot'))).to.equal('tenant_suspended');
     expect(await codeOf(router.forTenant('nobody-here'))).to.equal('tenant_unavailable');
     await plane.tp.tenants.delete({ id: 'foxtrot', confirm: 'foxtrot' }, TEST_ACTOR);
-    plane.tp.directory!.invalidate('foxtrot');
+    plane.tp.directory.invalidate('foxtrot');
     expect(await codeOf(router.forTenant('foxtrot'))).to.equal('tenant_unavailable');
     expect(router.pools.stats().map((pool) => pool.databaseId)).to.deep.equal(poolsBefore);
     expect(await codeOf(router.forTenant("x'; drop table tenants; --"))).to.equal('invalid_id');
@@ -299,7 +299,7 @@ describe('tenant router under a connection budget', () => {
   }
 
   it('serves more active databases than the budget has connections for, never exceeding it', async () => {
-    const router = plane.tp.router!;
+    const router = plane.tp.router;
     let maxHeld = 0;
     let maxOnServer = 0;
     let sampling = true;
@@ -335,7 +335,7 @@ describe('tenant router under a connection budget', () => {
   });
 
   it('closes only the least recently used idle connection to make room', async () => {
-    const router = plane.tp.router!;
+    const router = plane.tp.router;
     // Three databases with one idle connection each fill the budget; ten-1 is the least recently used.
     for (const tenant of ['ten-1', 'ten-2', 'ten-3'])
       await (await router.forTenant(tenant)).query('SELECT 1');
@@ -353,7 +353,7 @@ describe('tenant router under a connection budget', () => {
   });
 
   it('serves a cold database while busy ones keep every connection in use', async () => {
-    const router = plane.tp.router!;
+    const router = plane.tp.router;
     const until = Date.now() + 1500;
     // Two loops per tenant on three tenants: more demand than the three connections, all the time.
     const hot = ['ten-1', 'ten-2', 'ten-3', 'ten-1', 'ten-2', 'ten-3'].map(async (tenant) => {

@@ -24,8 +24,8 @@ describe('tenantctl servers update', function () {
 
   /** What the service's router reads and writes for `tenant`, on a connection opened after this call. */
   async function freshRouterQuery(tenant: string, databaseId: string) {
-    plane.tp.router!.pools.evict(databaseId);
-    const db = await plane.tp.router!.forTenant(tenant);
+    plane.tp.router.pools.evict(databaseId);
+    const db = await plane.tp.router.forTenant(tenant);
     return db.query<{ n: number; pid: number }>(
       'SELECT count(*)::int AS n, pg_backend_pid() AS pid FROM deployments',
     );
@@ -97,7 +97,7 @@ describe('tenantctl servers update', function () {
     // Admin work in this (already running) instance uses the new URL.
     expect((await plane.tp.migrationStatus()).map((status) => status.reachable)).to.deep.equal([true]);
     await plane.tp.tenants.create({ id: 'initech', tier: 'enterprise' }, TEST_ACTOR);
-    const db = await plane.tp.router!.forTenant('acme');
+    const db = await plane.tp.router.forTenant('acme');
     await db.query(
       "INSERT INTO deployments (tenant_id, project_name, status) VALUES ('acme', 'web', 'ready')",
     );
@@ -199,8 +199,8 @@ describe('tenantctl servers update', function () {
     // degraded and drops every route each second, but routes stand in while the lease holds.
     proxy.cut(() => true);
     const deadline = performance.now() + 3000;
-    while (other.directory!.changeChannel === 'live' && performance.now() < deadline) await sleep(20);
-    expect(other.directory!.changeChannel).to.equal('degraded');
+    while (other.directory.changeChannel === 'live' && performance.now() < deadline) await sleep(20);
+    expect(other.directory.changeChannel).to.equal('degraded');
     await sleep(1200);
     expect((await query()).rows[0]!.n).to.equal(rows);
     proxy.release();

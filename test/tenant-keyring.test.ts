@@ -21,7 +21,7 @@ import type { ServingTenantplane } from '../src/tenantplane.js';
 import { collect, rejection } from './support/async-helpers.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
 import { seedTenantRows } from './support/tenant-rows.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { createTestPlane, devIssuerOf, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 const run = promisify(execFile);
 
@@ -206,7 +206,7 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       await tp.tenants.create({ id: 'leaving-co', tier: 'starter' }, TEST_ACTOR);
       const key = await tp.backupKeys.generateDataKey(encryptionContext('leaving-co', 'b-1'));
       const base = await plane.listen();
-      const token = await tp.devIssuer!.mint({ admin: true });
+      const token = await devIssuerOf(tp).mint({ admin: true });
       const headers = { authorization: `Bearer ${token}` };
 
       const bad = await fetch(`${base}/admin/v1/tenants/leaving-co?destroy_backups=yes`, {
@@ -284,7 +284,7 @@ describe('tenant keyring (crypto-shredding) over KMS', function () {
       await tp.tenants.create({ id: 'keeps-co', tier: 'starter' }, TEST_ACTOR);
       const key = await tp.backupKeys.generateDataKey(encryptionContext('keeps-co', 'b-1'));
       const base = await plane.listen();
-      const token = await tp.devIssuer!.mint({ admin: true });
+      const token = await devIssuerOf(tp).mint({ admin: true });
       const response = await fetch(`${base}/admin/v1/tenants/keeps-co`, {
         method: 'DELETE',
         headers: { authorization: `Bearer ${token}` },

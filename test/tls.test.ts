@@ -72,7 +72,7 @@ describe('TLS to tenant database servers', function () {
   });
 
   it('serves tenants through application connections that are encrypted like the admin ones', async () => {
-    const router = plane.tp.router!;
+    const router = plane.tp.router;
     for (const tenant of ['acme', 'initech']) {
       const db = await router.forTenant(tenant);
       await db.query('INSERT INTO deployments (tenant_id, project_name, status) VALUES ($1, $2, $3)', [
@@ -128,7 +128,7 @@ describe('TLS to tenant database servers', function () {
       controlDatabaseUrl: plane.tp.controlDatabaseUrl,
     };
     for (const tenant of ['acme', 'initech']) {
-      const db = await plane.tp.router!.forTenant(tenant);
+      const db = await plane.tp.router.forTenant(tenant);
       await db.query('INSERT INTO deployments (tenant_id, project_name, status) VALUES ($1, $2, $3)', [
         tenant,
         `${tenant}-api`,
@@ -139,7 +139,7 @@ describe('TLS to tenant database servers', function () {
       expect((await verifyBackup(deps, tenant, backup.id)).tables.deployments).to.equal(2);
       await db.query('DELETE FROM deployments WHERE tenant_id = $1', [tenant]);
       await restoreTenant(deps, tenant, backup.id, { actor: TEST_ACTOR });
-      const restored = await (await plane.tp.router!.forTenant(tenant)).query<{ project_name: string }>(
+      const restored = await (await plane.tp.router.forTenant(tenant)).query<{ project_name: string }>(
         'SELECT project_name FROM deployments ORDER BY project_name',
       );
       expect(restored.rows.map((row) => row.project_name)).to.deep.equal([`${tenant}-api`, `${tenant}-web`]);

@@ -5,9 +5,11 @@ import type { RateLimitDecision, TenantRateLimiter } from '../limits/tenant-rate
 /**
  * Applies the tenant's request rate (its tier's, or its own override) and reports it on every response:
  * `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset` (Unix time in seconds when the
- * window ends); past the limit, 429 `rate_limited` with `Retry-After`. Use after `tenantContext`.
+ * window ends); past the limit, 429 `rate_limited` with `Retry-After`. Use after `tenantContext`. Without a
+ * limiter (RATE_LIMITS=off) requests pass, unlimited and without the headers.
  */
-export function rateLimit(limiter: TenantRateLimiter): RequestHandler {
+export function rateLimit(limiter: TenantRateLimiter | undefined): RequestHandler {
+  if (!limiter) return (_req, _res, next) => next();
   return (req, res, next) => {
     const tenant = req.tenantDb;
     if (!tenant) return next(new Error('tenantContext middleware is missing'));

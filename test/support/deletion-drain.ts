@@ -11,7 +11,7 @@ export async function expectDeleteDrainsWrite(plane: TestPlane, tenantId: string
   await plane.tp.tenants.create({ id: tenantId, tier: 'starter' }, TEST_ACTOR);
   const placed = await plane.tp.catalog.requireTenant(tenantId);
   const shard = (await plane.tp.catalog.getDatabase(placed.databaseId!))!.databaseName;
-  const db = await plane.tp.router!.forTenant(tenantId);
+  const db = await plane.tp.router.forTenant(tenantId);
   let commit!: () => void;
   const gate = new Promise<void>((resolve) => {
     commit = resolve;

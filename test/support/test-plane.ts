@@ -4,6 +4,7 @@ import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
 import pg from 'pg';
+import type { DevIssuer, MintOptions } from '../../src/auth/dev-issuer.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { DEFAULT_TENANT_MIGRATIONS_DIR } from '../../src/paths.js';
@@ -34,6 +35,12 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
 
 type PlaneOptions = Partial<TenantplaneOptions>;
 
+/** The development token issuer of a serving plane (every test plane's, unless a JWKS is configured). */
+export function devIssuerOf(tp: ServingTenantplane): DevIssuer {
+  if (!tp.devIssuer) throw new Error('this plane verifies tokens from a JWKS: it has no development issuer');
+  return tp.devIssuer;
+}
+
 /** A tenantplane on its own fresh control database, with its own database-name prefix and data folder. */
 export interface TestPlane<P extends Tenantplane = ServingTenantplane> {
   tp: P;
@@ -43,6 +50,8 @@ export interface TestPlane<P extends Tenantplane = ServingTenantplane> {
   addServer(id?: string, maxConnections?: number): Promise<void>;
   /** Starts the plane's HTTP API (a serving plane's) and answers its base URL. */
   listen(): Promise<string>;
+  /** A token from the plane's development issuer (a serving plane's). */
+  mint(options: MintOptions): Promise<string>;
   /** Environment for a `tenantctl` child process working on this plane's catalog. */
   cliEnv(extra?: NodeJS.ProcessEnv): NodeJS.ProcessEnv;
   /** Opens another Tenantplane on the same catalog (a second instance of the service). */
@@ -108,6 +117,9 @@ export async function createTestPlane(
       servers.push(server);
       const address = server.address() as { port: number };
       return `http://127.0.0.1:${address.port}`;
+    },
+    mint(mintOptions) {
+      return devIssuerOf(serving(tp)).mint(mintOptions);
     },
     cliEnv(extra = {}) {
       return {
