@@ -1,6 +1,4 @@
-import { randomBytes } from 'node:crypto';
-import { cp, mkdtemp, readFile, writeFile } from 'node:fs/promises';
-import os from 'node:os';
+import { cp, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import pg from 'pg';
 import { loadConfig } from '../../src/config.js';
@@ -9,6 +7,7 @@ import { DEFAULT_TENANT_MIGRATIONS_DIR } from '../../src/paths.js';
 import { Tenantplane } from '../../src/tenantplane.js';
 import { TEST_POSTGRES_URL } from '../../test/setup/hooks.js';
 import { adminQuery, adminUrlFor } from '../../test/support/test-plane.js';
+import { createScope as createBenchScope, type BenchScope as Scope } from '../lib/scope.js';
 import { forEachLimit } from './concurrency.js';
 
 const ACTOR = { actor: 'bench-migrate' };
@@ -24,22 +23,16 @@ const MIGRATION_DOWN = `DROP INDEX deployments_region_idx;
 ALTER TABLE deployments DROP COLUMN region;
 `;
 
-/** What cleanup needs, known before anything else is created. */
-export interface BenchScope {
-  prefix: string;
-  controlDatabase: string;
-  dataDir: string;
+export interface BenchScope extends Scope {
   /** Temp copy of tenant-migrations/ that gets the bench migration once the fleet is built. */
   migrationsDir: string;
 }
 
 export async function createScope(): Promise<BenchScope> {
-  // Same shape as the test planes: a random prefix that every database and role of this run carries.
-  const prefix = `mb${randomBytes(4).toString('hex')}`;
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-bench-migrate-'));
-  const migrationsDir = path.join(dataDir, 'tenant-migrations');
+  const scope = await createBenchScope('mb', 'tenantplane-bench-migrate-');
+  const migrationsDir = path.join(scope.dataDir, 'tenant-migrations');
   await cp(DEFAULT_TENANT_MIGRATIONS_DIR, migrationsDir, { recursive: true });
-  return { prefix, controlDatabase: `${prefix}_control`, dataDir, migrationsDir };
+  return { ...scope, migrationsDir };
 }
 
 export interface FleetDatabase {
@@ -153,6 +146,19 @@ const STATE_SQL = `SELECT
   to_regclass('public.deployments_region_idx') IS NOT NULL AS index,
   EXISTS (SELECT 1 FROM tenantplane.schema_migrations WHERE name = $1) AS recorded`;
 
+/** How a database's state differs from `expected`; undefined when it does not. */
+function stateProblem(
+  database: FleetDatabase,
+  state: MigrationState,
+  expected: MigrationState,
+): string | undefined {
+  const same =
+    state.column === expected.column &&
+    state.index === expected.index &&
+    state.recorded === expected.recorded;
+  return same ? undefined : `${database.name}: ${JSON.stringify(state)}, wanted ${JSON.stringify(expected)}`;
+}
+
 /**
  * Checks that every database is in `expected` state (column and index present, row in its ledger or not),
  * then takes the migration off directly (drop index and column, delete the ledger row), untimed. Returns
@@ -167,14 +173,8 @@ export async function verifyAndReset(
   await forEachLimit(fleet, concurrency, async (database) => {
     await withClient(database.url, async (client) => {
       const { rows } = await client.query<MigrationState>(STATE_SQL, [MIGRATION_NAME]);
-      const state = rows[0]!;
-      if (
-        state.column !== expected.column ||
-        state.index !== expected.index ||
-        state.recorded !== expected.recorded
-      ) {
-        problems.push(`${database.name}: ${JSON.stringify(state)}, wanted ${JSON.stringify(expected)}`);
-      }
+      const problem = stateProblem(database, rows[0]!, expected);
+      if (problem) problems.push(problem);
       if (expected.column) {
         const { rows: counts } = await client.query<{ eu: string; total: string }>(
           `SELECT count(*) FILTER (WHERE region = 'eu')::text AS eu, count(*)::text AS total FROM deployments`,
@@ -200,14 +200,8 @@ export async function checkState(
   const problems: string[] = [];
   await forEachLimit(fleet, concurrency, async (database) => {
     const { rows } = await adminQuery<MigrationState>(database.name, STATE_SQL, [MIGRATION_NAME]);
-    const state = rows[0]!;
-    if (
-      state.column !== expected.column ||
-      state.index !== expected.index ||
-      state.recorded !== expected.recorded
-    ) {
-      problems.push(`${database.name}: ${JSON.stringify(state)}, wanted ${JSON.stringify(expected)}`);
-    }
+    const problem = stateProblem(database, rows[0]!, expected);
+    if (problem) problems.push(problem);
   });
   return problems;
 }

@@ -1,31 +1,20 @@
-import { randomBytes } from 'node:crypto';
-import { mkdtemp } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { DevIssuer } from '../../src/auth/dev-issuer.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { Tenantplane } from '../../src/tenantplane.js';
 import { TEST_POSTGRES_URL } from '../../test/setup/hooks.js';
 import { adminQuery, adminUrlFor } from '../../test/support/test-plane.js';
+import { type BenchScope, createScope as createBenchScope } from '../lib/scope.js';
 
 const ACTOR = { actor: 'bench-router' };
 export const SERVER_ID = 'pg-bench';
 export const MAIN_SHARD_ID = 'shard-main';
 const TOKEN_LIFETIME_SECONDS = 6 * 3600;
 
-/** What cleanup needs, known before anything else is created. */
-export interface BenchScope {
-  prefix: string;
-  controlDatabase: string;
-  dataDir: string;
-}
+export type { BenchScope } from '../lib/scope.js';
 
-export async function createScope(): Promise<BenchScope> {
-  // Same shape as the test planes: a random prefix that every database and role of this run carries.
-  const prefix = `rb${randomBytes(4).toString('hex')}`;
-  const dataDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-bench-'));
-  return { prefix, controlDatabase: `${prefix}_control`, dataDir };
+export function createScope(): Promise<BenchScope> {
+  return createBenchScope('rb', 'tenantplane-bench-');
 }
 
 /** One tenant the load generator hits, with where it lives. */

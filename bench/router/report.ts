@@ -5,10 +5,6 @@ import { fixed, table, targetsTable } from '../lib/tables.js';
 import type { RouterResults } from './context.js';
 import type { LoadResult } from './load.js';
 
-// Until bench:backup and bench:moves take these from bench/lib themselves.
-export { median } from '../lib/stats.js';
-export { fixed, table } from '../lib/tables.js';
-
 export interface CaseSummary {
   name: string;
   /** Measured runs, in the order they ran. */
