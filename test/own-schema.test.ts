@@ -141,19 +141,41 @@ for (const admin of ADMIN_KINDS) {
     });
 
     it('counts and enforces quotas on its own tables', async () => {
-      await plane.tp.catalog.setTierQuotas(
-        'starter',
-        [
-          { name: 'notes', counts: 'rows:notes', max: 3 },
-          { name: 'storage_bytes', counts: 'storage_bytes', max: 1048576 },
+      // The tiers' quotas become the schema's own, through the admin API.
+      const starter = await call('PUT', '/tiers/starter/quotas', {
+        quotas: [
+          { name: 'notes', max: 3 },
+          { name: 'storage_bytes', max: 1048576 },
         ],
-        TEST_ACTOR,
-      );
-      await plane.tp.catalog.setTierQuotas(
+      });
+      expect(starter.status, JSON.stringify(starter.body)).to.equal(200);
+      expect(starter.body.quotas).to.deep.equal([
+        { name: 'notes', counts: 'rows:notes', max: 3 },
+        { name: 'storage_bytes', counts: 'storage_bytes', max: 1048576 },
+      ]);
+      const enterprise = await call('PUT', '/tiers/enterprise/quotas', {
+        quotas: [{ name: 'invoices', counts: 'rows:invoices', max: null }],
+      });
+      expect(enterprise.status, JSON.stringify(enterprise.body)).to.equal(200);
+      const bad = await call('PUT', '/tiers/pro/quotas', {
+        quotas: [{ name: 'notes', counts: 'rows:x;y', max: 1 }],
+      });
+      expect(bad.status).to.equal(400);
+      expect(bad.body.error.code).to.equal('invalid_quota');
+      expect((await call('PUT', '/tiers/gold/quotas', { quotas: [] })).status).to.equal(404);
+      const tiers = await call('GET', '/tiers');
+      expect(tiers.body.data.map((tier: { id: string }) => tier.id)).to.deep.equal([
+        'starter',
+        'pro',
         'enterprise',
-        [{ name: 'invoices', counts: 'rows:invoices', max: null }],
-        TEST_ACTOR,
-      );
+      ]);
+      expect(tiers.body.data[1].quotas.map((quota: { name: string }) => quota.name)).to.deep.equal([
+        'deployments',
+        'users',
+        'workflows',
+        'storage_bytes',
+      ]);
+
       const alpha = await call('GET', '/tenants/alpha');
       expect(alpha.body.limits).to.deep.equal({ requests_per_minute: 600, notes: 3, storage_bytes: 1048576 });
       expect(alpha.body.usage).to.deep.equal({ notes: 2, storage_bytes: alpha.body.usage.storage_bytes });

@@ -29,6 +29,21 @@ export const adminPaths: Record<string, OpenApiObject> = {
       responses: { '200': jsonResponse('a page', 'TenantPage'), ...errorResponses(...COMMON_ERRORS) },
     }),
   },
+  '/admin/v1/tiers': {
+    get: operation('listTiers', 'tiers', 'The tiers with their request rate and quotas', {
+      responses: { '200': jsonResponse('every tier', 'TierList'), ...errorResponses(...COMMON_ERRORS) },
+    }),
+  },
+  '/admin/v1/tiers/{id}/quotas': {
+    parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+    put: operation('setTierQuotas', 'tiers', "Replace a tier's quotas (audited as tier.set_quotas)", {
+      requestBody: jsonBody('TierQuotasUpdate'),
+      responses: {
+        '200': jsonResponse('the tier', 'Tier'),
+        ...errorResponses(...COMMON_ERRORS, 404),
+      },
+    }),
+  },
   '/admin/v1/tenants/{id}': {
     parameters: [ref('parameters', 'TenantId')],
     get: operation('getTenant', 'tenants', 'A tenant with its placement, limits and usage', {

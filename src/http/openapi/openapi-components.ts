@@ -194,6 +194,63 @@ const schemas: Record<string, OpenApiObject> = {
     },
   },
   TenantPage: page('Tenant'),
+  TierQuota: {
+    type: 'object',
+    required: ['name', 'counts', 'max'],
+    additionalProperties: false,
+    properties: {
+      name: {
+        type: 'string',
+        pattern: '^[a-z][a-z0-9_]{0,62}$',
+        description: 'the key in `limits`, `usage` and `quota_exceeded`; not requests_per_minute',
+      },
+      counts: {
+        type: 'string',
+        pattern: '^(rows:[a-z_][a-z0-9_]{0,62}|storage_bytes)$',
+        description:
+          "`rows:<table>`: the tenant's rows in that table of the tenant schema; `storage_bytes` (the quota named so): the size of its rows in every tenant table",
+      },
+      max: { ...nullableCount, description: 'null: measured and reported, never limited' },
+    },
+  },
+  Tier: {
+    type: 'object',
+    required: ['id', 'placement', 'pool_size', 'requests_per_minute', 'quotas'],
+    properties: {
+      id: { type: 'string', examples: ['starter', 'pro', 'enterprise'] },
+      placement: { enum: ['shard', 'dedicated'] },
+      pool_size: { type: 'integer', minimum: 1 },
+      requests_per_minute: { type: 'integer', minimum: 1 },
+      quotas: { type: 'array', items: ref('schemas', 'TierQuota') },
+    },
+  },
+  TierList: {
+    type: 'object',
+    required: ['data'],
+    properties: { data: { type: 'array', items: ref('schemas', 'Tier') } },
+  },
+  TierQuotasUpdate: {
+    type: 'object',
+    required: ['quotas'],
+    additionalProperties: false,
+    properties: {
+      quotas: {
+        type: 'array',
+        description:
+          "all of the tier's quotas afterwards; `counts` defaults to `rows:<name>` (`storage_bytes` for that name)",
+        items: {
+          type: 'object',
+          required: ['name', 'max'],
+          additionalProperties: false,
+          properties: {
+            name: { type: 'string' },
+            counts: { type: 'string' },
+            max: nullableCount,
+          },
+        },
+      },
+    },
+  },
   JobAccepted: {
     type: 'object',
     required: ['job_id'],

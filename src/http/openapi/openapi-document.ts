@@ -22,9 +22,10 @@ export function openApiDocument(version: string): OpenApiObject {
     security: [{ bearerAuth: [] }],
     tags: [
       { name: 'service', description: 'probes, metrics and discovery' },
-      { name: 'deployments', description: 'application API' },
-      { name: 'workflows', description: 'application API' },
+      { name: 'deployments', description: "the sample application's API (tenant-migrations/)" },
+      { name: 'workflows', description: "the sample application's API (tenant-migrations/)" },
       { name: 'tenants', description: 'admin API' },
+      { name: 'tiers', description: 'admin API: tiers and their quotas' },
       { name: 'backups', description: 'admin API: exports, backups and restores' },
       { name: 'jobs', description: 'admin API' },
       { name: 'migrations', description: 'admin API: fleet migrations' },
