@@ -69,7 +69,7 @@ for (const admin of ADMIN_KINDS) {
     };
     /** Runs one statement as the tenant, through the router, as the application would. */
     const asTenant = async (tenantId: string, text: string, values: unknown[] = []) =>
-      (await plane.tp.router!.forTenant(tenantId)).query(text, values);
+      (await plane.tp.router.forTenant(tenantId)).query(text, values);
     const notesOf = async (tenantId: string) =>
       (await asTenant(tenantId, 'SELECT tenant_id, body FROM notes ORDER BY body')).rows;
 
@@ -81,7 +81,7 @@ for (const admin of ADMIN_KINDS) {
       await admin.register(plane);
       await plane.tp.shards.add({ id: 'shard-own', serverId: 'pg-main' }, TEST_ACTOR);
       base = await plane.listen();
-      adminToken = await plane.tp.devIssuer!.mint({ admin: true });
+      adminToken = await plane.mint({ admin: true });
     });
     after(async () => {
       await plane?.close();
@@ -127,6 +127,18 @@ for (const admin of ADMIN_KINDS) {
       ]).catch((error: Error) => error);
       expect(foreign).to.be.instanceOf(Error);
       expect((await notesOf('beta')).map((row) => row.body)).to.deep.equal(['beta-1', 'beta-2']);
+    });
+
+    it('answers the sample application’s routes with 404 not_in_schema', async () => {
+      const token = await plane.mint({ tenantId: 'alpha' });
+      for (const [method, route, body] of [
+        ['POST', '/api/v1/deployments', { project_name: 'web', status: 'ready' }],
+        ['GET', '/api/v1/workflows', undefined],
+      ] as const) {
+        const answer = await callJson(base, token, method, route, body);
+        expect(answer.status, JSON.stringify(answer.body)).to.equal(404);
+        expect(answer.body.error.code).to.equal('not_in_schema');
+      }
     });
 
     it('reports usage without errors while the tiers still carry the sample application’s quotas', async () => {
@@ -186,12 +198,12 @@ for (const admin of ADMIN_KINDS) {
 
       // The routers hear of the change and carry the new quotas with their routes.
       for (let attempt = 0; ; attempt += 1) {
-        const limits = (await plane.tp.router!.forTenant('alpha')).limits;
+        const limits = (await plane.tp.router.forTenant('alpha')).limits;
         if (limits.quotas.some((quota) => quota.name === 'notes')) break;
         if (attempt > 200) throw new Error(`the router kept the old quotas: ${JSON.stringify(limits)}`);
         await new Promise((resolve) => setTimeout(resolve, 25));
       }
-      const db = await plane.tp.router!.forTenant('alpha');
+      const db = await plane.tp.router.forTenant('alpha');
       const insertNote = (body: string) =>
         insertWithinQuota(db, 'notes', {
           text: 'INSERT INTO notes (tenant_id, body) VALUES ($1, $2)',

@@ -1,5 +1,24 @@
-import { Router } from 'express';
+import { type ErrorRequestHandler, Router } from 'express';
+import { NotFoundError } from '../../errors.js';
 import { registerResource } from './resource-router.js';
+
+/** PostgreSQL's undefined_table: the tenant's schema has no such table. */
+const UNDEFINED_TABLE = '42P01';
+
+/**
+ * A tenant whose schema is a product's own (TENANT_MIGRATIONS_DIR) has none of the sample's tables: its
+ * requests to the sample's routes are 404 `not_in_schema`, not an internal error.
+ */
+const sampleTablesMissing: ErrorRequestHandler = (error, _req, _res, next) => {
+  next(
+    (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE
+      ? new NotFoundError(
+          "this tenant's schema has no table of the sample application's API (tenant-migrations/)",
+          'not_in_schema',
+        )
+      : error,
+  );
+};
 
 /**
  * The sample application's API under /api/v1 (deployments and workflows, on the sample tenant schema of
@@ -25,5 +44,6 @@ export function applicationApi(): Router {
       config: { kind: 'object', required: false, max: 65536 },
     },
   });
+  router.use(sampleTablesMissing);
   return router;
 }
