@@ -255,5 +255,26 @@ for (const admin of ADMIN_KINDS) {
       const alpha = await call('GET', '/tenants/alpha');
       expect(alpha.body.usage).to.include({ notes: 3 });
     });
+
+    it('moves a tenant from its shard to a database of its own with its rows', async () => {
+      const before = await notesOf('beta');
+      const moved = await call('PATCH', '/tenants/beta', { tier: 'enterprise' });
+      expect(moved.status, JSON.stringify(moved.body)).to.equal(202);
+      const moveJob = await job(moved.body.job_id);
+      expect(moveJob.state, JSON.stringify(moveJob)).to.equal('completed');
+      const beta = await call('GET', '/tenants/beta');
+      expect(beta.body.placement.kind).to.equal('dedicated');
+      expect(beta.body.usage).to.include({ invoices: 1 });
+      for (let attempt = 0; ; attempt += 1) {
+        const route = await plane.tp.router.forTenant('beta');
+        if (route.placement === 'dedicated') break;
+        if (attempt > 200) throw new Error('the router kept the shard route');
+        await new Promise((resolve) => setTimeout(resolve, 25));
+      }
+      expect(await notesOf('beta')).to.deep.equal(before);
+      expect((await notesOf('alpha')).map((row) => row.tenant_id)).to.satisfy((ids: string[]) =>
+        ids.every((id) => id === 'alpha'),
+      );
+    });
   });
 }
