@@ -146,17 +146,26 @@ const STATE_SQL = `SELECT
   to_regclass('public.deployments_region_idx') IS NOT NULL AS index,
   EXISTS (SELECT 1 FROM tenantplane.schema_migrations WHERE name = $1) AS recorded`;
 
-/** How a database's state differs from `expected`; undefined when it does not. */
-function stateProblem(
-  database: FleetDatabase,
-  state: MigrationState,
-  expected: MigrationState,
-): string | undefined {
+/** How a database's state differs from `expected`: nothing, or one line saying both. */
+function stateProblems(database: FleetDatabase, state: MigrationState, expected: MigrationState): string[] {
   const same =
     state.column === expected.column &&
     state.index === expected.index &&
     state.recorded === expected.recorded;
-  return same ? undefined : `${database.name}: ${JSON.stringify(state)}, wanted ${JSON.stringify(expected)}`;
+  return same ? [] : [`${database.name}: ${JSON.stringify(state)}, wanted ${JSON.stringify(expected)}`];
+}
+
+/** The problems `check` finds in each database, `concurrency` databases at a time. */
+async function problemsOf(
+  fleet: FleetDatabase[],
+  concurrency: number,
+  check: (database: FleetDatabase) => Promise<string[]>,
+): Promise<string[]> {
+  const problems: string[] = [];
+  await forEachLimit(fleet, concurrency, async (database) => {
+    problems.push(...(await check(database)));
+  });
+  return problems;
 }
 
 /**
@@ -169,12 +178,10 @@ export async function verifyAndReset(
   expected: MigrationState,
   concurrency: number,
 ): Promise<string[]> {
-  const problems: string[] = [];
-  await forEachLimit(fleet, concurrency, async (database) => {
-    await withClient(database.url, async (client) => {
+  return problemsOf(fleet, concurrency, (database) =>
+    withClient(database.url, async (client) => {
       const { rows } = await client.query<MigrationState>(STATE_SQL, [MIGRATION_NAME]);
-      const problem = stateProblem(database, rows[0]!, expected);
-      if (problem) problems.push(problem);
+      const problems = stateProblems(database, rows[0]!, expected);
       if (expected.column) {
         const { rows: counts } = await client.query<{ eu: string; total: string }>(
           `SELECT count(*) FILTER (WHERE region = 'eu')::text AS eu, count(*)::text AS total FROM deployments`,
@@ -186,9 +193,9 @@ export async function verifyAndReset(
       await client.query('ALTER TABLE deployments DROP COLUMN IF EXISTS region');
       await client.query('DELETE FROM tenantplane.schema_migrations WHERE name = $1', [MIGRATION_NAME]);
       await client.query('COMMIT');
-    });
-  });
-  return problems;
+      return problems;
+    }),
+  );
 }
 
 /** Only checks the state, changing nothing. */
@@ -197,13 +204,10 @@ export async function checkState(
   expected: MigrationState,
   concurrency: number,
 ): Promise<string[]> {
-  const problems: string[] = [];
-  await forEachLimit(fleet, concurrency, async (database) => {
+  return problemsOf(fleet, concurrency, async (database) => {
     const { rows } = await adminQuery<MigrationState>(database.name, STATE_SQL, [MIGRATION_NAME]);
-    const problem = stateProblem(database, rows[0]!, expected);
-    if (problem) problems.push(problem);
+    return stateProblems(database, rows[0]!, expected);
   });
-  return problems;
 }
 
 /** A checkpoint before each timed run, so none of them pays for the previous one's dirty pages. */
