@@ -6,9 +6,9 @@ import { rm, stat } from 'node:fs/promises';
 import path from 'node:path';
 import { dedicatedDatabaseName } from '../../src/ids.js';
 import { adminQuery, adminUrlFor, TEST_ACTOR } from '../../test/support/test-plane.js';
+import { type AdminName, type AdminPlane, inRoundOrder, managedRatio } from '../lib/admin-planes.js';
 import { log } from '../lib/log.js';
 import { pairedRatios } from '../lib/stats.js';
-import { type AdminName, type AdminPlane, inRoundOrder, managedRatio } from './admin-planes.js';
 import { binary, type Operation, operation, timed } from './children.js';
 import { fill } from './fill.js';
 

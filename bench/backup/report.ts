@@ -1,6 +1,6 @@
+import { type AdminName, MANAGED_TARGET } from '../lib/admin-planes.js';
 import { log } from '../lib/log.js';
 import { check, fixed, ratiosText, table, targetsTable } from '../lib/tables.js';
-import { type AdminName, MANAGED_TARGET } from './admin-planes.js';
 import { type SizeResult, STEPS, seconds } from './measure.js';
 
 /** Backup and restore over pg_dump and pg_restore, at most. */

@@ -7,10 +7,10 @@
 import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
+import { ADMIN_HELP, parseAdmins, withAdminPlanes } from '../lib/admin-planes.js';
 import { log } from '../lib/log.js';
 import { numberOption, parseFlags } from '../lib/options.js';
 import { resultFiles, writeJson } from '../lib/results.js';
-import { ADMIN_HELP, parseAdmins, withAdminPlanes } from './admin-planes.js';
 import { measure, type Settings } from './measure.js';
 import { report } from './report.js';
 

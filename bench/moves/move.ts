@@ -1,7 +1,7 @@
 /** One tier move of bench:moves, through the admin API while write loops run, and what became of the writes. */
 import { setTimeout as sleep } from 'node:timers/promises';
 import { RequestLoad, send } from '../../test/support/request-load.js';
-import type { AdminName } from '../backup/admin-planes.js';
+import type { AdminName } from '../lib/admin-planes.js';
 import { type DIRECTIONS, type Direction, type Side, TENANT, tenantRowsNow } from './side.js';
 
 export interface Settings {

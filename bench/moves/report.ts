@@ -1,5 +1,5 @@
 /** bench:moves' figures: medians per admin and direction, the managed/superuser ratios, the targets. */
-import { type AdminName, MANAGED_TARGET, managedRatio, ratioText } from '../backup/admin-planes.js';
+import { type AdminName, MANAGED_TARGET, managedRatio, ratioText } from '../lib/admin-planes.js';
 import { log } from '../lib/log.js';
 import { median } from '../lib/stats.js';
 import { check, fixed, table, targetsTable } from '../lib/tables.js';

@@ -7,7 +7,7 @@
 import os from 'node:os';
 import path from 'node:path';
 import { PACKAGE_ROOT } from '../../src/paths.js';
-import { ADMIN_HELP, inRoundOrder, parseAdmins, withAdminPlanes } from '../backup/admin-planes.js';
+import { ADMIN_HELP, inRoundOrder, parseAdmins, withAdminPlanes } from '../lib/admin-planes.js';
 import { log } from '../lib/log.js';
 import { numberOption, parseFlags } from '../lib/options.js';
 import { resultFiles, writeJson } from '../lib/results.js';

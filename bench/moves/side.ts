@@ -1,7 +1,7 @@
 /** bench:moves' side of one admin: its plane, the moving tenant seeded on the shard, its rows wherever it is. */
 import { DevIssuer } from '../../src/auth/dev-issuer.js';
 import { adminQuery } from '../../test/support/test-plane.js';
-import type { AdminPlane } from '../backup/admin-planes.js';
+import type { AdminPlane } from '../lib/admin-planes.js';
 
 export const TENANT = 'mover';
 export const SHARD = 'shard-one';

@@ -7,9 +7,9 @@
  */
 import { ADMIN_KINDS } from '../../test/support/managed-admin.js';
 import { createTestPlane } from '../../test/support/test-plane.js';
-import { cleanUpOnSignal, closeWithin, dropScope, once } from '../lib/cleanup.js';
-import { warn } from '../lib/log.js';
-import { fixed } from '../lib/tables.js';
+import { cleanUpOnSignal, closeWithin, dropScope, once } from './cleanup.js';
+import { warn } from './log.js';
+import { fixed } from './tables.js';
 
 export const ADMINS = ['superuser', 'managed'] as const;
 export type AdminName = (typeof ADMINS)[number];
