@@ -35,7 +35,7 @@ export async function insertWithinQuota<R extends pg.QueryResultRow>(
   // pool discard the connection, and a tenant at its quota would churn connections with every attempt.
   const outcome = await db.transaction(async (trx) => {
     await trx.query('SELECT pg_advisory_xact_lock($1, hashtext($2))', [QUOTA_LOCK_CLASS, db.tenantId]);
-    const usage = await measureUsage(trx, db.tenantId, quotas);
+    const usage = await measureUsage(trx, db.tenantId, quotas, { storage: false });
     for (const quota of quotas) {
       const used = usage[quota.name] ?? 0;
       if (quota.max !== null && used >= quota.max) return new QuotaExceededError(quota.name, quota.max, used);

@@ -35,12 +35,12 @@ const MAX_STATEMENTS = 256;
 
 /**
  * One statement measuring, for tenant `$1`, its rows in each of `counted` (every one a tenant table) as
- * `rows_<index>` and its storage over `tables` as `storage_bytes`: row sizes (pg_column_size of each row;
- * indexes excluded) rather than pg_database_size, so that a tenant on a shard and one in its own database
- * are measured alike.
+ * `rows_<index>` and, with `storage`, its storage over `tables` as `storage_bytes`: row sizes
+ * (pg_column_size of each row; indexes excluded) rather than pg_database_size, so that a tenant on a
+ * shard and one in its own database are measured alike.
  */
-export function usageStatement(tables: string[], counted: string[]): string {
-  const key = `${tables.join(',')}|${counted.join(',')}`;
+export function usageStatement(tables: string[], counted: string[], storage = true): string {
+  const key = `${storage ? tables.join(',') : '-'}|${counted.join(',')}`;
   let text = statements.get(key);
   if (text === undefined) {
     const table = (name: string) => `public.${quoteIdent(name)}`;
@@ -50,8 +50,8 @@ export function usageStatement(tables: string[], counted: string[]): string {
     const sizes = tables.map(
       (name) => `(SELECT coalesce(sum(pg_column_size(r.*)), 0) FROM ${table(name)} r WHERE tenant_id = $1)`,
     );
-    const storage = `(${sizes.length > 0 ? sizes.join('\n   + ') : '0'})::bigint AS storage_bytes`;
-    text = `SELECT ${[...counts, storage].join(',\n  ')}`;
+    const size = `(${sizes.length > 0 ? sizes.join('\n   + ') : '0'})::bigint AS storage_bytes`;
+    text = `SELECT ${[...counts, ...(storage ? [size] : [])].join(',\n  ')}`;
     if (statements.size >= MAX_STATEMENTS) statements.clear();
     statements.set(key, text);
   }
@@ -59,14 +59,17 @@ export function usageStatement(tables: string[], counted: string[]): string {
 }
 
 /**
- * Measures a tenant's use of `quotas`, acting as the tenant (the caller's session or transaction). Only
- * tables the schema has are read: a quota counting rows of a table it does not have measures 0.
+ * Measures a tenant's use of `quotas`, acting as the tenant (the caller's session or transaction), and its
+ * storage unless `storage` is false and no quota counts it (reading every row of the tenant is the costly
+ * part). Only tables the schema has are read: a quota counting rows of a table it does not have measures 0.
  */
 export async function measureUsage(
   db: UsageQueryable,
   tenantId: string,
   quotas: readonly TierQuota[],
+  options: { storage?: boolean } = {},
 ): Promise<TenantUsage> {
+  const storage = options.storage !== false || quotas.some((quota) => quota.counts === STORAGE_QUOTA);
   const tables = (await db.query(TENANT_TABLES_SQL, [])).rows.map((row) => row.name as string);
   const present = new Set(tables);
   const counted = [
@@ -74,7 +77,10 @@ export async function measureUsage(
       quotas.map(countedTable).filter((name): name is string => name !== undefined && present.has(name)),
     ),
   ];
-  const [row = {}] = (await db.query(usageStatement(tables, counted), [tenantId])).rows;
+  const [row = {}] =
+    counted.length > 0 || storage
+      ? (await db.query(usageStatement(tables, counted, storage), [tenantId])).rows
+      : [];
   const usage: TenantUsage = {};
   for (const quota of quotas) {
     const table = countedTable(quota);
@@ -86,7 +92,7 @@ export async function measureUsage(
           ? Number(row[`rows_${counted.indexOf(table)}`])
           : 0;
   }
-  usage[STORAGE_QUOTA] = Number(row.storage_bytes);
+  if (storage) usage[STORAGE_QUOTA] = Number(row.storage_bytes);
   return usage;
 }
 
