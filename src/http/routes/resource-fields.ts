@@ -1,7 +1,7 @@
 import { InvalidInputError } from '../../errors.js';
 import { assertStorable } from '../json-input.js';
 
-/** How one writable column of an application resource is checked. */
+/** How one writable column of a resource of the sample application (application-api.ts) is checked. */
 export interface FieldSpec {
   kind: 'text' | 'status' | 'url' | 'object';
   required: boolean;

@@ -27,7 +27,8 @@ function rowId(req: Request): string {
 }
 
 /**
- * CRUD for one application resource, registered on `router` under `path` (flat, not a nested router:
+ * CRUD for one resource of the sample application (application-api.ts: deployments and workflows on the
+ * sample schema of tenant-migrations/), registered on `router` under `path` (flat, not a nested router:
  * every layer costs on the hot path). Every statement filters on the tenant's id besides the row-level
  * security that enforces it, and another tenant's row id is indistinguishable from a missing one (404).
  */
