@@ -14,7 +14,7 @@ describe('tier moves on BullMQ workers', function () {
   let workers: { close(): Promise<void> };
 
   async function admin(method: string, path: string, body?: unknown) {
-    return send(base, method, path, await plane.tp.devIssuer!.mint({ admin: true }), body);
+    return send(base, method, path, await plane.mint({ admin: true }), body);
   }
 
   before(async () => {

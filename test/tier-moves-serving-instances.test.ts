@@ -163,7 +163,7 @@ describe('tier moves wait for every serving instance', function () {
         await plane.listen(),
         `http://127.0.0.1:${(otherServer.address() as { port: number }).port}`,
       ];
-      const token = await plane.tp.devIssuer!.mint({ tenantId: 'waiter' });
+      const token = await plane.mint({ tenantId: 'waiter' });
       const rows = await rowsIn(shardDb());
       const traffic = bases.map((base, index) => {
         const one = new Traffic(base, token);

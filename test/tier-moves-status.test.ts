@@ -36,7 +36,7 @@ for (const adminKind of ADMIN_KINDS) {
     it('refuses a statement on a handle taken before the tenant was paused, and serves it again after', async () => {
       // On the shard, where the tests before leave it; moved there when this test runs alone.
       await fixture.moverOn('starter');
-      const router = fixture.plane.tp.router!;
+      const router = fixture.plane.tp.router;
       const handle = await router.forTenant('mover');
       await handle.query('SELECT 1');
       await fixture.plane.tp.catalog.updateTenant('mover', { status: 'moving' });

@@ -149,8 +149,8 @@ export function moverPlane(adminKind: AdminKind, moverTier = 'starter'): MoverPl
     );
     fixture.neighbourBefore = await fixture.neighbourRows();
     fixture.base = await plane.listen();
-    fixture.token = await plane.tp.devIssuer!.mint({ tenantId: 'mover' });
-    fixture.adminToken = await plane.tp.devIssuer!.mint({ admin: true });
+    fixture.token = await plane.mint({ tenantId: 'mover' });
+    fixture.adminToken = await plane.mint({ admin: true });
   });
 
   after(async () => {
