@@ -155,6 +155,14 @@ export function remoteVerifier(
   });
 }
 
+let keys: Promise<[TestKey, TestKey, TestKey]> | undefined;
+
+/** rsa, ec and forgedRsa (see IdentityProvider): made once a run, since RSA keys take a while to generate. */
+function testKeys(): Promise<[TestKey, TestKey, TestKey]> {
+  keys ??= Promise.all([makeKey('RS256', 'rsa-1'), makeKey('ES256', 'ec-1'), makeKey('RS256', 'rsa-1')]);
+  return keys;
+}
+
 /** The provider as a describe block uses it: its keys, and servers that are closed after each test. */
 export interface IdentityProvider {
   rsa: TestKey;
@@ -182,11 +190,7 @@ export function fakeIdentityProvider(): IdentityProvider {
   } as IdentityProvider;
 
   before(async () => {
-    [provider.rsa, provider.ec, provider.forgedRsa] = await Promise.all([
-      makeKey('RS256', 'rsa-1'),
-      makeKey('ES256', 'ec-1'),
-      makeKey('RS256', 'rsa-1'),
-    ]);
+    [provider.rsa, provider.ec, provider.forgedRsa] = await testKeys();
   });
 
   afterEach(async () => {
