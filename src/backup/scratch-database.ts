@@ -8,8 +8,8 @@ import {
   dropDatabaseIfExists,
   withAdminClient,
 } from '../provisioning/admin-connection.js';
-import { tenantBoundUrl } from '../tenant-session/tenant-binding.js';
 import { TENANT_LEDGER } from '../provisioning/tenant-database.js';
+import { tenantBoundUrl } from '../tenant-session/tenant-binding.js';
 
 export interface ScratchDatabase {
   name: string;

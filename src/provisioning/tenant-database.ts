@@ -3,8 +3,8 @@ import { serverClientConfig } from '../catalog/connection-config.js';
 import { quoteIdent } from '../ids.js';
 import { type MigrateResult, migrateDatabase } from '../migrations/database-migrator.js';
 import { loadMigrations } from '../migrations/migration-source.js';
-import { withAdminClient } from './admin-connection.js';
 import { tenantBoundUrl } from '../tenant-session/tenant-binding.js';
+import { withAdminClient } from './admin-connection.js';
 
 /** Where each tenant database records its applied migrations (a schema the application role cannot use). */
 export const TENANT_LEDGER = { schema: 'tenantplane', table: 'schema_migrations' } as const;

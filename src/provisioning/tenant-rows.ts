@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import { quoteIdent } from '../ids.js';
-import { tenantTables } from './tenant-database.js';
 import { inTenantTransaction } from '../tenant-session/tenant-transaction.js';
+import { tenantTables } from './tenant-database.js';
 
 /** Deletes one tenant's rows from every tenant table of a database, in one transaction. */
 export async function deleteTenantRows(client: pg.Client, tenantId: string): Promise<number> {
