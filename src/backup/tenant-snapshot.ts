@@ -1,7 +1,7 @@
 import type { Readable } from 'node:stream';
 import pg from 'pg';
-import { to as copyTo } from 'pg-copy-streams';
 import { assertSlug, quoteIdent } from '../ids.js';
+import { copyOut } from '../postgres/copy-out.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { TENANT_LEDGER, tenantTables } from '../provisioning/tenant-database.js';
 import { inTenantTransaction } from '../tenant-session/tenant-transaction.js';
@@ -77,7 +77,7 @@ export async function withTenantSnapshot<T>(
               format === 'text'
                 ? `COPY (${select}) TO STDOUT`
                 : `COPY (SELECT row_to_json(r) FROM (${select}) r) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
-            return client.query(copyTo(sql));
+            return copyOut(client, sql);
           },
         });
       },

@@ -1,8 +1,9 @@
 import { Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import pg from 'pg';
-import { from as copyFrom, to as copyTo } from 'pg-copy-streams';
+import { from as copyFrom } from 'pg-copy-streams';
 import { assertSlug } from '../ids.js';
+import { copyOut } from '../postgres/copy-out.js';
 import type { TableLayout } from './table-layout.js';
 
 /**
@@ -24,7 +25,7 @@ export async function streamRows(
   intoSql: string,
   onRows?: (rows: number) => void,
 ): Promise<number> {
-  const out = source.query(copyTo(`COPY (${selectSql}) TO STDOUT`));
+  const out = copyOut(source, `COPY (${selectSql}) TO STDOUT`);
   const into = target.query(copyFrom(`COPY ${intoSql} FROM STDIN`));
   if (onRows) await pipeline(out, rowCounter(onRows), into);
   else await pipeline(out, into);
