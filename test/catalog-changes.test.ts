@@ -190,7 +190,8 @@ describe('catalog change channel', function () {
       (
         await adminQuery<{ past: boolean }>(
           controlDb(),
-          `SELECT catalog_xmin > $2::xid8 AS past FROM instances WHERE id = $1`,
+          `SELECT pg_visible_in_snapshot($2::xid8, catalog_snapshot) AND catalog_xmin > $2::xid8 AS past
+             FROM instances WHERE id = $1`,
           [other.registry.id, xid],
         )
       ).rows[0]?.past === true;

@@ -1,11 +1,18 @@
 import { randomUUID } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
+import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
 import type { TenantplaneError } from '../src/errors.js';
 import { TenantMover, type TenantMoverOptions } from '../src/moves/tenant-mover.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
-import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import {
+  adminQuery,
+  adminUrlFor,
+  createTestPlane,
+  TEST_ACTOR,
+  type TestPlane,
+} from './support/test-plane.js';
 import { expectedRows, Traffic, tenantRowsIn } from './support/traffic.js';
 
 describe('tier moves wait for every serving instance', function () {
@@ -194,6 +201,27 @@ describe('tier moves wait for every serving instance', function () {
       proxy.release();
       otherServer.closeAllConnections();
       await new Promise((resolve) => otherServer.close(resolve));
+    }
+  });
+
+  it('is confirmed while a long transaction runs elsewhere on the control database’s server', async () => {
+    await waiterOn('starter');
+    // A transaction with an xid, open on another database of the same server (a backup's snapshot, a
+    // fleet migration's lock wait): it holds the server's oldest running xid back for as long as it runs.
+    const other = `${plane.prefix}_long_runner`;
+    await adminQuery('postgres', `CREATE DATABASE "${other}"`);
+    const long = new pg.Client({ connectionString: adminUrlFor(other) });
+    await long.connect();
+    try {
+      await long.query('BEGIN');
+      await long.query('SELECT pg_current_xact_id()');
+      const result = await mover({ confirmTimeoutMs: 5000 }).move('waiter', 'enterprise', TEST_ACTOR);
+      expect(result.moved).to.equal(true);
+      expect(result.confirm_ms).to.be.below(5000);
+    } finally {
+      await long.query('ROLLBACK').catch(() => {});
+      await long.end();
+      await adminQuery('postgres', `DROP DATABASE IF EXISTS "${other}"`);
     }
   });
 });

@@ -51,7 +51,7 @@ export interface TenantDirectoryOptions {
   /** How long a catalog lookup may take before it fails with 503 `catalog_unavailable`, in ms. Default 2000. */
   lookupTimeoutMs?: number;
   /**
-   * This process's registration in `instances`. With it the directory publishes `instances.catalog_xmin`,
+   * This process's registration in `instances`. With it the directory publishes `instances.catalog_snapshot`,
    * which tier moves wait for, and keeps serving the routes it has while the catalog cannot be reached
    * for as long as the lease certainly holds. Without it (standalone use) neither happens.
    */
@@ -85,12 +85,19 @@ const MAX_LOOKUP_ATTEMPTS = 5;
 /** After a failed lookup, tenants with a route to fall back on skip the catalog this long. */
 const CATALOG_DOWN_MS = 1000;
 const CONNECT_TIMEOUT_MS = 2000;
-const SNAPSHOT_XMIN_SQL = 'SELECT pg_snapshot_xmin(pg_current_snapshot())::text AS xmin';
-const PUBLISH_SQL = `UPDATE instances SET catalog_xmin = $1::xid8
-  WHERE id = $2 AND (catalog_xmin IS NULL OR catalog_xmin < $1::xid8)`;
-/** The same through knex, whose bindings are `?`. */
-const PUBLISH_SQL_KNEX = `UPDATE instances SET catalog_xmin = ?::xid8
-  WHERE id = ? AND (catalog_xmin IS NULL OR catalog_xmin < ?::xid8)`;
+const SNAPSHOT_SQL = 'SELECT pg_current_snapshot()::text AS snapshot';
+/**
+ * Publishes a snapshot S as the instance's confirmation: every transaction S sees as completed is reflected
+ * in its routing. Only ever forward (a snapshot taken later has an xmax at least as high). `catalog_xmin`,
+ * S's xmin, is what instances of the version before read.
+ */
+const PUBLISH_SQL = `UPDATE instances
+    SET catalog_snapshot = $1::pg_snapshot,
+        catalog_xmin = GREATEST(catalog_xmin, pg_snapshot_xmin($1::pg_snapshot))
+  WHERE id = $2
+    AND (catalog_snapshot IS NULL OR pg_snapshot_xmax(catalog_snapshot) <= pg_snapshot_xmax($1::pg_snapshot))`;
+/** The same through knex, whose bindings are `?`: the snapshot, the snapshot, the id, the snapshot. */
+const PUBLISH_SQL_KNEX = PUBLISH_SQL.replaceAll('$1', '?').replace('$2', '?');
 
 /**
  * Catalog lookups for the router, cached, and invalidated in every process by the catalog's NOTIFY as soon
@@ -102,7 +109,7 @@ const PUBLISH_SQL_KNEX = `UPDATE instances SET catalog_xmin = ?::xid8
  * cannot linger), nothing cached so far is served without asking the catalog again, lookups are cached for
  * `fallbackTtlMs` only, and a new connection is tried in the background.
  *
- * With a lease it publishes `instances.catalog_xmin` (see #liveRound and #degradedRound for why each value
+ * With a lease it publishes `instances.catalog_snapshot` (see #liveRound and #degradedRound for why each value
  * is safe), and when a lookup cannot reach the catalog it answers from the last route it had, but only
  * while `lease.validUntil()` is ahead: until then a move still waits for this instance.
  *
@@ -135,10 +142,10 @@ export class TenantDirectory extends EventEmitter<{
   /** The connection being opened, destroyed if the directory closes meanwhile. */
   #opening: Listener | undefined;
   #connecting: Promise<void> | undefined;
-  /** The xmin the live channel read in its last round, published in the next one. */
-  #liveXmin: string | undefined;
-  /** The xmin read while degraded, and when; published once every entry older than that has expired. */
-  #degradedRead: { xmin: string; at: number } | undefined;
+  /** The snapshot the live channel read in its last round, published in the next one. */
+  #liveSnapshot: string | undefined;
+  /** The snapshot read while degraded, and when; published once every entry older than it has expired. */
+  #degradedRead: { snapshot: string; at: number } | undefined;
   #catalogDownUntil = 0;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
@@ -249,7 +256,7 @@ export class TenantDirectory extends EventEmitter<{
   /**
    * A kept route may stand in for the catalog only while a move still waits for this instance: until its
    * lease could have lapsed. Every kept route is consistent with what this instance last published (entries
-   * older than a published degraded-mode xmin are dropped before it is published, see #degradedRound).
+   * older than a published degraded-mode snapshot are dropped before it is published, see #degradedRound).
    */
   #leaseHolds(): boolean {
     return this.#lease !== undefined && this.#lease.validUntil() > performance.now();
@@ -316,27 +323,31 @@ export class TenantDirectory extends EventEmitter<{
   }
 
   /**
-   * One round trip on the live channel: reads the current snapshot's xmin, and publishes the xmin read in
-   * the round before.
+   * One round trip on the live channel: reads the current snapshot, and publishes the snapshot read in the
+   * round before.
    *
-   * Why that value is safe: every transaction with an xid below xmin X had ended when X was read, so a
-   * tenant change among them had committed and signalled this LISTEN backend by then (the signal follows
+   * Why that value is safe: every transaction a snapshot S sees as completed had ended when S was read, so
+   * a tenant change among them had committed and signalled this LISTEN backend by then (the signal follows
    * the commit within microseconds). PostgreSQL sends pending notifications before ReadyForQuery, and pg
    * emits `notification` (which invalidates synchronously) as it parses them, before the query's answer.
    * A whole round later, after the next round trip's answer, every such notification has therefore been
    * handled here: each changed tenant's entry is gone, its in-flight lookups will be asked again, and the
-   * router re-checks the handles it gave out. Publishing X only after that answer (not inside the same
+   * router re-checks the handles it gave out. Publishing S only after that answer (not inside the same
    * round trip) keeps notifications still on the wire out of the claim.
+   *
+   * A snapshot rather than its xmin: a move waits for the pausing transaction to be visible in it, which a
+   * long transaction elsewhere on the server (a backup's snapshot, say) does not hold back as it holds back
+   * the server's oldest running xid.
    */
   async #liveRound(listener: Listener): Promise<void> {
     try {
       const { rows } = await within(
-        listener.client.query<{ xmin: string }>(SNAPSHOT_XMIN_SQL),
+        listener.client.query<{ snapshot: string }>(SNAPSHOT_SQL),
         this.#timeoutMs,
         'change channel round trip',
       );
-      const previous = this.#liveXmin;
-      this.#liveXmin = rows[0]!.xmin;
+      const previous = this.#liveSnapshot;
+      this.#liveSnapshot = rows[0]!.snapshot;
       if (this.#lease && previous !== undefined && this.#listener === listener) {
         await within(
           listener.client.query(PUBLISH_SQL, [previous, this.#lease.id]),
@@ -350,10 +361,10 @@ export class TenantDirectory extends EventEmitter<{
   }
 
   /**
-   * While degraded (with a lease): read an xmin X on the catalog's pool, and once `fallbackTtlMs` has
+   * While degraded (with a lease): read a snapshot X on the catalog's pool, and once `fallbackTtlMs` has
    * passed, publish it.
    *
-   * Why that value is safe: every change with an xid below X had committed when X was read, so any catalog
+   * Why that value is safe: every change X sees as completed had committed when X was read, so any catalog
    * query sent after that read sees it. An entry is fresh for at most `fallbackTtlMs` from when its query
    * was sent (entries of the live era stopped being fresh when the channel degraded), so once that long has
    * passed every fresh entry was read after X. Before publishing, routes kept for a catalog outage that
@@ -368,7 +379,12 @@ export class TenantDirectory extends EventEmitter<{
         if (this.#channel !== 'degraded') return;
         this.#forgetReadBefore(read.at);
         await within(
-          this.#catalog.knex.raw(PUBLISH_SQL_KNEX, [read.xmin, this.#lease.id, read.xmin]),
+          this.#catalog.knex.raw(PUBLISH_SQL_KNEX, [
+            read.snapshot,
+            read.snapshot,
+            this.#lease.id,
+            read.snapshot,
+          ]),
           this.#timeoutMs,
           'catalog confirmation',
         );
@@ -376,13 +392,13 @@ export class TenantDirectory extends EventEmitter<{
       }
       if (!this.#degradedRead && this.#channel === 'degraded') {
         const result = await within(
-          this.#catalog.knex.raw<{ rows: { xmin: string }[] }>(SNAPSHOT_XMIN_SQL),
+          this.#catalog.knex.raw<{ rows: { snapshot: string }[] }>(SNAPSHOT_SQL),
           this.#timeoutMs,
           'catalog snapshot',
         );
         // Taken after the answer arrived, so any query sent from now on was sent after X was read.
         if (this.#channel === 'degraded')
-          this.#degradedRead = { xmin: result.rows[0]!.xmin, at: performance.now() };
+          this.#degradedRead = { snapshot: result.rows[0]!.snapshot, at: performance.now() };
       }
     } catch (error) {
       this.#logger.debug({ err: error }, 'catalog confirmation while degraded failed; retrying');
@@ -435,9 +451,9 @@ export class TenantDirectory extends EventEmitter<{
     try {
       await within(client.connect(), CONNECT_TIMEOUT_MS, 'change channel connect');
       await within(client.query(`LISTEN ${TENANT_CHANGED_CHANNEL}`), this.#timeoutMs, 'LISTEN');
-      // The first xmin right away, so the first confirmation goes out one round from now.
+      // The first snapshot right away, so the first confirmation goes out one round from now.
       const { rows } = await within(
-        client.query<{ xmin: string }>(SNAPSHOT_XMIN_SQL),
+        client.query<{ snapshot: string }>(SNAPSHOT_SQL),
         this.#timeoutMs,
         'change channel round trip',
       );
@@ -446,7 +462,7 @@ export class TenantDirectory extends EventEmitter<{
         return;
       }
       this.#listener = listener;
-      this.#liveXmin = rows[0]!.xmin;
+      this.#liveSnapshot = rows[0]!.snapshot;
       this.#degradedRead = undefined;
       this.#channel = 'live';
       // Anything cached before the LISTEN took effect may have missed a notification.
@@ -469,7 +485,7 @@ export class TenantDirectory extends EventEmitter<{
     listener.destroy();
     if (this.#listener !== listener) return;
     this.#listener = undefined;
-    this.#liveXmin = undefined;
+    this.#liveSnapshot = undefined;
     if (this.#closed) return;
     this.#channel = 'degraded';
     this.#newEra(true);

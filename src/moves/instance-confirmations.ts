@@ -13,8 +13,9 @@ export interface ConfirmationWait {
 const LIVE_SERVE = `kind = 'serve' AND heartbeat_at + lease_ms * interval '1 millisecond' > now()`;
 
 /**
- * Waits until every live serving instance has confirmed a catalog transaction: its `catalog_xmin` (every
- * tenant change of a transaction below it is reflected in what it routes) is past `xid`. An instance whose
+ * Waits until every live serving instance has confirmed a catalog transaction: `xid` is visible in its
+ * `catalog_snapshot` (every tenant change of a transaction visible there is reflected in what it routes),
+ * or below its `catalog_xmin` (all an instance of the version before publishes). An instance whose
  * lease lapses meanwhile is no longer waited for: it has stopped serving what it could not re-check. With
  * no live serving instance the wait is over at once.
  *
@@ -31,9 +32,11 @@ export async function waitForConfirmations(
   for (;;) {
     const { rows } = await knex.raw<{ rows: { id: string; host: string; pid: number }[] }>(
       `SELECT id, host, pid FROM instances
-        WHERE ${LIVE_SERVE} AND (catalog_xmin IS NULL OR catalog_xmin <= ?::xid8)
+        WHERE ${LIVE_SERVE}
+          AND NOT coalesce(pg_visible_in_snapshot(?::xid8, catalog_snapshot), false)
+          AND NOT coalesce(catalog_xmin > ?::xid8, false)
         ORDER BY started_at`,
-      [xid],
+      [xid, xid],
     );
     waitedFor ??= rows.length;
     if (rows.length === 0) return { waitedMs: Math.round(performance.now() - started), waitedFor };
