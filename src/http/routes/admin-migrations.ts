@@ -49,7 +49,7 @@ function runOptions(req: Request): FleetRunOptions {
   };
 }
 
-/** Fleet migration status and runs, and job status, under /admin/v1. */
+/** What the fleet migration and job routes read, queue and record. */
 export interface AdminMigrationsDeps {
   migrations: Pick<FleetMigrations, 'status'>;
   jobs: Pick<JobQueue, 'enqueue' | 'find'>;
@@ -58,6 +58,7 @@ export interface AdminMigrationsDeps {
   backups: { requests: Pick<BackupRequests, 'jobById'> };
 }
 
+/** Fleet migration status and runs, and job status, under /admin/v1. */
 export function adminMigrationsApi(tp: AdminMigrationsDeps): Router {
   const router = Router();
 

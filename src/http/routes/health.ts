@@ -10,13 +10,7 @@ import type { Lifecycle } from '../../plane/services.js';
 /** How long `/ready` waits for the control database to answer before calling it unreachable, in ms. */
 const CONTROL_DATABASE_TIMEOUT_MS = 2000;
 
-/**
- * `/health`: the process is up. `/ready`: it can serve: the control database answers, or (a serving
- * instance) its lease still holds (Redis being down, the catalog's change channel not being known to be
- * alive, or the control database out of reach within the lease only make it `degraded`, see below). Once
- * shutdown has begun it answers 503, so load balancers stop sending.
- */
-
+/** What `/ready` looks at. */
 export interface HealthSources {
   lifecycle: Readonly<Lifecycle>;
   knex: Knex;
@@ -29,6 +23,12 @@ export interface HealthSources {
   rateLimiter?: Pick<TenantRateLimiter, 'mode'> | undefined;
 }
 
+/**
+ * `/health`: the process is up. `/ready`: it can serve: the control database answers, or (a serving
+ * instance) its lease still holds (Redis being down, the catalog's change channel not being known to be
+ * alive, or the control database out of reach within the lease only make it `degraded`, see below). Once
+ * shutdown has begun it answers 503, so load balancers stop sending.
+ */
 export function healthRoutes(tp: HealthSources): Router {
   const router = Router();
   router.get('/health', (_req, res) => {
