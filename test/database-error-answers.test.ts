@@ -1,0 +1,209 @@
+import { randomBytes } from 'node:crypto';
+import { createServer, type Server } from 'node:http';
+import net from 'node:net';
+import { expect } from 'chai';
+import express from 'express';
+import type { Knex } from 'knex';
+import pg from 'pg';
+import { connectControlDatabase } from '../src/catalog/control-database.js';
+import { errorHandler } from '../src/http/error-handler.js';
+import { listen } from '../src/http/listen.js';
+import { createLogger } from '../src/logging/logger.js';
+import { MigrationFailedError } from '../src/migrations/database-migrator.js';
+import { rejection } from './support/async-helpers.js';
+import { freePort } from './support/free-port.js';
+import { callJson } from './support/http-client.js';
+import { logSink } from './support/log-sink.js';
+import { adminQuery, adminUrlFor } from './support/test-plane.js';
+
+/** A pg client on the test PostgreSQL (or `url`) whose 'error' events the test does not care about. */
+async function connected(url = adminUrlFor('postgres')): Promise<pg.Client> {
+  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+  client.on('error', () => {});
+  await client.connect();
+  return client;
+}
+
+describe('HTTP answers to a database that went away', () => {
+  const { lines: logLines, stream: sink } = logSink();
+  let server: Server;
+  let base: string;
+  /** What the one route of the app throws. */
+  let failure: () => Promise<unknown>;
+  const limitedRole = `tp_limited_${randomBytes(4).toString('hex')}`;
+  const limitedPassword = randomBytes(12).toString('hex');
+  let limitedUrl: string;
+  const knexes: Knex[] = [];
+
+  before(async () => {
+    const app = express();
+    app.get('/fail', async (_req, _res, next) => {
+      try {
+        await failure();
+        next(new Error('the route was meant to fail'));
+      } catch (error) {
+        next(error);
+      }
+    });
+    app.use(errorHandler(createLogger('warn', sink)));
+    server = await listen(createServer(app), 0, '127.0.0.1');
+    base = `http://127.0.0.1:${(server.address() as { port: number }).port}`;
+    // A role that may hold no session at all: every login is refused with 53300, like a full server.
+    await adminQuery(
+      'postgres',
+      `CREATE ROLE ${limitedRole} LOGIN CONNECTION LIMIT 0 PASSWORD '${limitedPassword}'`,
+    );
+    const url = new URL(adminUrlFor('postgres'));
+    url.username = limitedRole;
+    url.password = limitedPassword;
+    limitedUrl = url.toString();
+  });
+
+  after(async () => {
+    for (const knex of knexes) await knex.destroy();
+    server?.closeAllConnections();
+    await new Promise((resolve) => server?.close(resolve));
+    await adminQuery('postgres', `DROP ROLE IF EXISTS ${limitedRole}`);
+  });
+
+  /** The app's answer when its route throws what `cause` rejects with. */
+  async function answerTo(cause: () => Promise<unknown>) {
+    const error = await rejection(cause());
+    failure = () => Promise.reject(error);
+    const answer = await callJson(base, undefined, 'GET', '/fail');
+    return {
+      status: answer.status,
+      code: answer.body?.error?.code as string | undefined,
+      retryAfter: answer.headers.get('retry-after'),
+    };
+  }
+
+  function controlKnex(url: string): Knex {
+    const knex = connectControlDatabase(url, 2);
+    knexes.push(knex);
+    return knex;
+  }
+
+  it('answers 503 database_unavailable, with Retry-After, for a session terminated mid-statement (57P01)', async () => {
+    const client = await connected();
+    let terminated: unknown;
+    try {
+      terminated = await rejection(client.query('SELECT pg_terminate_backend(pg_backend_pid())'));
+    } finally {
+      await client.end().catch(() => {});
+    }
+    expect(await answerTo(() => Promise.reject(terminated))).to.deep.equal({
+      status: 503,
+      code: 'database_unavailable',
+      retryAfter: '1',
+    });
+    // The original error is kept as the cause, and logged with it.
+    expect(logLines.at(-1)).to.include('terminating connection due to administrator command');
+    // Also when one of tenantplane's own 500s wraps it: a migration (of a tenant being created) lost its session.
+    const migration = new MigrationFailedError('0002_example', ['0001_example'], terminated);
+    expect(await answerTo(() => Promise.reject(migration))).to.deep.equal({
+      status: 503,
+      code: 'database_unavailable',
+      retryAfter: '1',
+    });
+    expect(
+      await answerTo(() => Promise.reject(new MigrationFailedError('0002_example', [], new Error('syntax')))),
+    ).to.deep.equal({ status: 500, code: 'migration_failed', retryAfter: null });
+  });
+
+  it('answers 503 database_unavailable for a refused connection and for a connection cut without a code', async () => {
+    const closedPort = await freePort();
+    expect(
+      await answerTo(() => connected(`postgres://postgres@127.0.0.1:${closedPort}/postgres`)),
+    ).to.deep.equal({ status: 503, code: 'database_unavailable', retryAfter: '1' });
+
+    // A server that accepts and hangs up: pg's "Connection terminated unexpectedly" carries no code.
+    const hangUp = net.createServer((socket) => socket.destroy());
+    await new Promise<void>((resolve) => hangUp.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (hangUp.address() as { port: number }).port;
+      const error = await rejection(connected(`postgres://postgres@127.0.0.1:${port}/postgres`));
+      expect((error as Error).message).to.equal('Connection terminated unexpectedly');
+      expect(await answerTo(() => Promise.reject(error))).to.deep.equal({
+        status: 503,
+        code: 'database_unavailable',
+        retryAfter: '1',
+      });
+    } finally {
+      hangUp.close();
+    }
+
+    // Class 08 (connection_exception) as a whole, e.g. 08006 connection_failure.
+    const lost = Object.assign(new pg.DatabaseError('connection failure', 0, 'error'), { code: '08006' });
+    expect(await answerTo(() => Promise.reject(lost))).to.deep.equal({
+      status: 503,
+      code: 'database_unavailable',
+      retryAfter: '1',
+    });
+  });
+
+  it('answers 503 database_busy for a server with no free connection slot (53300)', async () => {
+    const error = await rejection(connected(limitedUrl));
+    expect((error as { code?: string }).code).to.equal('53300');
+    expect(await answerTo(() => Promise.reject(error))).to.deep.equal({
+      status: 503,
+      code: 'database_busy',
+      retryAfter: '1',
+    });
+  });
+
+  it('answers catalog_unavailable / catalog_busy when the control database is what went away, and drops that connection', async () => {
+    const knex = controlKnex(adminUrlFor('postgres'));
+    expect(await answerTo(() => knex.raw('SELECT pg_terminate_backend(pg_backend_pid())'))).to.deep.equal({
+      status: 503,
+      code: 'catalog_unavailable',
+      retryAfter: '1',
+    });
+    // The same in a transaction.
+    expect(
+      await answerTo(() =>
+        knex.transaction((trx) => trx.raw('SELECT pg_terminate_backend(pg_backend_pid())')),
+      ),
+    ).to.deep.equal({ status: 503, code: 'catalog_unavailable', retryAfter: '1' });
+    // The dead connections were discarded: the next statements get live ones.
+    for (let i = 0; i < 3; i++) {
+      expect((await knex.raw('SELECT 1 AS one')).rows).to.deep.equal([{ one: 1 }]);
+    }
+
+    const closedPort = await freePort();
+    const unreachable = controlKnex(`postgres://postgres@127.0.0.1:${closedPort}/postgres`);
+    expect(await answerTo(() => unreachable.raw('SELECT 1'))).to.deep.equal({
+      status: 503,
+      code: 'catalog_unavailable',
+      retryAfter: '1',
+    });
+    expect(await answerTo(() => controlKnex(limitedUrl).raw('SELECT 1'))).to.deep.equal({
+      status: 503,
+      code: 'catalog_busy',
+      retryAfter: '1',
+    });
+  });
+
+  it('still answers 500 for a statement that failed on a healthy connection', async () => {
+    const client = await connected();
+    try {
+      expect(await answerTo(() => client.query('SELEC 1'))).to.deep.equal({
+        status: 500,
+        code: 'internal_error',
+        retryAfter: null,
+      });
+      expect(await answerTo(() => client.query('SELECT 1 / 0'))).to.deep.equal({
+        status: 500,
+        code: 'internal_error',
+        retryAfter: null,
+      });
+    } finally {
+      await client.end();
+    }
+    expect(await answerTo(() => Promise.reject(new TypeError('a bug')))).to.deep.equal({
+      status: 500,
+      code: 'internal_error',
+      retryAfter: null,
+    });
+  });
+});
