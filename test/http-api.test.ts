@@ -1,69 +1,18 @@
 import http from 'node:http';
 import { expect } from 'chai';
 import { SignJWT } from 'jose';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { type ApiTenants, openApiTenants, type Row } from './support/api-tenants.js';
+import type { TestPlane } from './support/test-plane.js';
 
-interface Row {
-  id: string;
-  tenant_id: string;
-  project_name: string;
-  status: string;
-}
-
-describe('HTTP API', () => {
+describe('HTTP API: each tenant its own rows', () => {
   let plane: TestPlane;
   let base: string;
-  const tokens: Record<string, string> = {};
-  const rowsOf: Record<string, Row[]> = {};
-
-  async function call(
-    tenant: string,
-    method: string,
-    path: string,
-    body?: unknown,
-    headers: Record<string, string> = {},
-  ) {
-    const response = await fetch(`${base}${path}`, {
-      method,
-      headers: {
-        authorization: `Bearer ${tokens[tenant]}`,
-        ...(body === undefined ? {} : { 'content-type': 'application/json' }),
-        ...headers,
-      },
-      ...(body === undefined ? {} : { body: typeof body === 'string' ? body : JSON.stringify(body) }),
-    });
-    const text = await response.text();
-    return { status: response.status, body: text ? JSON.parse(text) : undefined, headers: response.headers };
-  }
+  let tokens: ApiTenants['tokens'];
+  let rowsOf: ApiTenants['rowsOf'];
+  let call: ApiTenants['call'];
 
   before(async () => {
-    plane = await createTestPlane({}, { TENANT_DOMAIN: 'example.test' });
-    await plane.addServer();
-    await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
-    // alpha and bravo share the shard; corp has its own database.
-    for (const [id, tier] of [
-      ['alpha', 'starter'],
-      ['bravo', 'pro'],
-      ['corp', 'enterprise'],
-    ] as const) {
-      await plane.tp.tenants.create({ id, tier }, TEST_ACTOR);
-    }
-    base = await plane.listen();
-    for (const tenant of ['alpha', 'bravo', 'corp', 'ghost']) {
-      tokens[tenant] = await plane.mint({ tenantId: tenant });
-    }
-    tokens.admin = await plane.mint({ admin: true });
-    for (const tenant of ['alpha', 'bravo', 'corp']) {
-      rowsOf[tenant] = [];
-      for (const project of ['web', 'api']) {
-        const created = await call(tenant, 'POST', '/api/v1/deployments', {
-          project_name: `${tenant}-${project}`,
-          status: 'ready',
-        });
-        expect(created.status).to.equal(201);
-        rowsOf[tenant]!.push(created.body);
-      }
-    }
+    ({ plane, base, tokens, rowsOf, call } = await openApiTenants());
   });
   after(async () => plane.close());
 
@@ -179,160 +128,6 @@ describe('HTTP API', () => {
     ]);
   });
 
-  it('validates input and answers with error codes', async () => {
-    const cases: Array<[string, string, unknown, number, string]> = [
-      ['POST', '/api/v1/deployments', { status: 'ready' }, 400, 'missing_field'],
-      ['POST', '/api/v1/deployments', { project_name: 'x', status: 'Not A Status' }, 400, 'invalid_field'],
-      [
-        'POST',
-        '/api/v1/deployments',
-        { project_name: 'x', status: 'ready', url: 'javascript:alert(1)' },
-        400,
-        'invalid_field',
-      ],
-      [
-        'POST',
-        '/api/v1/deployments',
-        { project_name: 'x', status: 'ready', tenant_id: 'bravo' },
-        400,
-        'unknown_field',
-      ],
-      ['POST', '/api/v1/deployments', '{not json', 400, 'invalid_json'],
-      ['POST', '/api/v1/workflows', { name: 'w', status: 'on', config: [1] }, 400, 'invalid_field'],
-      ['PATCH', `/api/v1/deployments/${rowsOf.alpha![0]!.id}`, {}, 400, 'empty_update'],
-      ['GET', '/api/v1/deployments?limit=0', undefined, 400, 'invalid_limit'],
-      ['GET', '/api/v1/deployments?limit=abc', undefined, 400, 'invalid_limit'],
-      ['GET', '/api/v1/deployments?cursor=garbage', undefined, 400, 'invalid_cursor'],
-      ['GET', "/api/v1/deployments?status=x'--", undefined, 400, 'invalid_filter'],
-      ['GET', '/api/v1/deployments/not-a-uuid', undefined, 404, 'not_found'],
-      ['GET', '/api/v1/nothing', undefined, 404, 'route_not_found'],
-    ];
-    for (const [method, path, body, status, code] of cases) {
-      const response = await call('alpha', method, path, body);
-      expect([response.status, response.body?.error?.code], `${method} ${path}`).to.deep.equal([
-        status,
-        code,
-      ]);
-    }
-  });
-
-  it('refuses input PostgreSQL would reject with 400 and a code, before it reaches SQL', async () => {
-    const row = rowsOf.alpha![0]!;
-    // Sent as text: JSON.stringify itself runs out of stack on it.
-    const nested = (depth: number) =>
-      `{"name": "w", "status": "on", "config": {"deep": ${'['.repeat(depth)}${']'.repeat(depth)}}}`;
-    const cursor = (createdAt: string, id = row.id) =>
-      Buffer.from(JSON.stringify([createdAt, id])).toString('base64url');
-    const application: Array<[string, string, unknown, string, string?]> = [
-      // A NUL byte in any text field: PostgreSQL text cannot hold U+0000.
-      [
-        'POST',
-        '/api/v1/deployments',
-        { project_name: 'a\u0000b', status: 'ready' },
-        'invalid_field',
-        'project_name',
-      ],
-      [
-        'POST',
-        '/api/v1/deployments',
-        { project_name: 'x', status: 'ready', url: 'https://x.example/\u0000' },
-        'invalid_field',
-        'url',
-      ],
-      ['PATCH', `/api/v1/deployments/${row.id}`, { project_name: '\u0000' }, 'invalid_field', 'project_name'],
-      ['POST', '/api/v1/workflows', { name: 'nul\u0000', status: 'on' }, 'invalid_field', 'name'],
-      // \u0000 anywhere in the JSON config, keys included: jsonb refuses it.
-      [
-        'POST',
-        '/api/v1/workflows',
-        { name: 'w', status: 'on', config: { 'k\u0000': 1 } },
-        'invalid_field',
-        'config',
-      ],
-      [
-        'POST',
-        '/api/v1/workflows',
-        { name: 'w', status: 'on', config: { a: { b: [1, 'x\u0000'] } } },
-        'invalid_field',
-        'config',
-      ],
-      // An unpaired surrogate is not Unicode: jsonb refuses it, text would store U+FFFD instead.
-      [
-        'POST',
-        '/api/v1/workflows',
-        { name: 'w', status: 'on', config: { a: '\ud800' } },
-        'invalid_field',
-        'config',
-      ],
-      ['POST', '/api/v1/workflows', { name: 'half \udc00 pair', status: 'on' }, 'invalid_field', 'name'],
-      // Nesting deeper than JSON.stringify's and PostgreSQL's stacks, well within the size limit.
-      ['POST', '/api/v1/workflows', nested(20000), 'invalid_field', 'config'],
-      // Cursors that decode to a date or time PostgreSQL cannot read.
-      [
-        'GET',
-        `/api/v1/deployments?cursor=${cursor('2024-02-30 10:00:00.123456+00')}`,
-        undefined,
-        'invalid_cursor',
-      ],
-      ['GET', `/api/v1/deployments?cursor=${cursor('2023-02-29 10:00:00+00')}`, undefined, 'invalid_cursor'],
-      ['GET', `/api/v1/deployments?cursor=${cursor('2024-13-01 10:00:00+00')}`, undefined, 'invalid_cursor'],
-      ['GET', `/api/v1/deployments?cursor=${cursor('2024-01-01 25:00:00+00')}`, undefined, 'invalid_cursor'],
-      ['GET', `/api/v1/deployments?cursor=${cursor('2024-01-01 10:61:00+00')}`, undefined, 'invalid_cursor'],
-      ['GET', `/api/v1/deployments?cursor=${cursor('0000-01-01 10:00:00+00')}`, undefined, 'invalid_cursor'],
-      ['GET', `/api/v1/deployments?cursor=${cursor('2024-01-01 10:00:00+16')}`, undefined, 'invalid_cursor'],
-      [
-        'GET',
-        `/api/v1/deployments?cursor=${cursor('2024-01-01 10:00:00+05:60')}`,
-        undefined,
-        'invalid_cursor',
-      ],
-    ];
-    // Every case is tried and the answers compared at once, so a failure lists all that are wrong.
-    const wrong: string[] = [];
-    for (const [method, path, body, code, field] of application) {
-      const response = await call('alpha', method, path, body);
-      const answer = [response.status, response.body?.error?.code, response.body?.error?.field];
-      if (answer.join() !== [400, code, field].join()) {
-        wrong.push(`${method} ${path} ${JSON.stringify(body)?.slice(0, 80)}: ${answer.join(' ')}`);
-      }
-    }
-    // A cursor this API made still works, leap day included.
-    const leap = await call(
-      'alpha',
-      'GET',
-      `/api/v1/deployments?cursor=${cursor('2024-02-29 23:59:59.999999+05:30')}`,
-    );
-    expect(leap.status).to.equal(200);
-
-    const admin: Array<[string, string, unknown, string]> = [
-      ['POST', '/admin/v1/tenants', { id: 'nul-co', name: 'Nul\u0000 Inc', tier: 'pro' }, 'invalid_field'],
-      ['POST', '/admin/v1/tenants', { id: 'nul-co', tier: 'pro\u0000' }, 'invalid_field'],
-      ['PATCH', '/admin/v1/tenants/alpha', { name: 'Alpha\u0000' }, 'invalid_field'],
-      ['PATCH', '/admin/v1/tenants/alpha', { tier: '\u0000' }, 'invalid_field'],
-      ['PATCH', '/admin/v1/tenants/alpha', { requests_per_minute: 2 ** 31 }, 'invalid_field'],
-      ['POST', '/admin/v1/migrations/runs', { dry_run: true, target: 'shard-one\u0000' }, 'invalid_field'],
-      // An audit cursor past the integers JavaScript holds exactly would page from the wrong place.
-      [
-        'GET',
-        `/admin/v1/audit?cursor=${Buffer.from('s9007199254740993').toString('base64url')}`,
-        undefined,
-        'invalid_cursor',
-      ],
-    ];
-    for (const [method, path, body, code] of admin) {
-      const response = await call('admin', method, path, body);
-      const answer = [response.status, response.body?.error?.code];
-      if (answer.join() !== [400, code].join()) {
-        wrong.push(`${method} ${path} ${JSON.stringify(body)}: ${answer.join(' ')}`);
-      }
-    }
-    expect(wrong).to.deep.equal([]);
-    // Nothing was created or changed by the refused requests.
-    expect((await call('admin', 'GET', '/admin/v1/tenants/nul-co')).status).to.equal(404);
-    const alpha = await call('admin', 'GET', '/admin/v1/tenants/alpha');
-    expect(alpha.body).to.include({ name: 'alpha', tier: 'starter' });
-  });
-
   it('pages newest first with a cursor that stays stable while rows are inserted', async () => {
     const originals: string[] = [];
     for (let i = 0; i < 23; i++) {
@@ -359,76 +154,5 @@ describe('HTTP API', () => {
     expect(pages).to.equal(5);
     const filtered = await call('corp', 'GET', '/api/v1/workflows?status=paused&limit=100');
     expect(filtered.body.data).to.have.length(12);
-  });
-
-  it('serves the admin tenant API, and a suspension takes effect at once', async () => {
-    const created = await call('admin', 'POST', '/admin/v1/tenants', {
-      id: 'delta-co',
-      name: 'Delta',
-      tier: 'pro',
-    });
-    expect(created.status).to.equal(201);
-    expect(created.body).to.include({ id: 'delta-co', tier: 'pro', status: 'active' });
-    expect(created.body.placement.kind).to.equal('shard');
-    const duplicate = await call('admin', 'POST', '/admin/v1/tenants', { id: 'delta-co', tier: 'pro' });
-    expect([duplicate.status, duplicate.body.error.code]).to.deep.equal([409, 'tenant_exists']);
-    const invalid = await call('admin', 'POST', '/admin/v1/tenants', { id: 'Bad;Id', tier: 'pro' });
-    expect([invalid.status, invalid.body.error.code]).to.deep.equal([400, 'invalid_id']);
-    const badTier = await call('admin', 'POST', '/admin/v1/tenants', { id: 'echo-co', tier: 'gold' });
-    expect([badTier.status, badTier.body.error.code]).to.deep.equal([400, 'unknown_tier']);
-
-    tokens['delta-co'] = await plane.mint({ tenantId: 'delta-co' });
-    expect((await call('delta-co', 'GET', '/api/v1/deployments')).status).to.equal(200);
-    const suspended = await call('admin', 'PATCH', '/admin/v1/tenants/delta-co', { status: 'suspended' });
-    expect([suspended.status, suspended.body.status]).to.deep.equal([200, 'suspended']);
-    const refused = await call('delta-co', 'GET', '/api/v1/deployments');
-    expect([refused.status, refused.body.error.code]).to.deep.equal([403, 'tenant_suspended']);
-    await call('admin', 'PATCH', '/admin/v1/tenants/delta-co', { status: 'active' });
-    const upgraded = await call('admin', 'PATCH', '/admin/v1/tenants/delta-co', { tier: 'starter' });
-    expect(upgraded.body.tier).to.equal('starter');
-
-    const list = await call('admin', 'GET', '/admin/v1/tenants?limit=2');
-    expect(list.body.data.map((tenant: { id: string }) => tenant.id)).to.deep.equal(['alpha', 'bravo']);
-    const next = await call('admin', 'GET', `/admin/v1/tenants?limit=10&cursor=${list.body.next_cursor}`);
-    expect(next.body.data.map((tenant: { id: string }) => tenant.id)).to.deep.equal(['corp', 'delta-co']);
-
-    const removed = await call('admin', 'DELETE', '/admin/v1/tenants/delta-co');
-    expect([removed.status, removed.body.status]).to.deep.equal([200, 'deleted']);
-    expect((await call('admin', 'GET', '/admin/v1/tenants/delta-co')).status).to.equal(404);
-    expect((await call('delta-co', 'GET', '/api/v1/deployments')).status).to.equal(403);
-  });
-
-  it('reports health and readiness', async () => {
-    expect((await fetch(`${base}/health`)).status).to.equal(200);
-    const ready = await fetch(`${base}/ready`);
-    expect(ready.status).to.equal(200);
-    expect(((await ready.json()) as { checks: Record<string, string> }).checks.control_database).to.equal(
-      'ok',
-    );
-  });
-});
-
-describe('readiness', () => {
-  let plane: TestPlane;
-
-  before(async () => {
-    // Nothing listens on port 1: Redis is configured but unreachable.
-    plane = await createTestPlane({}, { REDIS_URL: 'redis://127.0.0.1:1' });
-  });
-  after(async () => plane.close());
-
-  it('stays ready but reports itself degraded while a configured Redis is unreachable', async () => {
-    // Every instance shares that Redis: failing readiness would take them all out of the load balancer.
-    const base = await plane.listen();
-    const ready = await fetch(`${base}/ready`);
-    expect(ready.status).to.equal(200);
-    const body = (await ready.json()) as { status: string; checks: Record<string, string> };
-    expect(body.status).to.equal('degraded');
-    expect(body.checks).to.include({
-      control_database: 'ok',
-      redis: 'unreachable',
-      rate_limit: 'degraded_local',
-    });
-    expect((await fetch(`${base}/health`)).status).to.equal(200);
   });
 });
