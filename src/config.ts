@@ -1,5 +1,5 @@
 import path from 'node:path';
-import { ConfigError } from './errors.js';
+import { ConfigError } from './errors/index.js';
 import { DATABASE_PREFIX_PATTERN } from './ids.js';
 
 export interface AuthConfig {

@@ -1,4 +1,4 @@
-import { InvalidInputError } from './errors.js';
+import { InvalidInputError } from './errors/index.js';
 
 /** The contract's slug: lowercase, starts with a letter, 3 to 40 characters, no trailing hyphen. */
 export const SLUG_PATTERN = /^[a-z][a-z0-9-]{1,38}[a-z0-9]$/;

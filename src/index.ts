@@ -22,7 +22,7 @@ export type {
   TierRecord,
 } from './catalog/records.js';
 export { type Config, loadConfig } from './config.js';
-export * from './errors.js';
+export * from './errors/index.js';
 export { errorHandler } from './http/error-handler.js';
 export { rateLimit } from './http/rate-limit.js';
 export { mountedAt } from './http/request-metrics.js';

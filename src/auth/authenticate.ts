@@ -1,5 +1,5 @@
 import type { RequestHandler, Response } from 'express';
-import { ForbiddenError, TenantplaneError, UnauthenticatedError } from '../errors.js';
+import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
 import { ADMIN_SCOPE, type TokenVerifier } from './principal.js';
 
 /** RFC 6750 credentials: the scheme is case-insensitive, the token is base64url-ish ("b64token"). */
@@ -30,7 +30,7 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
         next();
       },
       (error: unknown) => {
-        if (error instanceof TenantplaneError && error.status === 401) challenge(res, 'invalid_token');
+        if (error instanceof UnauthenticatedError) challenge(res, 'invalid_token');
         next(error);
       },
     );

@@ -1,5 +1,5 @@
 import type { JWTPayload } from 'jose';
-import { UnauthenticatedError } from '../errors.js';
+import { UnauthenticatedError } from '../errors/index.js';
 import { isSlug } from '../ids.js';
 import { ADMIN_SCOPE, type Principal } from './principal.js';
 

@@ -12,7 +12,7 @@ import {
   type JWTPayload,
   SignJWT,
 } from 'jose';
-import { ConfigError, InvalidInputError } from '../errors.js';
+import { ConfigError, InvalidInputError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 import { ADMIN_SCOPE, type TokenVerifier } from './principal.js';
 import { createTokenVerifier, type TokenVerifierOptions } from './token-verifier.js';

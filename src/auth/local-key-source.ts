@@ -1,5 +1,5 @@
 import type { JSONWebKeySet, JWK } from 'jose';
-import { UnauthenticatedError } from '../errors.js';
+import { UnauthenticatedError } from '../errors/index.js';
 import { type KeySource, unusableKeyReason } from './key-source.js';
 
 /**

@@ -1,6 +1,6 @@
 import type { JWK } from 'jose';
 import { JwksClient, JwksError, JwksRateLimitError, SigningKeyNotFoundError } from 'jwks-rsa';
-import { UnauthenticatedError, UnavailableError } from '../errors.js';
+import { ProviderUnreachableError, UnauthenticatedError, UnavailableError } from '../errors/index.js';
 import { type KeySource, unusableKeyReason } from './key-source.js';
 
 export interface RemoteKeySourceOptions {
@@ -10,12 +10,6 @@ export interface RemoteKeySourceOptions {
   jwksRequestsPerMinute: number;
   jwksTimeoutMs: number;
 }
-
-/**
- * The identity provider could not be asked (network error, timeout, non-2xx answer, not a key set).
- * Distinct from "it answered and the kid is not there", which is the token's fault, not the provider's.
- */
-class ProviderUnreachableError extends Error {}
 
 interface KnownKey {
   jwk: JWK;

@@ -9,7 +9,7 @@ import {
   jwtVerify,
 } from 'jose';
 import { LRUCache } from 'lru-cache';
-import { TenantplaneError, UnauthenticatedError } from '../errors.js';
+import { TenantplaneError, UnauthenticatedError } from '../errors/index.js';
 import { principalFromClaims } from './claims-principal.js';
 import type { KeySource } from './key-source.js';
 import { createLocalKeySource } from './local-key-source.js';

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { NotFoundError } from '../errors.js';
+import { NotFoundError } from '../errors/index.js';
 
 export type BackupState = 'pending' | 'complete' | 'failed';
 

@@ -1,6 +1,6 @@
 import { promisify } from 'node:util';
 import { deflateRaw, inflateRaw } from 'node:zlib';
-import { BackupIntegrityError } from './envelope-format.js';
+import { BackupIntegrityError } from '../errors/index.js';
 
 /**
  * The plaintext inside an encrypted backup, built to stream at COPY speed:

@@ -1,8 +1,8 @@
 import { pipeline, type Readable, Transform } from 'node:stream';
-import { ObjectExistsError } from '../errors.js';
+import { BackupIntegrityError, ObjectExistsError } from '../errors/index.js';
 import type { BackupRecord } from './backup-catalog.js';
 import { type ContainerHeader, readContainer } from './backup-container.js';
-import { BackupIntegrityError, createDecryptStream } from './envelope-format.js';
+import { createDecryptStream } from './envelope-format.js';
 import { writeOnce } from './object-store.js';
 import { RunningDigest } from './running-digest.js';
 import { type BackupDeps, backupObjectKey, backupTenant } from './tenant-backup.js';

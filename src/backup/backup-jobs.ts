@@ -1,4 +1,4 @@
-import { TenantplaneError } from '../errors.js';
+import { TenantplaneError } from '../errors/index.js';
 import type { JobContext, JobHandler } from '../jobs/job-queue.js';
 import type { BackupRecord } from './backup-catalog.js';
 import { deliverBackup } from './backup-delivery.js';

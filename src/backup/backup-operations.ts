@@ -1,10 +1,10 @@
 import type { Actor } from '../catalog/catalog.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidFieldError, InvalidInputError, TenantplaneError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 import { BACKUP_QUEUE, type BackupServices, EXPORT_QUEUE, RESTORE_QUEUE } from './backup-jobs.js';
 import { completeBackup } from './backup-reader.js';
 import type { RequestKind } from './backup-requests.js';
-import { openObjectStore } from './object-store-factory.js';
+import { openObjectStore, type StoreUrlSource } from './object-store-factory.js';
 import { locateTenant } from './tenant-location.js';
 
 export interface QueuedOperation {
@@ -49,6 +49,12 @@ async function submit(
   return { queue, ...submitted };
 }
 
+/** An export's `--to`: the caller's input, not the service's configuration. */
+const TO_URL_SOURCE: StoreUrlSource = {
+  name: '--to',
+  invalid: (message) => new InvalidInputError(message, 'invalid_url'),
+};
+
 /** Queues an export of the tenant to BACKUP_URL, or to `to` (a `file://` or `s3://` URL: CLI only). */
 export async function requestExport(
   backups: BackupServices,
@@ -59,10 +65,11 @@ export async function requestExport(
   // Fails now, with a message naming the URL, instead of on the worker.
   if (options.to !== undefined) {
     try {
-      openObjectStore(options.to, backups.dataDir);
+      openObjectStore(options.to, backups.dataDir, TO_URL_SOURCE);
     } catch (error) {
-      // The URL is the caller's input here, not the service's configuration.
-      throw new InvalidInputError((error as Error).message.replace('BACKUP_URL', '--to'), 'invalid_url');
+      // A URL that parses but names no usable path (file:///a%2Fb) fails in node:url, not as a TenantplaneError.
+      if (error instanceof TenantplaneError) throw error;
+      throw new InvalidInputError((error as Error).message, 'invalid_url');
     }
   }
   return submit(
@@ -109,7 +116,7 @@ export async function requestRestore(
     throw new InvalidInputError('a restore into a new tenant needs both into and tier', 'missing_field');
   }
   if (options.tier !== undefined && typeof options.tier !== 'string') {
-    throw new InvalidInputError('tier must be a string', 'invalid_field');
+    throw new InvalidFieldError('tier must be a string');
   }
   await completeBackup(backups.deps, tenantId, backupId);
   const params: Record<string, unknown> = { backupId };

@@ -1,9 +1,9 @@
 import { createHash } from 'node:crypto';
 import { pipeline, type Readable, Transform } from 'node:stream';
-import { ConflictError } from '../errors.js';
+import { BackupIntegrityError, ConflictError } from '../errors/index.js';
 import type { BackupCatalog, BackupRecord } from './backup-catalog.js';
 import { type ContainerHeader, type ContainerRecord, readContainer } from './backup-container.js';
-import { BackupIntegrityError, createDecryptStream } from './envelope-format.js';
+import { createDecryptStream } from './envelope-format.js';
 import type { KeyProvider } from './key-provider.js';
 import type { ObjectStore } from './object-store.js';
 

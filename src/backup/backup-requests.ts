@@ -1,7 +1,7 @@
 import { createHash } from 'node:crypto';
 import type { Knex } from 'knex';
 import type { Actor } from '../catalog/catalog.js';
-import { ConflictError, InvalidInputError, TenantplaneError } from '../errors.js';
+import { ConflictError, type ErrorCode, InvalidInputError, TenantplaneError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 import type { JobQueue, JobSnapshot } from '../jobs/job-queue.js';
 import { newArchiveId } from './tenant-export.js';
@@ -29,12 +29,12 @@ export interface SubmitInput {
 /** How a request ended, recorded with `active = false` when its job is done for good. */
 export type RequestOutcome =
   | { state: 'completed'; result: unknown }
-  | { state: 'failed'; error: string; errorCode?: string | undefined };
+  | { state: 'failed'; error: string; errorCode?: ErrorCode | undefined };
 
 /** A request's job as the catalog remembers it: the job status route's shape, for a job the queue forgot. */
 export type RecordedJob = Pick<JobSnapshot, 'id' | 'state' | 'progress' | 'result' | 'error'> & {
   /** The failed job's error code, when the error carried one. */
-  errorCode: string | null;
+  errorCode: ErrorCode | null;
 };
 
 const ACTIVE_STATES = ['waiting', 'active', 'delayed'];
@@ -195,7 +195,7 @@ function outcomeOf(job: JobSnapshot): RequestOutcome | undefined {
 
 /** A failed job's recorded error as an error to throw, with the code it carried. */
 export function recordedError(job: RecordedJob): TenantplaneError {
-  return new TenantplaneError(job.errorCode ?? 'job_failed', 500, job.error ?? `job ${job.id} failed`);
+  return new TenantplaneError(job.errorCode ?? 'job_failed', 'internal', job.error ?? `job ${job.id} failed`);
 }
 
 function digest(key: string): string {

@@ -1,6 +1,6 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { Transform, type TransformCallback } from 'node:stream';
-import { TenantplaneError } from '../errors.js';
+import { BackupIntegrityError } from '../errors/index.js';
 import type { EncryptionContext, KeyProvider } from './key-provider.js';
 
 /**
@@ -34,13 +34,6 @@ export interface BackupHeader {
   /** Base64 of the 8 random bytes that start every nonce of this backup. */
   noncePrefix: string;
   frameSize: number;
-}
-
-/** The backup cannot be trusted: tampered, truncated, reordered, or not the backup it claims to be. */
-export class BackupIntegrityError extends TenantplaneError {
-  constructor(message: string, cause?: unknown) {
-    super('backup_corrupt', 422, message, { cause });
-  }
 }
 
 export function encryptionContext(tenantId: string, backupId: string): EncryptionContext {

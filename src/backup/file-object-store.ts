@@ -5,7 +5,7 @@ import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
-import { NotFoundError, ObjectExistsError } from '../errors.js';
+import { NotFoundError, ObjectExistsError } from '../errors/index.js';
 import { assertObjectKey, assertObjectPrefix } from './object-key.js';
 import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store.js';
 import { RunningDigest } from './running-digest.js';

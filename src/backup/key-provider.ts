@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { TenantplaneError } from '../errors.js';
+import { KeyUnwrapError } from '../errors/index.js';
 
 /** Names what a data key may be used for; the wrapped key opens only under the same context. */
 export type EncryptionContext = Record<string, string>;
@@ -19,13 +19,6 @@ export interface DataKey {
 export interface KeyProvider {
   generateDataKey(context: EncryptionContext): Promise<DataKey>;
   decryptDataKey(wrapped: Buffer, keyId: string, context: EncryptionContext): Promise<Buffer>;
-}
-
-/** A wrapped key that does not open: wrong master key, or a context other than the one it was made for. */
-export class KeyUnwrapError extends TenantplaneError {
-  constructor(message: string, cause?: unknown) {
-    super('key_unwrap_failed', 422, message, { cause });
-  }
 }
 
 /** The context as bytes, independent of key order, so the same context always authenticates the same. */
@@ -84,3 +77,6 @@ export class LocalKeyProvider implements KeyProvider {
     }
   }
 }
+
+/** Moved to src/errors/; re-exported for imports not yet changed. */
+export { KeyUnwrapError } from '../errors/index.js';

@@ -1,7 +1,7 @@
 import { DecryptCommand, GenerateDataKeyCommand, KMSClient, type KMSClientConfig } from '@aws-sdk/client-kms';
-import { ConfigError, TenantplaneError, UnavailableError } from '../errors.js';
+import { ConfigError, KeyUnwrapError, TenantplaneError, UnavailableError } from '../errors/index.js';
 import { awsErrorName, isTransientAwsError } from './aws-errors.js';
-import { type DataKey, type EncryptionContext, type KeyProvider, KeyUnwrapError } from './key-provider.js';
+import type { DataKey, EncryptionContext, KeyProvider } from './key-provider.js';
 
 export interface KmsKeyProviderOptions {
   /** The KMS key (id, ARN or alias) that wraps new data keys. */
@@ -87,9 +87,8 @@ export class KmsKeyProvider implements KeyProvider {
       );
     }
     if (KEY_UNUSABLE.has(name)) {
-      return new TenantplaneError('kms_key_unusable', 409, `KMS key ${keyId} cannot be used now (${name})`, {
-        cause: error,
-      });
+      const message = `KMS key ${keyId} cannot be used now (${name})`;
+      return new TenantplaneError('kms_key_unusable', 'conflict', message, { cause: error });
     }
     if (isTransientAwsError(error)) {
       return new UnavailableError(`KMS is unavailable; could not ${what}`, 'kms_unavailable', {
@@ -97,8 +96,7 @@ export class KmsKeyProvider implements KeyProvider {
         retryAfterSeconds: 5,
       });
     }
-    return new TenantplaneError('kms_failed', 502, `KMS could not ${what} with key ${keyId} (${name})`, {
-      cause: error,
-    });
+    const message = `KMS could not ${what} with key ${keyId} (${name})`;
+    return new TenantplaneError('kms_failed', 'bad_gateway', message, { cause: error });
   }
 }

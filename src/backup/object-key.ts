@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../errors/index.js';
 
 const KEY_PATTERN = /^[a-z0-9._/-]+$/;
 const MAX_KEY_BYTES = 900;

@@ -20,7 +20,7 @@ import {
   ObjectExistsError,
   TenantplaneError,
   UnavailableError,
-} from '../errors.js';
+} from '../errors/index.js';
 import { awsErrorName, awsStatus, isTransientAwsError } from './aws-errors.js';
 import { assertObjectKey, assertObjectPrefix } from './object-key.js';
 import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store.js';

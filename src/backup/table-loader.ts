@@ -3,11 +3,11 @@ import { finished } from 'node:stream/promises';
 import type pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import type { Placement } from '../catalog/records.js';
+import { BackupIntegrityError } from '../errors/index.js';
 import { assertSlug, quoteIdent } from '../ids.js';
 import { type BulkLoad, beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
 import { tenantTables } from '../provisioning/tenant-database.js';
 import type { ContainerRecord } from './backup-container.js';
-import { BackupIntegrityError } from './envelope-format.js';
 import type { TableProgress } from './tenant-export.js';
 import type { TenantSnapshot } from './tenant-snapshot.js';
 

@@ -1,26 +1,9 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import type { Knex } from 'knex';
 import { LRUCache } from 'lru-cache';
-import { TenantplaneError } from '../errors.js';
+import { KeyUnwrapError, TenantKeyDestroyedError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
-import {
-  canonicalContext,
-  type DataKey,
-  type EncryptionContext,
-  type KeyProvider,
-  KeyUnwrapError,
-} from './key-provider.js';
-
-/** The tenant's backup key was destroyed on purpose: its backups can never be decrypted again. */
-export class TenantKeyDestroyedError extends TenantplaneError {
-  constructor(tenantId: string) {
-    super(
-      'tenant_key_destroyed',
-      410,
-      `the backup key of tenant ${tenantId} was destroyed; its backups can no longer be decrypted`,
-    );
-  }
-}
+import { canonicalContext, type DataKey, type EncryptionContext, type KeyProvider } from './key-provider.js';
 
 export const TENANT_KEY_PURPOSE = 'tenantplane-tenant-key';
 /** First byte of a sealed data key, so a future format can be told apart. */

@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { Placement } from '../catalog/records.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 
 /** Where a tenant's rows live, reached as the server's admin role. */

@@ -1,5 +1,5 @@
 import type { Actor } from '../catalog/catalog.js';
-import { ConflictError, InvalidInputError } from '../errors.js';
+import { BackupSchemaError, ConflictError, InvalidInputError, SQLSTATE } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 import { type FencePhase, type TenantFenceOptions, withTenantFenced } from '../moves/tenant-fence.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
@@ -37,15 +37,6 @@ export interface RestoreResult {
   restoredInto: string;
   migratedForward: boolean;
   tables: Record<string, number>;
-}
-
-const UNIQUE_VIOLATION = '23505';
-
-/** Thrown when a backup was taken at a schema the target does not have (newer, or diverged). */
-export class BackupSchemaError extends ConflictError {
-  constructor(message: string) {
-    super(message, 'backup_schema_mismatch');
-  }
 }
 
 /**
@@ -140,7 +131,7 @@ export async function restoreTenant(
     if (created) {
       await deps.tenants.delete({ id: targetId, confirm: targetId }, options.actor).catch(() => {});
     }
-    if (options.into !== undefined && (error as { code?: unknown }).code === UNIQUE_VIOLATION) {
+    if (options.into !== undefined && (error as { code?: unknown }).code === SQLSTATE.uniqueViolation) {
       // Row ids are kept, so a copy cannot share a shard with rows it was taken from.
       throw new ConflictError(
         `the backup's row ids already exist where ${options.into} was placed; restore into a tier on another database`,

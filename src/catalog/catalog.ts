@@ -1,6 +1,6 @@
 import type { ConnectionOptions } from 'node:tls';
 import type { Knex } from 'knex';
-import { ConflictError, InvalidInputError, NotFoundError } from '../errors.js';
+import { ConflictError, InvalidQuotaError, NotFoundError, SQLSTATE } from '../errors/index.js';
 import { checkTierQuota } from '../limits/tier-quotas.js';
 import {
   loadServerTls,
@@ -60,8 +60,6 @@ interface AppCredentials {
   password: string;
   tls: ServerTls;
 }
-
-const UNIQUE_VIOLATION = '23505';
 
 function toServer(row: ServerRow): ServerRecord {
   return {
@@ -188,7 +186,7 @@ export class Catalog {
     const unset = new Set(change.unset ?? []);
     const names = set.map((quota) => quota.name);
     const twice = names.find((name, index) => names.indexOf(name) !== index || unset.has(name));
-    if (twice !== undefined) throw new InvalidInputError(`quota ${twice} is given twice`, 'invalid_quota');
+    if (twice !== undefined) throw new InvalidQuotaError(`quota ${twice} is given twice`);
     return this.knex.transaction(async (trx) => {
       const tier = await trx('tiers').where({ id: tierId }).forUpdate().first('id');
       if (!tier) throw new NotFoundError(`no tier ${tierId}`, 'unknown_tier');
@@ -254,7 +252,7 @@ export class Catalog {
         .returning('*');
       return toServer(row as ServerRow);
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+      if ((error as { code?: string }).code === SQLSTATE.uniqueViolation) {
         throw new ConflictError(`server ${server.id} is already registered`, 'server_exists');
       }
       throw error;
@@ -415,7 +413,7 @@ export class Catalog {
         .returning('*');
       return toDatabase(row);
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+      if ((error as { code?: string }).code === SQLSTATE.uniqueViolation) {
         throw new ConflictError(`database ${database.id} already exists`, 'database_exists');
       }
       throw error;
@@ -466,7 +464,7 @@ export class Catalog {
         .returning('*');
       return toTenant(row);
     } catch (error) {
-      if ((error as { code?: string }).code === UNIQUE_VIOLATION) {
+      if ((error as { code?: string }).code === SQLSTATE.uniqueViolation) {
         throw new ConflictError(`tenant ${tenant.id} already exists`, 'tenant_exists');
       }
       throw error;

@@ -2,7 +2,7 @@ import { readFile } from 'node:fs/promises';
 import net from 'node:net';
 import path from 'node:path';
 import tls, { type ConnectionOptions, type SecureVersion } from 'node:tls';
-import { InvalidInputError, TenantplaneError } from '../errors.js';
+import { InvalidInputError, ServerTlsError } from '../errors/index.js';
 
 /**
  * A server's admin URL turned into pg connection settings, with its TLS parameters read as libpq reads them
@@ -59,13 +59,6 @@ export interface ServerUrl {
 export interface ServerClientConfig {
   connectionString: string;
   ssl: false | ConnectionOptions;
-}
-
-/** A TLS file named by a server's URL cannot be read on this instance, or its settings contradict. */
-export class ServerTlsError extends TenantplaneError {
-  constructor(message: string, cause?: unknown) {
-    super('server_tls_config', 503, message, cause === undefined ? undefined : { cause });
-  }
 }
 
 /** URL parameters tenantplane reads itself; pg never sees them. */

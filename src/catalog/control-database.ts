@@ -1,5 +1,5 @@
 import knexFactory, { type Knex } from 'knex';
-import { markControlDatabaseError } from '../errors.js';
+import { markControlDatabaseError } from '../errors/index.js';
 import { type MigrateResult, migrateDatabase } from '../migrations/database-migrator.js';
 import { loadMigrations } from '../migrations/migration-source.js';
 import { CONTROL_MIGRATIONS_DIR } from '../paths.js';

@@ -1,7 +1,7 @@
 import { createCipheriv, createDecipheriv, randomBytes } from 'node:crypto';
 import { mkdir, readFile, writeFile } from 'node:fs/promises';
 import path from 'node:path';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 
 const VERSION = 'v1';
 

@@ -2,7 +2,7 @@ import { EventEmitter } from 'node:events';
 import net from 'node:net';
 import { LRUCache } from 'lru-cache';
 import pg from 'pg';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from '../errors/index.js';
 import type { InstanceLease } from '../instances/instance-lease.js';
 import type { Logger } from '../logging/logger.js';
 import type { Catalog } from './catalog.js';

@@ -1,4 +1,4 @@
-import { InvalidInputError, TenantplaneError } from '../errors.js';
+import { type ErrorCode, InvalidInputError, TenantplaneError } from '../errors/index.js';
 
 export const EXIT_OK = 0;
 export const EXIT_FAILED = 1;
@@ -17,7 +17,7 @@ export function exitCodeFor(error: unknown): number {
 
 /** Prints a failed command's error the way the command's output mode asks for, and sets the exit code. */
 export function reportFailure(error: unknown, json: boolean): void {
-  const code = error instanceof TenantplaneError ? error.code : 'failed';
+  const code: ErrorCode = error instanceof TenantplaneError ? error.code : 'failed';
   const message = error instanceof Error ? error.message : String(error);
   if (json) process.stdout.write(`${JSON.stringify({ error: { code, message } })}\n`);
   process.stderr.write(`error: ${message}${error instanceof TenantplaneError ? ` (${code})` : ''}\n`);

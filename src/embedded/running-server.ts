@@ -5,6 +5,7 @@ import fs from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
+import { SQLSTATE } from '../errors/index.js';
 import { adminUrl, HOST, type PersistedState, STATE_FILE, USER } from './persisted-state.js';
 
 /**
@@ -103,7 +104,7 @@ export async function tryConnect(
     return undefined;
   } catch (error) {
     const code = (error as { code?: string }).code;
-    if (code === '28P01' || code === '28000') {
+    if (code === SQLSTATE.invalidPassword || code === SQLSTATE.invalidAuthorizationSpecification) {
       return {
         message: `a server on ${HOST}:${state.port} rejected the password in ${STATE_FILE}: ${(error as Error).message}`,
         fatal: true,

@@ -1,12 +1,15 @@
-import type { ErrorRequestHandler, RequestHandler } from 'express';
+import type { ErrorRequestHandler, RequestHandler, Response } from 'express';
 import {
   databaseUnavailableError,
+  type ErrorCode,
+  type ErrorFamily,
   NotFoundError,
   RateLimitedError,
   TenantplaneError,
   UnavailableError,
-} from '../errors.js';
+} from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
+import { HTTP_STATUS } from './error-status.js';
 
 /** Unmatched routes get the same error body as everything else. */
 export function notFound(): RequestHandler {
@@ -14,7 +17,7 @@ export function notFound(): RequestHandler {
 }
 
 /**
- * Maps errors to `{"error": {"code", "message"}}` with the status their code carries. A database (or its
+ * Maps errors to `{"error": {"code", "message"}}` with the status of their family (HTTP_STATUS). A database (or its
  * connection) that went away is a 503 with Retry-After, not a 500, whichever code met it: pg's and knex's
  * errors, and tenantplane's own 500s that wrap one (a migration that lost its session); see
  * databaseUnavailableError. Any other TenantplaneError answers as it is.
@@ -23,7 +26,7 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
   return (raised, _req, res, next) => {
     if (res.headersSent) return next(raised);
     const error =
-      raised instanceof TenantplaneError && raised.status !== 500
+      raised instanceof TenantplaneError && raised.family !== 'internal'
         ? raised
         : (databaseUnavailableError(raised) ?? raised);
     if (error instanceof TenantplaneError) {
@@ -33,23 +36,27 @@ export function errorHandler(logger: Logger): ErrorRequestHandler {
       ) {
         res.setHeader('Retry-After', String(error.retryAfterSeconds));
       }
-      if (error.status >= 500) logger.warn({ err: error }, error.message);
-      res
-        .status(error.status)
-        .json({ error: { code: error.code, message: error.message, ...error.details } });
+      const status = HTTP_STATUS[error.family];
+      if (status >= 500) logger.warn({ err: error }, error.message);
+      res.status(status).json({ error: { code: error.code, message: error.message, ...error.details } });
       return;
     }
     // body-parser's errors carry a status and a type.
     const bodyError = error as { status?: number; type?: string; message?: string };
     if (bodyError.type === 'entity.parse.failed') {
-      res.status(400).json({ error: { code: 'invalid_json', message: 'request body is not valid JSON' } });
+      answer(res, 'invalid_input', 'invalid_json', 'request body is not valid JSON');
       return;
     }
     if (bodyError.type === 'entity.too.large') {
-      res.status(413).json({ error: { code: 'body_too_large', message: 'request body is too large' } });
+      answer(res, 'too_large', 'body_too_large', 'request body is too large');
       return;
     }
     logger.error({ err: error }, 'unhandled error');
-    res.status(500).json({ error: { code: 'internal_error', message: 'internal error' } });
+    answer(res, 'internal', 'internal_error', 'internal error');
   };
+}
+
+/** An error body the handler makes itself, for errors that are not tenantplane's. */
+function answer(res: Response, family: ErrorFamily, code: ErrorCode, message: string): void {
+  res.status(HTTP_STATUS[family]).json({ error: { code, message } });
 }

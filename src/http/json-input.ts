@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors.js';
+import { InvalidFieldError, type InvalidInputError } from '../errors/index.js';
 
 /**
  * Deepest nesting accepted inside a field of a JSON body. Far below where JSON.stringify (a few thousand
@@ -20,7 +20,7 @@ export function unstorableText(text: string): string | undefined {
 }
 
 function invalid(field: string, message: string): InvalidInputError {
-  return new InvalidInputError(`${field} ${message}`, 'invalid_field', { field });
+  return new InvalidFieldError(`${field} ${message}`, { field });
 }
 
 /**

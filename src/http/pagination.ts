@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../errors/index.js';
 
 /** Position after the last row of a page: its exact created_at (as PostgreSQL text) and id. */
 export interface Cursor {

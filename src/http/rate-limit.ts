@@ -1,5 +1,5 @@
 import type { NextFunction, RequestHandler, Response } from 'express';
-import { RateLimitedError } from '../errors.js';
+import { RateLimitedError } from '../errors/index.js';
 import type { RateLimitDecision, TenantRateLimiter } from '../limits/tenant-rate-limiter.js';
 
 /**

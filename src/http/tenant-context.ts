@@ -1,5 +1,5 @@
 import type { RequestHandler } from 'express';
-import { ForbiddenError } from '../errors.js';
+import { ForbiddenError } from '../errors/index.js';
 import { bindTenantToContext } from '../logging/request-context.js';
 import type { TenantDatabase } from '../routing/tenant-database.js';
 import type { TenantRouter } from '../routing/tenant-router.js';

@@ -1,5 +1,5 @@
 import { Redis } from 'ioredis';
-import { ConfigError, UnavailableError } from '../errors.js';
+import { ConfigError, UnavailableError } from '../errors/index.js';
 
 /**
  * BullMQ keeps jobs, locks and retries in Redis; a Redis that evicts keys under memory pressure silently

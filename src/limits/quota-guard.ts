@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { QuotaExceededError } from '../errors.js';
+import { QuotaExceededError } from '../errors/index.js';
 import type { StatementOptions, TenantDatabase } from '../routing/tenant-database.js';
 import { measureUsage } from './tenant-usage.js';
 import { countedTable, STORAGE_QUOTA } from './tier-quotas.js';

@@ -1,6 +1,6 @@
 import type { Actor, Catalog } from '../catalog/catalog.js';
 import type { TenantLimits, TenantRecord } from '../catalog/records.js';
-import { InvalidInputError, NotFoundError } from '../errors.js';
+import { InvalidFieldError, NotFoundError } from '../errors/index.js';
 
 /** The highest per-tenant request rate accepted, per minute. */
 export const MAX_REQUESTS_PER_MINUTE = 100_000_000;
@@ -16,9 +16,8 @@ export async function tenantLimits(catalog: Catalog, tenant: TenantRecord): Prom
 export function checkRequestRate(value: unknown): number | null {
   if (value === null) return null;
   if (!Number.isInteger(value) || (value as number) < 1 || (value as number) > MAX_REQUESTS_PER_MINUTE) {
-    throw new InvalidInputError(
+    throw new InvalidFieldError(
       `requests_per_minute must be an integer from 1 to ${MAX_REQUESTS_PER_MINUTE}, or null for the tier's`,
-      'invalid_field',
     );
   }
   return value as number;

@@ -1,6 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { TenantLimits, TenantRecord, TierQuota } from '../catalog/records.js';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from '../errors/index.js';
 import { quoteIdent } from '../ids.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { describeTenant, type TenantView } from '../provisioning/tenant-view.js';

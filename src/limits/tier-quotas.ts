@@ -1,5 +1,5 @@
 import type { QuotaMeasure, TierQuota, TierRecord } from '../catalog/records.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidQuotaError } from '../errors/index.js';
 
 /**
  * Quotas are data (catalog table tier_quotas): each names what it counts, so any tenant schema gets
@@ -31,9 +31,8 @@ export function defaultMeasure(name: string): QuotaMeasure {
 export function checkTierQuota(quota: { name: unknown; counts: unknown; max: unknown }): TierQuota {
   const { name, counts, max } = quota;
   if (typeof name !== 'string' || !QUOTA_NAME.test(name) || name === 'requests_per_minute') {
-    throw new InvalidInputError(
+    throw new InvalidQuotaError(
       `a quota name is lower-case letters, digits and _ starting with a letter (not requests_per_minute): ${String(name)}`,
-      'invalid_quota',
     );
   }
   const measure =
@@ -42,21 +41,18 @@ export function checkTierQuota(quota: { name: unknown; counts: unknown; max: unk
       ? (counts as QuotaMeasure)
       : undefined;
   if (!measure) {
-    throw new InvalidInputError(
+    throw new InvalidQuotaError(
       `quota ${name} must count rows:<table> or storage_bytes, not ${String(counts)}`,
-      'invalid_quota',
     );
   }
   if ((name === STORAGE_QUOTA) !== (measure === STORAGE_QUOTA)) {
-    throw new InvalidInputError(
+    throw new InvalidQuotaError(
       'the storage quota is named storage_bytes and counts storage_bytes; no other quota may',
-      'invalid_quota',
     );
   }
   if (max !== null && (!Number.isSafeInteger(max) || (max as number) < 0)) {
-    throw new InvalidInputError(
+    throw new InvalidQuotaError(
       `quota ${name}: the limit is an integer from 0 to ${MAX_QUOTA}, or null for unlimited`,
-      'invalid_quota',
     );
   }
   return { name, counts: measure, max: max as number | null };
@@ -69,10 +65,7 @@ export function checkTierQuota(quota: { name: unknown; counts: unknown; max: unk
 export function parseQuotaSetting(text: string): TierQuota {
   const equals = text.indexOf('=');
   if (equals < 1) {
-    throw new InvalidInputError(
-      `--set takes name=limit or name=rows:<table>:limit, not ${text}`,
-      'invalid_quota',
-    );
+    throw new InvalidQuotaError(`--set takes name=limit or name=rows:<table>:limit, not ${text}`);
   }
   const name = text.slice(0, equals);
   const value = text.slice(equals + 1);

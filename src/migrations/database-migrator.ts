@@ -2,7 +2,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import knexFactory, { type Knex } from 'knex';
 import pg from 'pg';
 import { Umzug, type UmzugStorage } from 'umzug';
-import { InvalidInputError, TenantplaneError } from '../errors.js';
+import { InvalidInputError, MigrationFailedError, MigrationLockTimeoutError } from '../errors/index.js';
 import { quoteIdent } from '../ids.js';
 import type { Migration, MigrationHandle } from './migration-source.js';
 
@@ -38,33 +38,6 @@ export interface MigrateResult {
   applied: string[];
   /** What the call would apply or roll back (for a dry run, what it did not do). */
   planned: string[];
-}
-
-/** Another runner held the database's migration lock for longer than the lock timeout. */
-export class MigrationLockTimeoutError extends TenantplaneError {
-  constructor(waitedMs: number) {
-    super('migration_lock_timeout', 503, `another runner held the migration lock for over ${waitedMs} ms`);
-  }
-}
-
-/** A migration failed; those before it in the same call stay applied and are listed. */
-export class MigrationFailedError extends TenantplaneError {
-  constructor(
-    readonly migration: string | undefined,
-    readonly applied: string[],
-    cause: unknown,
-  ) {
-    super('migration_failed', 500, `migration ${migration ?? '(unknown)'} failed: ${rootMessage(cause)}`, {
-      cause,
-    });
-  }
-}
-
-/** umzug wraps a migration's error; operators want the database's own words. */
-export function rootMessage(error: unknown): string {
-  let current = error as { message?: string; cause?: unknown } | undefined;
-  while (current?.cause instanceof Error) current = current.cause as typeof current;
-  return current?.message ?? String(error);
 }
 
 const LOCK_POLL_MS = 50;
@@ -290,3 +263,6 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     await client.end().catch(() => {});
   }
 }
+
+/** Moved to src/errors/; re-exported for imports not yet changed. */
+export { MigrationFailedError } from '../errors/index.js';

@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import type { Logger } from '../logging/logger.js';
 import type { Metrics } from '../metrics/metrics.js';

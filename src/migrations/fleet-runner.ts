@@ -3,7 +3,7 @@ import os from 'node:os';
 import type { Catalog } from '../catalog/catalog.js';
 import { MIGRATION_BUDGET_SHARE } from '../catalog/connection-budget.js';
 import type { DatabaseRecord } from '../catalog/records.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import { LedgerWriter } from './ledger-writer.js';
 import type { MigrationLedger, RunStatus } from './migration-ledger.js';

@@ -1,7 +1,8 @@
 import type { Catalog } from '../catalog/catalog.js';
 import type { Placement } from '../catalog/records.js';
+import { rootMessage } from '../errors/index.js';
 import { TENANT_LEDGER } from '../provisioning/tenant-database.js';
-import { readAppliedMigrations, rootMessage } from './database-migrator.js';
+import { readAppliedMigrations } from './database-migrator.js';
 import type { MigrationLedger } from './migration-ledger.js';
 import type { Migration } from './migration-source.js';
 

@@ -1,6 +1,6 @@
 import { randomUUID } from 'node:crypto';
 import type { Catalog } from '../catalog/catalog.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../errors/index.js';
 import type { JobHandler, JobQueue } from '../jobs/job-queue.js';
 import type { FleetMigrations } from './fleet-migrations.js';
 import type { FleetRunOptions, TargetExecutor } from './fleet-runner.js';

@@ -1,9 +1,10 @@
 import os from 'node:os';
 import type { Catalog } from '../catalog/catalog.js';
 import type { DatabaseRecord } from '../catalog/records.js';
+import { MigrationFailedError, rootMessage } from '../errors/index.js';
 import { TENANT_LEDGER } from '../provisioning/tenant-database.js';
 import { databaseTenant, tenantBoundConfig } from '../tenant-session/tenant-binding.js';
-import { MigrationFailedError, migrateDatabase, rootMessage } from './database-migrator.js';
+import { migrateDatabase } from './database-migrator.js';
 import { immediateLedgerSink, type LedgerSink } from './ledger-writer.js';
 import type { MigrationLedger } from './migration-ledger.js';
 import type { Migration } from './migration-source.js';

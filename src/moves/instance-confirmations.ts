@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Knex } from 'knex';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from '../errors/index.js';
 
 export interface ConfirmationWait {
   /** How long the wait took, in ms. */

@@ -1,7 +1,7 @@
 import pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { DatabaseRecord } from '../catalog/records.js';
-import { UnavailableError } from '../errors.js';
+import { UnavailableError } from '../errors/index.js';
 import { beginAsTenant } from '../tenant-session/tenant-transaction.js';
 import { MOVER_APPLICATION_NAME } from './move-lock.js';
 

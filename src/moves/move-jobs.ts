@@ -1,6 +1,6 @@
 import type { Actor, Catalog } from '../catalog/catalog.js';
 import type { TenantRecord } from '../catalog/records.js';
-import { InvalidInputError } from '../errors.js';
+import { InvalidInputError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 import type { JobHandler, JobQueue } from '../jobs/job-queue.js';
 import type { Logger } from '../logging/logger.js';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type { Actor } from '../catalog/catalog.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError } from '../errors/index.js';
 import { currentXid } from './instance-confirmations.js';
 
 export type MoveState = 'copying' | 'switched';

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import pg from 'pg';
-import { ConflictError, UnavailableError } from '../errors.js';
+import { ConflictError, SQLSTATE, UnavailableError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 
 /** What every connection a move opens calls itself, so operators can find them in pg_stat_activity. */
@@ -136,7 +136,7 @@ export async function lockTenantMove(
         await client.query(`SET ${name} = ${value}`);
       } catch (error) {
         // Before PostgreSQL 14 there is no idle_session_timeout: the keepalives are all that is left.
-        if ((error as { code?: string }).code !== '42704') throw error;
+        if ((error as { code?: string }).code !== SQLSTATE.undefinedObject) throw error;
         options.logger?.warn(
           { tenant: tenantId, setting: name },
           'the control database cannot expire a stale move lock by this setting',

@@ -1,5 +1,5 @@
 import type pg from 'pg';
-import { ConflictError } from '../errors.js';
+import { ConflictError } from '../errors/index.js';
 import { quoteIdent } from '../ids.js';
 import { tenantTables } from '../provisioning/tenant-database.js';
 

@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { waitForConfirmations } from './instance-confirmations.js';

@@ -1,7 +1,7 @@
 import type pg from 'pg';
 import type { Actor, Catalog } from '../catalog/catalog.js';
 import { type DatabaseRecord, dedicatedDatabaseId, type TierRecord } from '../catalog/records.js';
-import { ConflictError, InvalidInputError } from '../errors.js';
+import { ConflictError, InvalidInputError } from '../errors/index.js';
 import { assertSlug, dedicatedDatabaseName } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';

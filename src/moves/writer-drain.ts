@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type pg from 'pg';
-import { ConflictError, UnavailableError } from '../errors.js';
+import { ConflictError, UnavailableError } from '../errors/index.js';
 
 const POLL_MS = 25;
 

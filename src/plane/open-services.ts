@@ -5,7 +5,7 @@ import { TenantKeyring } from '../backup/tenant-keyring.js';
 import { Catalog } from '../catalog/catalog.js';
 import { connectControlDatabase, migrateControlDatabase } from '../catalog/control-database.js';
 import { SecretBox } from '../catalog/secret-box.js';
-import { ConfigError } from '../errors.js';
+import { ConfigError } from '../errors/index.js';
 import { InstanceRegistry } from '../instances/instance-registry.js';
 import { checkRedisEvictionPolicy } from '../jobs/redis-eviction-policy.js';
 import { TenantRateLimiter } from '../limits/tenant-rate-limiter.js';

@@ -1,6 +1,6 @@
 import pg from 'pg';
 import { describeConnectFailure, parseServerUrl, serverClientConfig } from '../catalog/connection-config.js';
-import { UnavailableError } from '../errors.js';
+import { SQLSTATE, UnavailableError } from '../errors/index.js';
 import { quoteIdent } from '../ids.js';
 
 /**
@@ -43,12 +43,11 @@ export async function createDatabaseIfMissing(client: pg.Client, name: string): 
     return true;
   } catch (error) {
     // A concurrent create of the same tenant got there first.
-    if ((error as { code?: string }).code === '42P04') return false;
+    if ((error as { code?: string }).code === SQLSTATE.duplicateDatabase) return false;
     throw error;
   }
 }
 
-const INSUFFICIENT_PRIVILEGE = '42501';
 /** How long a drop waits for sessions the admin role may not end (see dropDatabaseIfExists). */
 const DROP_WAIT_MS = 10000;
 
@@ -66,7 +65,10 @@ export async function dropDatabaseIfExists(client: pg.Client, name: string): Pro
       await client.query(`DROP DATABASE IF EXISTS ${quoteIdent(name)} WITH (FORCE)`);
       return;
     } catch (error) {
-      if ((error as { code?: string }).code !== INSUFFICIENT_PRIVILEGE || performance.now() >= deadline) {
+      if (
+        (error as { code?: string }).code !== SQLSTATE.insufficientPrivilege ||
+        performance.now() >= deadline
+      ) {
         throw error;
       }
       // Anything but others' sessions (not the database's owner, say) is not worth waiting for.

@@ -1,5 +1,5 @@
 import type { DatabaseRecord, Placement } from '../catalog/records.js';
-import { ConflictError } from '../errors.js';
+import { ConflictError } from '../errors/index.js';
 import { createDatabaseIfMissing, dropDatabaseIfExists, withAdminClient } from './admin-connection.js';
 import type { ProvisioningContext } from './provisioning-context.js';
 import { prepareTenantDatabase } from './tenant-database.js';

@@ -12,7 +12,7 @@ import {
   type TlsSummary,
 } from '../catalog/connection-config.js';
 import type { ServerRecord } from '../catalog/records.js';
-import { ConflictError, InvalidInputError, UnavailableError } from '../errors.js';
+import { ConflictError, InvalidInputError, SQLSTATE, UnavailableError } from '../errors/index.js';
 import { appRoleName, assertSlug, quoteIdent } from '../ids.js';
 import { withAdminClient } from './admin-connection.js';
 import type { ProvisioningContext } from './provisioning-context.js';
@@ -33,9 +33,6 @@ export interface UpdateServerInput {
 
 /** A server with the TLS settings of its admin URL (never its password). */
 export type ServerWithTls = ServerRecord & { tls: TlsSummary };
-
-const INVALID_PASSWORD = '28P01';
-const INSUFFICIENT_PRIVILEGE = '42501';
 
 async function assertAdminPrivileges(client: pg.Client): Promise<void> {
   const { rows } = await client.query<{
@@ -225,8 +222,9 @@ export class ServerProvisioner {
     } catch (error) {
       const code = (error as { code?: string }).code;
       // Signed in, then refused the database: the password was accepted, which is what is checked here.
-      if (code === INSUFFICIENT_PRIVILEGE) return;
-      if (code === INVALID_PASSWORD) throw mismatch(id, url, `it refuses the password of role ${app.user}`);
+      if (code === SQLSTATE.insufficientPrivilege) return;
+      if (code === SQLSTATE.invalidPassword)
+        throw mismatch(id, url, `it refuses the password of role ${app.user}`);
       throw new UnavailableError(
         `the application role ${app.user} cannot connect with the new settings: ${describeConnectFailure(error, url.tls)}; the admin URL of server ${id} is unchanged`,
         'server_unreachable',

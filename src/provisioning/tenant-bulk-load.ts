@@ -1,4 +1,5 @@
 import type pg from 'pg';
+import { RowSecurityViolation } from '../errors/index.js';
 import { assertSlug, quoteIdent } from '../ids.js';
 
 /**
@@ -49,11 +50,6 @@ export interface BulkLoad {
 
 /** The staged rows of one table at a time; dropped by finish(), and by the transaction's end in any case. */
 const STAGING_TABLE = 'tenantplane_load_rows';
-
-/** A row whose tenant_id is not the tenant's, refused as PostgreSQL refuses it (insufficient_privilege). */
-export class RowSecurityViolation extends Error {
-  readonly code = '42501';
-}
 
 interface TableSecurity {
   /** Row-level security applies to this session. */

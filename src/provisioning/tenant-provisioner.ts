@@ -1,6 +1,6 @@
 import type { Actor } from '../catalog/catalog.js';
 import { dedicatedDatabaseId, type TenantRecord } from '../catalog/records.js';
-import { ConflictError, InvalidInputError } from '../errors.js';
+import { ConflictError, InvalidInputError } from '../errors/index.js';
 import { assertSlug, dedicatedDatabaseName } from '../ids.js';
 import { currentXid, waitForConfirmations } from '../moves/instance-confirmations.js';
 import { waitForOlderTransactions } from '../moves/writer-drain.js';

@@ -1,4 +1,4 @@
-import { databaseUnavailableError, UnavailableError } from '../errors.js';
+import { databaseUnavailableError, UnavailableError } from '../errors/index.js';
 
 export interface ConnectFailure {
   /** Refuse new connections to the server for a while instead of trying each request. */

@@ -1,5 +1,5 @@
 import pg from 'pg';
-import { databaseUnavailableError, UnavailableError } from '../errors.js';
+import { CredentialsError, databaseUnavailableError, UnavailableError } from '../errors/index.js';
 import type { InstanceLease } from '../instances/instance-lease.js';
 import type { Logger } from '../logging/logger.js';
 import { tenantStartupOption } from '../tenant-session/tenant-binding.js';
@@ -533,13 +533,6 @@ export class ElasticPool {
       for (const connection of [...server.idle]) this.#close(connection);
     }
     if (this.openConnections() > 0) await done;
-  }
-}
-
-/** The server's credentials could not be read (from the catalog). */
-class CredentialsError extends Error {
-  constructor(cause: unknown) {
-    super('could not read the server credentials', { cause });
   }
 }
 

@@ -1,6 +1,7 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
 import type { Placement, TenantLimits } from '../catalog/records.js';
+import { ConnectionStateError, isSqlState, SQLSTATE_CLASS } from '../errors/index.js';
 import { leavesSessionUncertain, queryAsTenant } from '../tenant-session/tenant-scoped-query.js';
 import { beginAsTenantStatement } from '../tenant-session/tenant-setting.js';
 import type { ElasticPool, PoolTarget } from './elastic-pool.js';
@@ -161,17 +162,17 @@ export class TenantTransaction {
   }
 }
 
-/** Setting the tenant, BEGIN or ROLLBACK failed: the connection's state is unknown, so it must not be reused. */
-class ConnectionStateError extends Error {
-  constructor(cause: unknown) {
-    super((cause as Error)?.message ?? 'connection state unknown', { cause });
-  }
-}
+/** SQLSTATE classes after which the session is gone or cannot be trusted. */
+const SESSION_ENDING_CLASSES: readonly string[] = [
+  SQLSTATE_CLASS.connectionException,
+  SQLSTATE_CLASS.operatorIntervention,
+  SQLSTATE_CLASS.internalError,
+];
 
 /** An error PostgreSQL raised for a statement, after which the session itself is still sound. */
 function isStatementError(error: unknown): boolean {
   const code = (error as { code?: unknown }).code;
-  return typeof code === 'string' && /^[0-9A-Z]{5}$/.test(code) && !/^(08|57|XX)/.test(code);
+  return isSqlState(code) && !SESSION_ENDING_CLASSES.includes(code.slice(0, 2));
 }
 
 /**

@@ -3,7 +3,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { ROUTER_BUDGET_SHARE } from '../catalog/connection-budget.js';
 import { dedicatedDatabaseId, type TenantRoute } from '../catalog/records.js';
 import type { TenantDirectory } from '../catalog/tenant-directory.js';
-import { ForbiddenError, UnavailableError } from '../errors.js';
+import { ForbiddenError, UnavailableError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
 import { ElasticPool, type ElasticPoolOptions } from './elastic-pool.js';

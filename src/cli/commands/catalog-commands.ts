@@ -2,7 +2,7 @@ import type { Command } from 'commander';
 import type { Actor } from '../../catalog/catalog.js';
 import { redactServerUrl } from '../../catalog/connection-config.js';
 import { migrateControlDatabase } from '../../catalog/control-database.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError } from '../../errors/index.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import type { Catalog } from '../../catalog/catalog.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError } from '../../errors/index.js';
 import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunResult } from '../../migrations/fleet-runner.js';
 import { ProgressReporter } from '../../migrations/progress-reporter.js';

@@ -1,6 +1,6 @@
 import type { Command } from 'commander';
 import { deleteTenant } from '../../backup/tenant-deletion.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidInputError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import { setRequestRate } from '../../limits/tenant-limits.js';
 import { describeTenantWithUsage, quotaLines } from '../../limits/tenant-usage.js';

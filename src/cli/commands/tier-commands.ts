@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError } from '../../errors/index.js';
 import { describeQuota, parseQuotaSetting, tierView } from '../../limits/tier-quotas.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';

@@ -1,7 +1,7 @@
 import type { Command } from 'commander';
 import { DevIssuer } from '../../auth/dev-issuer.js';
 import { loadConfig } from '../../config.js';
-import { ConfigError, InvalidInputError } from '../../errors.js';
+import { ConfigError, InvalidInputError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult } from '../output.js';

@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { ConfigError, InvalidInputError } from '../../errors.js';
+import { ConfigError, InvalidInputError } from '../../errors/index.js';
 import { listenHealth } from '../../http/health-server.js';
 import { startWorkers } from '../../jobs/bullmq-job-queue.js';
 import { runCommand } from '../command-runner.js';

@@ -3,7 +3,12 @@ import type { ObjectStore } from '../../backup/object-store.js';
 import { deleteTenant } from '../../backup/tenant-deletion.js';
 import type { TenantKeyring } from '../../backup/tenant-keyring.js';
 import type { Actor } from '../../catalog/catalog.js';
-import { InvalidInputError } from '../../errors.js';
+import {
+  InvalidFieldError,
+  InvalidInputError,
+  InvalidQuotaError,
+  UnknownFieldError,
+} from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import { checkRequestRate, setRequestRate } from '../../limits/tenant-limits.js';
 import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
@@ -38,7 +43,7 @@ export function adminApi(tp: AdminApiDeps): Router {
 
   router.post('/tenants', async (req, res) => {
     const { id, name, tier, ...rest } = body(req);
-    if (Object.keys(rest).length > 0) throw new InvalidInputError('unknown fields in body', 'unknown_field');
+    if (Object.keys(rest).length > 0) throw new UnknownFieldError('unknown fields in body');
     if (typeof tier !== 'string') throw new InvalidInputError('tier is required', 'missing_field');
     if (name !== undefined && typeof name !== 'string') throw new InvalidInputError('name must be a string');
     const tenant = await tp.tenants.create(
@@ -66,15 +71,15 @@ export function adminApi(tp: AdminApiDeps): Router {
   // A tier's quotas, all of them at once: what the body lists is what the tier has afterwards.
   router.put('/tiers/:id/quotas', async (req, res) => {
     const { quotas, ...rest } = body(req);
-    if (Object.keys(rest).length > 0) throw new InvalidInputError('unknown fields in body', 'unknown_field');
-    if (!Array.isArray(quotas)) throw new InvalidInputError('quotas must be an array', 'invalid_field');
+    if (Object.keys(rest).length > 0) throw new UnknownFieldError('unknown fields in body');
+    if (!Array.isArray(quotas)) throw new InvalidFieldError('quotas must be an array');
     const checked = quotas.map((quota: unknown) => {
       if (quota === null || typeof quota !== 'object' || Array.isArray(quota)) {
-        throw new InvalidInputError('each quota is an object {name, counts?, max}', 'invalid_quota');
+        throw new InvalidQuotaError('each quota is an object {name, counts?, max}');
       }
       const { name, counts, max, ...extra } = quota as Record<string, unknown>;
       if (Object.keys(extra).length > 0) {
-        throw new InvalidInputError('unknown fields in a quota', 'unknown_field');
+        throw new UnknownFieldError('unknown fields in a quota');
       }
       const measure = counts ?? (typeof name === 'string' ? defaultMeasure(name) : undefined);
       return checkTierQuota({ name, counts: measure, max: max === undefined ? Number.NaN : max });
@@ -90,7 +95,7 @@ export function adminApi(tp: AdminApiDeps): Router {
   router.patch('/tenants/:id', async (req, res) => {
     const id = assertSlug(req.params.id);
     const { tier, status, name, requests_per_minute: rate, ...rest } = body(req);
-    if (Object.keys(rest).length > 0) throw new InvalidInputError('unknown fields in body', 'unknown_field');
+    if (Object.keys(rest).length > 0) throw new UnknownFieldError('unknown fields in body');
     if (tier === undefined && status === undefined && name === undefined && rate === undefined) {
       throw new InvalidInputError('give tier, status, name or requests_per_minute', 'empty_update');
     }
@@ -99,19 +104,19 @@ export function adminApi(tp: AdminApiDeps): Router {
     const actor = actorOf(req);
     if (status !== undefined) {
       if (status !== 'active' && status !== 'suspended') {
-        throw new InvalidInputError('status must be "active" or "suspended"', 'invalid_field');
+        throw new InvalidFieldError('status must be "active" or "suspended"');
       }
       await tp.tenants.setStatus(id, status, actor);
     }
     let moveJob: string | undefined;
     if (tier !== undefined) {
-      if (typeof tier !== 'string') throw new InvalidInputError('tier must be a string', 'invalid_field');
+      if (typeof tier !== 'string') throw new InvalidFieldError('tier must be a string');
       // A change of placement copies the tenant's rows: a job, answered 202 with its id.
       moveJob = (await changeTier(tp, id, tier, actor)).jobId;
     }
     if (name !== undefined) {
       if (typeof name !== 'string' || name.trim() === '' || name.length > 200) {
-        throw new InvalidInputError('name must be 1-200 characters', 'invalid_field');
+        throw new InvalidFieldError('name must be 1-200 characters');
       }
       const before = await tp.catalog.requireTenant(id);
       await tp.catalog.updateTenant(id, { name });

@@ -2,7 +2,7 @@ import { type Request, Router } from 'express';
 import { type BackupServices, backupView } from '../../backup/backup-jobs.js';
 import { requestBackup, requestExport, requestRestore } from '../../backup/backup-operations.js';
 import type { Actor } from '../../catalog/catalog.js';
-import { InvalidInputError } from '../../errors.js';
+import { InvalidFieldError, InvalidInputError, UnknownFieldError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 
 function actorOf(req: Request): Actor {
@@ -16,7 +16,7 @@ function fields(req: Request, allowed: string[]): Record<string, unknown> {
     throw new InvalidInputError('request body must be a JSON object', 'invalid_body');
   }
   const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) throw new InvalidInputError(`unknown field ${unknown.join(', ')}`, 'unknown_field');
+  if (unknown.length > 0) throw new UnknownFieldError(`unknown field ${unknown.join(', ')}`);
   return body as Record<string, unknown>;
 }
 
@@ -42,7 +42,7 @@ export function adminBackupsApi(backups: BackupServices): Router {
   router.post('/tenants/:id/backups', async (req, res) => {
     const { compress } = fields(req, ['compress']);
     if (compress !== undefined && typeof compress !== 'boolean') {
-      throw new InvalidInputError('compress must be true or false', 'invalid_field');
+      throw new InvalidFieldError('compress must be true or false');
     }
     const queued = await requestBackup(backups, assertSlug(req.params.id), {
       compress: compress === true,

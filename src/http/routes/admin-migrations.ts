@@ -2,7 +2,12 @@ import { randomUUID } from 'node:crypto';
 import { type Request, Router } from 'express';
 import type { BackupRequests } from '../../backup/backup-requests.js';
 import type { Catalog } from '../../catalog/catalog.js';
-import { InvalidInputError, NotFoundError } from '../../errors.js';
+import {
+  InvalidFieldError,
+  InvalidInputError,
+  NotFoundError,
+  UnknownFieldError,
+} from '../../errors/index.js';
 import type { JobQueue } from '../../jobs/job-queue.js';
 import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
@@ -14,24 +19,24 @@ function runOptions(req: Request): FleetRunOptions {
     throw new InvalidInputError('request body must be a JSON object');
   const allowed = ['direction', 'to', 'concurrency', 'canary', 'target', 'dry_run'];
   const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) throw new InvalidInputError(`unknown field ${unknown.join(', ')}`, 'unknown_field');
+  if (unknown.length > 0) throw new UnknownFieldError(`unknown field ${unknown.join(', ')}`);
   const direction = body.direction ?? 'up';
   if (direction !== 'up' && direction !== 'down')
-    throw new InvalidInputError('direction must be "up" or "down"', 'invalid_field');
+    throw new InvalidFieldError('direction must be "up" or "down"');
   if (direction === 'down' && typeof body.to !== 'string')
     throw new InvalidInputError('a down run needs "to"', 'missing_field');
   const integer = (name: string, min: number) => {
     const value = body[name];
     if (value === undefined) return undefined;
     if (!Number.isInteger(value) || (value as number) < min)
-      throw new InvalidInputError(`${name} must be an integer ≥ ${min}`, 'invalid_field');
+      throw new InvalidFieldError(`${name} must be an integer ≥ ${min}`);
     return value as number;
   };
   const text = (name: string) => {
     const value = body[name];
     if (value === undefined) return undefined;
     if (typeof value !== 'string' || value.length > 200)
-      throw new InvalidInputError(`${name} must be a string`, 'invalid_field');
+      throw new InvalidFieldError(`${name} must be a string`);
     return value;
   };
   const concurrency = integer('concurrency', 1);

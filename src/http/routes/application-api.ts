@@ -1,9 +1,6 @@
 import { type ErrorRequestHandler, Router } from 'express';
-import { NotFoundError } from '../../errors.js';
+import { NotFoundError, SQLSTATE } from '../../errors/index.js';
 import { registerResource } from './resource-router.js';
-
-/** PostgreSQL's undefined_table: the tenant's schema has no such table. */
-const UNDEFINED_TABLE = '42P01';
 
 /**
  * A tenant whose schema is a product's own (TENANT_MIGRATIONS_DIR) has none of the sample's tables: its
@@ -11,7 +8,7 @@ const UNDEFINED_TABLE = '42P01';
  */
 const sampleTablesMissing: ErrorRequestHandler = (error, _req, _res, next) => {
   next(
-    (error as { code?: unknown } | null)?.code === UNDEFINED_TABLE
+    (error as { code?: unknown } | null)?.code === SQLSTATE.undefinedTable
       ? new NotFoundError(
           "this tenant's schema has no table of the sample application's API (tenant-migrations/)",
           'not_in_schema',

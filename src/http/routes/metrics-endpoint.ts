@@ -1,6 +1,6 @@
 import { timingSafeEqual } from 'node:crypto';
 import type { RequestHandler } from 'express';
-import { UnauthenticatedError } from '../../errors.js';
+import { UnauthenticatedError } from '../../errors/index.js';
 import type { Metrics } from '../../metrics/metrics.js';
 
 /** `GET /metrics` in Prometheus text; with a token configured, only for `Authorization: Bearer <token>`. */

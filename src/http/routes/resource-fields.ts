@@ -1,4 +1,4 @@
-import { InvalidInputError } from '../../errors.js';
+import { InvalidFieldError, InvalidInputError, UnknownFieldError } from '../../errors/index.js';
 import { assertStorable } from '../json-input.js';
 
 /** How one writable column of a resource of the sample application (application-api.ts) is checked. */
@@ -19,24 +19,16 @@ function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
   switch (spec.kind) {
     case 'text':
       if (typeof value !== 'string' || value.trim() === '' || value.length > spec.max) {
-        throw new InvalidInputError(
-          `${name} must be a non-empty string of at most ${spec.max} characters`,
-          'invalid_field',
-          {
-            field: name,
-          },
-        );
+        throw new InvalidFieldError(`${name} must be a non-empty string of at most ${spec.max} characters`, {
+          field: name,
+        });
       }
       return value;
     case 'status':
       if (typeof value !== 'string' || !STATUS.test(value)) {
-        throw new InvalidInputError(
-          `${name} must be a lowercase word like "ready" (a-z, 0-9, _ and -)`,
-          'invalid_field',
-          {
-            field: name,
-          },
-        );
+        throw new InvalidFieldError(`${name} must be a lowercase word like "ready" (a-z, 0-9, _ and -)`, {
+          field: name,
+        });
       }
       return value;
     case 'url':
@@ -47,7 +39,7 @@ function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
         !/^https?:\/\/\S+$/.test(value) ||
         !URL.canParse(value)
       ) {
-        throw new InvalidInputError(`${name} must be an http(s) URL or null`, 'invalid_field', {
+        throw new InvalidFieldError(`${name} must be an http(s) URL or null`, {
           field: name,
         });
       }
@@ -58,13 +50,9 @@ function checkField(name: string, spec: FieldSpec, value: unknown): unknown {
           ? -1
           : JSON.stringify(value).length;
       if (size < 0 || size > spec.max) {
-        throw new InvalidInputError(
-          `${name} must be a JSON object of at most ${spec.max} bytes`,
-          'invalid_field',
-          {
-            field: name,
-          },
-        );
+        throw new InvalidFieldError(`${name} must be a JSON object of at most ${spec.max} bytes`, {
+          field: name,
+        });
       }
       return JSON.stringify(value);
     }
@@ -79,10 +67,7 @@ export function checkBody(body: unknown, specs: FieldSpecs, partial: boolean): R
   const input = body as Record<string, unknown>;
   const unknown = Object.keys(input).filter((key) => !Object.hasOwn(specs, key));
   if (unknown.length > 0) {
-    throw new InvalidInputError(
-      `unknown field ${unknown.map((key) => JSON.stringify(key)).join(', ')}`,
-      'unknown_field',
-    );
+    throw new UnknownFieldError(`unknown field ${unknown.map((key) => JSON.stringify(key)).join(', ')}`);
   }
   const values: Record<string, unknown> = {};
   for (const [name, spec] of Object.entries(specs)) {

@@ -1,5 +1,5 @@
 import type { Request, Router } from 'express';
-import { InvalidInputError, NotFoundError } from '../../errors.js';
+import { InvalidInputError, NotFoundError } from '../../errors/index.js';
 import { quoteIdent } from '../../ids.js';
 import { insertWithinQuota } from '../../limits/quota-guard.js';
 import { JSON_READY_TYPES } from '../../routing/json-timestamps.js';
