@@ -69,7 +69,7 @@ export async function requestExport(
     } catch (error) {
       // A URL that parses but names no usable path (file:///a%2Fb) fails in node:url, not as a TenantplaneError.
       if (error instanceof TenantplaneError) throw error;
-      throw new InvalidInputError((error as Error).message, 'invalid_url');
+      throw TO_URL_SOURCE.invalid((error as Error).message);
     }
   }
   return submit(
