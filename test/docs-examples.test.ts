@@ -6,8 +6,9 @@
  *
  * - a `sh` block runs in `bash -euo pipefail` with the plane's environment and `tenantctl` (from source)
  *   on PATH; it must exit 0 (`curl -f` makes an HTTP error fail it);
- * - a `ts` block runs with tsx, its `from 'tenantplane'` read as the package's source (src/index.ts), with
- *   the same environment and PORT. One that exits must exit 0; one that starts listening on PORT keeps
+ * - a `ts` block is type-checked as the project's code is (tsconfig.json), then runs with tsx; its
+ *   `from 'tenantplane'` is the package's source (src/index.ts) in both, and it runs with the same
+ *   environment and PORT. One that exits must exit 0; one that starts listening on PORT keeps
  *   running, as a server in another terminal would, until the file's last example is done.
  *
  * Two literals stand for this machine's services: the admin URL
@@ -31,6 +32,8 @@ const ROOT = fileURLToPath(new URL('..', import.meta.url));
 const EXAMPLE_ADMIN_URL = 'postgres://postgres@127.0.0.1:5432/postgres';
 const EXAMPLE_API_URL = 'http://127.0.0.1:3000';
 const RUN_TIMEOUT_MS = 120_000;
+const PACKAGE_ENTRY = path.join(ROOT, 'src/index.ts');
+const TSC = path.join(ROOT, 'node_modules/typescript/bin/tsc');
 
 interface Example {
   file: string;
@@ -187,6 +190,29 @@ async function stop(child: ChildProcess): Promise<void> {
   await exited;
 }
 
+/** Type-checks a `ts` example as the project's code is checked, `tenantplane` being the package's source. */
+async function typeCheck(
+  example: Example,
+  code: string,
+  scratch: string,
+  env: NodeJS.ProcessEnv,
+): Promise<void> {
+  const source = `check-${example.line}.ts`;
+  await writeFile(path.join(scratch, source), code);
+  const tsconfig = path.join(scratch, `tsconfig-${example.line}.json`);
+  const config = {
+    extends: path.join(ROOT, 'tsconfig.json'),
+    compilerOptions: { noEmit: true, types: ['node'], paths: { tenantplane: [PACKAGE_ENTRY] } },
+    include: [source],
+  };
+  await writeFile(tsconfig, JSON.stringify(config));
+  try {
+    await runToEnd(example, process.execPath, [TSC, '-p', tsconfig], env);
+  } catch (error) {
+    throw new Error(`does not type-check: ${(error as Error).message}`);
+  }
+}
+
 /** Runs one file's examples in order on a fresh plane. */
 async function runFile(examples: Example[]): Promise<void> {
   const plane: TestPlane = await createTestPlane();
@@ -214,9 +240,12 @@ async function runFile(examples: Example[]): Promise<void> {
         await runToEnd(example, 'bash', ['-euo', 'pipefail', '-c', code], env);
         continue;
       }
-      const source = path.join(scratch, `example-${example.line}.ts`);
-      const entry = path.join(ROOT, 'src/index.ts');
-      await writeFile(source, code.replaceAll(/from 'tenantplane'/g, `from ${JSON.stringify(entry)}`));
+      await typeCheck(example, code, scratch, env);
+      const source = path.join(scratch, `run-${example.line}.ts`);
+      await writeFile(
+        source,
+        code.replaceAll(/from 'tenantplane'/g, `from ${JSON.stringify(PACKAGE_ENTRY)}`),
+      );
       const child = await startTs(example, source, port, env);
       if (child) children.push(child);
     }
