@@ -6,6 +6,8 @@ export interface CaseSpec {
   /** Base URL of the service, or of each instance (autocannon spreads its connections round-robin). */
   url: string | string[];
   tokens: string[];
+  /** Tokens by instance host instead of `tokens` (see LoadSpec.tokensByHost). */
+  tokensByHost?: Record<string, string[]>;
   /** The service's processes (the instances, or the peer and PgBouncer): their CPU is measured together. */
   servicePids?: number[];
 }
@@ -36,7 +38,12 @@ export async function measureCase(
   sampler: ConnectionSampler,
   round: number,
 ): Promise<CaseRun> {
-  const load = { url: spec.url, connections: settings.connections, tokens: spec.tokens };
+  const load = {
+    url: spec.url,
+    connections: settings.connections,
+    tokens: spec.tokens,
+    ...(spec.tokensByHost ? { tokensByHost: spec.tokensByHost } : {}),
+  };
   const waited = settings.quietWait > 0 ? await waitForQuiet(0.25, settings.quietWait) : 0;
   sampler.start();
   let connections: ConnectionPeak;

@@ -9,6 +9,7 @@ export const CASE_NAMES = [
   'fleet-1',
   'warm-shard-3',
   'fleet-3',
+  'fleet-3-affine',
   'peer',
   'peer-3',
 ] as const;
@@ -93,6 +94,7 @@ const p99Of = (summary: FleetCaseSummary, round: number) => summary.runs[round]?
 const BASELINES = {
   'fleet-1': { warm: ['warm-shard'], peer: ['peer'] },
   'fleet-3': { warm: ['warm-shard-3', 'warm-shard'], peer: ['peer-3', 'peer'] },
+  'fleet-3-affine': { warm: ['warm-shard-3', 'warm-shard'], peer: ['peer-3', 'peer'] },
 } as const;
 
 /** The targets, for the cases that ran (each is reported, none is asserted). */

@@ -3,6 +3,7 @@
  * peer behind PgBouncer once or three times), started afresh, checked and stopped in every round.
  */
 
+import { createHash } from 'node:crypto';
 import path from 'node:path';
 import { wasInterrupted } from '../lib/cleanup.js';
 import { log } from '../lib/log.js';
@@ -25,7 +26,7 @@ export const INSTANCES = 3;
 /** The services started together for some cases: one process (or three), started and stopped each round. */
 export const UNITS = {
   'tenantplane-1': ['warm-shard', 'warm-dedicated', 'fleet-1'],
-  'tenantplane-3': ['warm-shard-3', 'fleet-3'],
+  'tenantplane-3': ['warm-shard-3', 'fleet-3', 'fleet-3-affine'],
   peer: ['peer'],
   'peer-3': ['peer-3'],
 } as const satisfies Record<string, readonly CaseName[]>;
@@ -109,9 +110,31 @@ function caseSpecs(context: Context, services: Service[]): Record<CaseName, Case
     'fleet-1': { name: 'fleet-1', url: first, tokens: zipfTokens },
     'warm-shard-3': { name: 'warm-shard-3', url: all, tokens: [fleet.warmShard.token] },
     'fleet-3': { name: 'fleet-3', url: all, tokens: zipfTokens },
+    'fleet-3-affine': {
+      name: 'fleet-3-affine',
+      url: all,
+      tokens: zipfTokens,
+      tokensByHost: tenantAffine(zipfTokens, all),
+    },
     peer: { name: 'peer', url: first, tokens: zipfTokens },
     'peer-3': { name: 'peer-3', url: all, tokens: zipfTokens },
   };
+}
+
+/**
+ * The Zipf sequence split by instance as a load balancer with tenant affinity would (a hash of the
+ * tenant, here of its token, which is one per tenant): each instance sees a third of the tenants, so its
+ * third of the budget covers a third of the databases.
+ */
+function tenantAffine(tokens: string[], urls: string[]): Record<string, string[]> {
+  const byHost: Record<string, string[]> = {};
+  const hosts = urls.map((url) => new URL(url).host);
+  for (const host of hosts) byHost[host] = [];
+  for (const token of tokens) {
+    const digest = createHash('sha256').update(token).digest();
+    byHost[hosts[digest.readUInt32BE(0) % hosts.length]!]!.push(token);
+  }
+  return byHost;
 }
 
 /** A diagnostic only: a full server (too many clients) must not undo the measurements. */

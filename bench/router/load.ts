@@ -16,6 +16,11 @@ export interface LoadSpec {
   seconds: number;
   /** One token for every request, or several used in turn (one after another across all connections). */
   tokens: string[];
+  /**
+   * With several URLs: the tokens each URL's connections send, by the URL's host (`127.0.0.1:<port>`), in
+   * turn, instead of `tokens`: a load balancer that sends each tenant to the same instance.
+   */
+  tokensByHost?: Record<string, string[]>;
   /** Process (or processes, added up) whose CPU use is measured over the run: the service under load. */
   servicePid?: number | number[];
   /** Databases whose PostgreSQL backends' CPU use is measured over the run. */
@@ -153,7 +158,24 @@ export async function runLoad(spec: LoadSpec): Promise<LoadResult> {
     method: 'GET',
     headers: single ? { authorization: `Bearer ${spec.tokens[0]}` } : {},
   };
-  if (!single) {
+  if (spec.tokensByHost) {
+    const byHost = spec.tokensByHost;
+    const next: Record<string, number> = {};
+    options.requests = [
+      {
+        method: 'GET',
+        path: LIST_PATH,
+        setupRequest: (request) => {
+          const host = (request as { host?: string }).host ?? '';
+          const tokens = byHost[host];
+          if (!tokens || tokens.length === 0) throw new Error(`no tokens for ${host}`);
+          const at = next[host] ?? 0;
+          next[host] = (at + 1) % tokens.length;
+          return { ...request, headers: { ...request.headers, authorization: `Bearer ${tokens[at]}` } };
+        },
+      },
+    ];
+  } else if (!single) {
     const { tokens } = spec;
     options.requests = [
       {
