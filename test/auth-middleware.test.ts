@@ -5,7 +5,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import express, { type ErrorRequestHandler } from 'express';
 import { authenticate, DevIssuer, requireAdmin } from '../src/auth/index.js';
-import { TenantplaneError } from '../src/errors.js';
+import { TenantplaneError } from '../src/errors/index.js';
 import { closer, fakeIdentityProvider, listen, remoteVerifier, sign } from './support/identity-provider.js';
 
 describe('auth', () => {

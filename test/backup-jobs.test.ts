@@ -5,7 +5,7 @@ import { Redis } from 'ioredis';
 import { BACKUP_QUEUE } from '../src/backup/backup-jobs.js';
 import { requestBackup, requestRestore } from '../src/backup/backup-operations.js';
 import { verifyBackup } from '../src/backup/backup-reader.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import { checkRedisEvictionPolicy } from '../src/jobs/redis-eviction-policy.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';

@@ -14,7 +14,7 @@ import type { ObjectStore, PutOptions } from '../src/backup/object-store.js';
 import { S3ObjectStore } from '../src/backup/s3-object-store.js';
 import { backupObjectKey } from '../src/backup/tenant-backup.js';
 import { newArchiveId } from '../src/backup/tenant-export.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import type { JobContext } from '../src/jobs/job-queue.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { collect, rejection } from './support/async-helpers.js';

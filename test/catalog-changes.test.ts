@@ -11,7 +11,7 @@ import {
   type ChangeChannelState,
   TenantDirectory,
 } from '../src/catalog/tenant-directory.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import type { ServingTenantplane } from '../src/tenantplane.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';

@@ -3,7 +3,7 @@ import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig, serveWarnings } from '../src/config.js';
-import { ConfigError } from '../src/errors.js';
+import { ConfigError } from '../src/errors/index.js';
 import { runTenantctl } from './support/tenantctl.js';
 import { copyOfTenantMigrations, createTestPlane } from './support/test-plane.js';
 

@@ -9,7 +9,7 @@ import {
   redactServerUrl,
   serverClientConfig,
 } from '../src/catalog/connection-config.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import { TEST_POSTGRES_URL } from './setup/hooks.js';
 import { rejection } from './support/async-helpers.js';
 

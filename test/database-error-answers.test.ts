@@ -6,10 +6,10 @@ import express from 'express';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { connectControlDatabase } from '../src/catalog/control-database.js';
+import { MigrationFailedError, SQLSTATE } from '../src/errors/index.js';
 import { errorHandler } from '../src/http/error-handler.js';
 import { listen } from '../src/http/listen.js';
 import { createLogger } from '../src/logging/logger.js';
-import { MigrationFailedError } from '../src/migrations/database-migrator.js';
 import { rejection } from './support/async-helpers.js';
 import { freePort } from './support/free-port.js';
 import { callJson } from './support/http-client.js';
@@ -144,7 +144,7 @@ describe('HTTP answers to a database that went away', () => {
 
   it('answers 503 database_busy for a server with no free connection slot (53300)', async () => {
     const error = await rejection(connected(limitedUrl));
-    expect((error as { code?: string }).code).to.equal('53300');
+    expect((error as { code?: string }).code).to.equal(SQLSTATE.tooManyConnections);
     expect(await answerTo(() => Promise.reject(error))).to.deep.equal({
       status: 503,
       code: 'database_busy',

@@ -6,6 +6,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import pg from 'pg';
 import { type EmbeddedPostgres, startEmbeddedPostgres } from '../src/embedded/embedded-postgres.js';
+import { SQLSTATE } from '../src/errors/index.js';
 
 async function query<T extends pg.QueryResultRow>(url: string, sql: string): Promise<T[]> {
   const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 5000 });
@@ -75,7 +76,7 @@ describe('embedded PostgreSQL', function () {
     await query(wrongPassword.toString(), 'SELECT 1').catch((error: unknown) => {
       rejected = error;
     });
-    expect((rejected as { code?: string } | undefined)?.code).to.equal('28P01');
+    expect((rejected as { code?: string } | undefined)?.code).to.equal(SQLSTATE.invalidPassword);
   });
 
   it('reuses the data folder and the port after a clean stop', async () => {

@@ -7,7 +7,7 @@ import { pipeline } from 'node:stream/promises';
 import { expect } from 'chai';
 import { createDecryptStream, createEncryptStream, parseHeader } from '../src/backup/envelope-format.js';
 import { LocalKeyProvider } from '../src/backup/key-provider.js';
-import { TenantplaneError } from '../src/errors.js';
+import { TenantplaneError } from '../src/errors/index.js';
 
 async function collect(stream: NodeJS.ReadableStream): Promise<Buffer> {
   const chunks: Buffer[] = [];

@@ -7,9 +7,8 @@ import {
   createEncryptStream,
   encryptionContext,
 } from '../src/backup/envelope-format.js';
-import { KeyUnwrapError } from '../src/backup/key-provider.js';
 import { KmsKeyProvider } from '../src/backup/kms-key-provider.js';
-import { type TenantplaneError, UnavailableError } from '../src/errors.js';
+import { KeyUnwrapError, type TenantplaneError, UnavailableError } from '../src/errors/index.js';
 import { collect, rejection } from './support/async-helpers.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';
 

@@ -7,6 +7,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
+import { SQLSTATE } from '../src/errors/index.js';
 import { type BulkLoadPath, beginBulkLoad } from '../src/provisioning/tenant-bulk-load.js';
 import { expectDeleteDrainsWrite } from './support/deletion-drain.js';
 import { callJson } from './support/http-client.js';
@@ -123,7 +124,9 @@ describe('managed PostgreSQL: a server whose admin role is not a superuser', fun
     const foreign = await db
       .query("INSERT INTO deployments (tenant_id, project_name, status) VALUES ('shop', 'x', 'ready')")
       .catch((error: unknown) => error);
-    expect((foreign as { code?: string }).code, 'a row of another tenant').to.equal('42501');
+    expect((foreign as { code?: string }).code, 'a row of another tenant').to.equal(
+      SQLSTATE.insufficientPrivilege,
+    );
   });
 
   it('backs up both tenants and restores each in place through the admin API', async () => {
@@ -328,7 +331,9 @@ describe('bulk loads into tables with forced row-level security', () => {
       const error = await load('managed', 'acme', exclusive, ['10\tacme\tok', '11\tglobex\tnot ours']).catch(
         (failure: unknown) => failure,
       );
-      expect((error as { code?: string }).code, `exclusive: ${exclusive}`).to.equal('42501');
+      expect((error as { code?: string }).code, `exclusive: ${exclusive}`).to.equal(
+        SQLSTATE.insufficientPrivilege,
+      );
       expect(await forced()).to.equal(true);
       expect(await stored()).to.deep.equal([{ tenant_id: 'acme', n: 4 }]);
     }

@@ -6,7 +6,7 @@ import { fileURLToPath } from 'node:url';
 import { expect } from 'chai';
 import knexFactory, { type Knex } from 'knex';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
-import { TenantplaneError } from '../src/errors.js';
+import { TenantplaneError } from '../src/errors/index.js';
 import { createLogger } from '../src/logging/logger.js';
 import { lockTenantMove, MOVER_APPLICATION_NAME, type TenantLock } from '../src/moves/move-lock.js';
 import type { MoveProgress } from '../src/moves/tenant-mover.js';

@@ -15,7 +15,7 @@ import { FileObjectStore } from '../src/backup/file-object-store.js';
 import type { ObjectStore } from '../src/backup/object-store.js';
 import { openObjectStore } from '../src/backup/object-store-factory.js';
 import { S3ObjectStore } from '../src/backup/s3-object-store.js';
-import { TenantplaneError } from '../src/errors.js';
+import { TenantplaneError } from '../src/errors/index.js';
 import { rejection } from './support/async-helpers.js';
 import { startFailingProxy } from './support/failing-proxy.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';

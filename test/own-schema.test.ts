@@ -2,7 +2,7 @@ import { mkdtemp, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { expect } from 'chai';
-import { QuotaExceededError } from '../src/errors.js';
+import { QuotaExceededError } from '../src/errors/index.js';
 import { insertWithinQuota } from '../src/limits/quota-guard.js';
 import { callJson } from './support/http-client.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';

@@ -4,7 +4,7 @@ import path from 'node:path';
 import { expect } from 'chai';
 import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
-import { InvalidInputError } from '../src/errors.js';
+import { InvalidInputError, SQLSTATE } from '../src/errors/index.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
@@ -129,7 +129,7 @@ for (const admin of ADMIN_KINDS) {
           "INSERT INTO deployments (tenant_id, project_name, status) VALUES ('acme-starter', 'p', 'ready')",
         )
         .catch((error: unknown) => error);
-      expect((foreign as { code?: string }).code).to.equal('42501');
+      expect((foreign as { code?: string }).code).to.equal(SQLSTATE.insufficientPrivilege);
     });
 
     it('refuses to create a tenant twice', async () => {

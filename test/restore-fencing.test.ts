@@ -4,7 +4,7 @@ import pg from 'pg';
 import { backupTenant } from '../src/backup/tenant-backup.js';
 import { newArchiveId } from '../src/backup/tenant-export.js';
 import { type RestoreDeps, restoreTenant } from '../src/backup/tenant-restore.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import type { FencePhase } from '../src/moves/tenant-fence.js';
 import type { ServingTenantplane } from '../src/tenantplane.js';
 import { rejection } from './support/async-helpers.js';

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
-import { TenantplaneError } from '../src/errors.js';
+import { SQLSTATE, TenantplaneError } from '../src/errors/index.js';
 import type { TenantRouter } from '../src/routing/tenant-router.js';
 import { expectDeleteDrainsWrite } from './support/deletion-drain.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
@@ -69,7 +69,7 @@ describe('tenant router', () => {
     } catch (error) {
       failure = error;
     }
-    expect((failure as { code?: string }).code).to.equal('42501'); // insufficient_privilege: RLS WITH CHECK
+    expect((failure as { code?: string }).code).to.equal(SQLSTATE.insufficientPrivilege); // insufficient_privilege: RLS WITH CHECK
     const updated = await alpha.query("UPDATE deployments SET status = 'hacked' WHERE tenant_id = 'bravo'");
     const deleted = await alpha.query('DELETE FROM deployments WHERE tenant_id = $1', ['bravo']);
     expect([updated.rowCount, deleted.rowCount]).to.deep.equal([0, 0]);
@@ -85,7 +85,7 @@ describe('tenant router', () => {
       const disable = await client
         .query('ALTER TABLE deployments DISABLE ROW LEVEL SECURITY')
         .catch((error) => error);
-      expect((disable as { code?: string }).code).to.equal('42501');
+      expect((disable as { code?: string }).code).to.equal(SQLSTATE.insufficientPrivilege);
     } finally {
       await client.end();
     }

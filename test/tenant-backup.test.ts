@@ -11,7 +11,7 @@ import { LocalKeyProvider } from '../src/backup/key-provider.js';
 import { backupTenant } from '../src/backup/tenant-backup.js';
 import { type ExportManifest, exportTenant, newArchiveId } from '../src/backup/tenant-export.js';
 import { type RestoreDeps, restoreTenant } from '../src/backup/tenant-restore.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { rejection } from './support/async-helpers.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';

@@ -16,7 +16,7 @@ import { deleteTenant } from '../src/backup/tenant-deletion.js';
 import { exportTenant, newArchiveId } from '../src/backup/tenant-export.js';
 import { TenantKeyring } from '../src/backup/tenant-keyring.js';
 import { restoreTenant } from '../src/backup/tenant-restore.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import type { ServingTenantplane } from '../src/tenantplane.js';
 import { collect, rejection } from './support/async-helpers.js';
 import { closedEndpoint, type Moto, startMoto } from './support/moto.js';

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
-import { TenantplaneError } from '../src/errors.js';
+import { TenantplaneError } from '../src/errors/index.js';
 import { createTenantMover } from '../src/moves/move-jobs.js';
 import type { MoveProgress } from '../src/moves/tenant-mover.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';

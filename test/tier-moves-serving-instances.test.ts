@@ -3,7 +3,7 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import pg from 'pg';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import { TenantMover, type TenantMoverOptions } from '../src/moves/tenant-mover.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
 import {

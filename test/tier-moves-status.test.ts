@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import { createTenantMover } from '../src/moves/move-jobs.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';
 import { moverPlane } from './support/mover-plane.js';

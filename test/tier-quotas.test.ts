@@ -1,6 +1,6 @@
 import { expect } from 'chai';
 import { migrateControlDatabase } from '../src/catalog/control-database.js';
-import { InvalidInputError } from '../src/errors.js';
+import { InvalidInputError } from '../src/errors/index.js';
 import { parseQuotaSetting } from '../src/limits/tier-quotas.js';
 import { migrateDatabase } from '../src/migrations/database-migrator.js';
 import { loadMigrations } from '../src/migrations/migration-source.js';

@@ -12,7 +12,7 @@ import { backupTenant } from '../src/backup/tenant-backup.js';
 import { newArchiveId } from '../src/backup/tenant-export.js';
 import { type RestoreDeps, restoreTenant } from '../src/backup/tenant-restore.js';
 import { dedicatedDatabaseId } from '../src/catalog/records.js';
-import type { TenantplaneError } from '../src/errors.js';
+import type { TenantplaneError } from '../src/errors/index.js';
 import { withAdminClient } from '../src/provisioning/admin-connection.js';
 import { rejection } from './support/async-helpers.js';
 import { copyOfTenantMigrations, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';

@@ -1,4 +1,5 @@
 import pg from 'pg';
+import { SQLSTATE } from '../../src/errors/index.js';
 
 /**
  * Each live `serve` instance's share of the server's router budget (0..1) from the catalog's instances
@@ -15,7 +16,7 @@ export async function serveShares(controlUrl: string): Promise<number[] | undefi
     );
     return rows.map((row) => Number(row.share));
   } catch (error) {
-    if ((error as { code?: string }).code === '42P01') return undefined; // undefined_table
+    if ((error as { code?: string }).code === SQLSTATE.undefinedTable) return undefined; // undefined_table
     throw error;
   } finally {
     await client.end().catch(() => {});

@@ -77,6 +77,3 @@ export class LocalKeyProvider implements KeyProvider {
     }
   }
 }
-
-/** Moved to src/errors/; re-exported for imports not yet changed. */
-export { KeyUnwrapError } from '../errors/index.js';

@@ -263,6 +263,3 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     await client.end().catch(() => {});
   }
 }
-
-/** Moved to src/errors/; re-exported for imports not yet changed. */
-export { MigrationFailedError } from '../errors/index.js';

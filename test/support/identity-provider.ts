@@ -11,7 +11,7 @@ import {
   SignJWT,
 } from 'jose';
 import { createTokenVerifier, type TokenVerifier, type TokenVerifierOptions } from '../../src/auth/index.js';
-import { TenantplaneError, UnauthenticatedError, UnavailableError } from '../../src/errors.js';
+import { TenantplaneError, UnauthenticatedError, UnavailableError } from '../../src/errors/index.js';
 import { rejection } from './async-helpers.js';
 
 /**

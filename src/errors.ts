@@ -1,2 +1,0 @@
-/** Moved to src/errors/: kept for imports not yet changed. */
-export * from './errors/index.js';
