@@ -4,8 +4,9 @@ import { chmod, mkdtemp, readdir, rm, writeFile } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
 import { promisify } from 'node:util';
-import pg from 'pg';
+import type pg from 'pg';
 import { freePort } from './free-port.js';
+import { queryOnce } from './query-once.js';
 
 const run = promisify(execFile);
 
@@ -102,16 +103,8 @@ async function createClusterOnce(): Promise<TestCluster> {
     port,
     url,
     superuserUrl: (database = 'postgres') => url('postgres', superuserPassword, database),
-    async query(database, text, values = []) {
-      const client = new pg.Client({ connectionString: cluster.superuserUrl(database) });
-      client.on('error', () => {});
-      await client.connect();
-      try {
-        return await client.query(text, values);
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
+    query: (database, text, values = []) =>
+      queryOnce({ connectionString: cluster.superuserUrl(database) }, text, values),
     async stop() {
       await run('pg_ctlcluster', [version, name, 'stop', '-m', 'fast']);
     },

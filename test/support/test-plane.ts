@@ -3,13 +3,14 @@ import { cp, mkdtemp, rm } from 'node:fs/promises';
 import type { Server } from 'node:http';
 import os from 'node:os';
 import path from 'node:path';
-import pg from 'pg';
+import type pg from 'pg';
 import type { DevIssuer, MintOptions } from '../../src/auth/dev-issuer.js';
 import { loadConfig } from '../../src/config.js';
 import { createLogger } from '../../src/logging/logger.js';
 import { DEFAULT_TENANT_MIGRATIONS_DIR } from '../../src/paths.js';
 import { ServingTenantplane, Tenantplane, type TenantplaneOptions } from '../../src/tenantplane.js';
 import { TEST_POSTGRES_URL } from '../setup/hooks.js';
+import { queryOnce } from './query-once.js';
 
 export const TEST_ACTOR = { actor: 'test' };
 
@@ -24,13 +25,7 @@ export async function adminQuery<R extends pg.QueryResultRow = Record<string, un
   text: string,
   values: unknown[] = [],
 ): Promise<pg.QueryResult<R>> {
-  const client = new pg.Client({ connectionString: adminUrlFor(database) });
-  await client.connect();
-  try {
-    return await client.query<R>(text, values);
-  } finally {
-    await client.end();
-  }
+  return queryOnce<R>({ connectionString: adminUrlFor(database) }, text, values);
 }
 
 type PlaneOptions = Partial<TenantplaneOptions>;

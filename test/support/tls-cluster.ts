@@ -4,6 +4,7 @@ import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { promisify } from 'node:util';
 import pg from 'pg';
+import { queryOnce } from './query-once.js';
 import { createTestCertificates, type TestCertificates } from './test-certificates.js';
 import { createTestCluster, type TestCluster } from './test-cluster.js';
 
@@ -106,31 +107,21 @@ export async function createTlsCluster(): Promise<TlsCluster> {
   };
   const superuser = new URL(cluster.superuserUrl());
   const ca = await readFile(certificates.caFile, 'utf8');
-  const connect = (database: string) =>
-    new pg.Client({
-      host: '127.0.0.1',
-      port,
-      user: 'postgres',
-      password: decodeURIComponent(superuser.password),
-      database,
-      ssl: { ca },
-    });
+  const connection = (database: string): pg.ClientConfig => ({
+    host: '127.0.0.1',
+    port,
+    user: 'postgres',
+    password: decodeURIComponent(superuser.password),
+    database,
+    ssl: { ca },
+  });
   const tlsCluster: TlsCluster = {
     cluster,
     certificates,
     port,
     url,
     verifyFull,
-    async query(database, text, values = []) {
-      const client = connect(database);
-      client.on('error', () => {});
-      await client.connect();
-      try {
-        return await client.query(text, values);
-      } finally {
-        await client.end().catch(() => {});
-      }
-    },
+    query: (database, text, values = []) => queryOnce(connection(database), text, values),
     async drop() {
       await cluster.drop().catch(() => {});
       await certificates.remove();
