@@ -149,6 +149,11 @@ export class TenantDirectory extends EventEmitter<{
   #catalogDownUntil = 0;
   #loop: Promise<void> | undefined;
   #wake: (() => void) | undefined;
+  /**
+   * Rounds to run back to back, without waiting for the heartbeat interval: a tenant change came in, and a
+   * move (or a delete) is waiting for this instance to confirm it. Two rounds publish a snapshot that sees it.
+   */
+  #promptRounds = 0;
   #closed = false;
   hits = 0;
   misses = 0;
@@ -303,7 +308,7 @@ export class TenantDirectory extends EventEmitter<{
   async #run(): Promise<void> {
     while (!this.#closed) {
       await new Promise<void>((resolve) => {
-        const timer = setTimeout(resolve, this.#intervalMs);
+        const timer = setTimeout(resolve, this.#promptRounds > 0 ? 0 : this.#intervalMs);
         timer.unref();
         this.#wake = () => {
           clearTimeout(timer);
@@ -313,6 +318,7 @@ export class TenantDirectory extends EventEmitter<{
       this.#wake = undefined;
       if (this.#closed) return;
       const listener = this.#listener;
+      if (this.#promptRounds > 0) this.#promptRounds -= 1;
       if (listener) {
         await this.#liveRound(listener);
       } else {
@@ -444,6 +450,12 @@ export class TenantDirectory extends EventEmitter<{
     };
     client.on('notification', (message) => {
       if (message.payload) this.invalidate(message.payload);
+      // Confirm the change now rather than within two heartbeat intervals: it may be a move's pause,
+      // which lasts until every serving instance has confirmed it.
+      if (this.#lease) {
+        this.#promptRounds = 2;
+        this.#wake?.();
+      }
     });
     client.on('error', (error) => this.#lost(listener, error));
     client.on('end', () => this.#lost(listener, new Error('connection ended')));

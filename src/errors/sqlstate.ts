@@ -19,6 +19,8 @@ export const SQLSTATE = {
   undefinedObject: '42704',
   /** 53300: the server is at max_connections. */
   tooManyConnections: '53300',
+  /** 55P03: a lock could not be had within lock_timeout (or NOWAIT). */
+  lockNotAvailable: '55P03',
   /** 57P01: the session was ended by a shutdown or pg_terminate_backend. */
   adminShutdown: '57P01',
   /** 57P02: another backend crashed and the server reset every session. */

@@ -1,19 +1,27 @@
 import type pg from 'pg';
 import type { Actor, Catalog } from '../catalog/catalog.js';
 import { type DatabaseRecord, dedicatedDatabaseId, type TierRecord } from '../catalog/records.js';
-import { ConflictError, InvalidInputError } from '../errors/index.js';
-import { assertSlug, dedicatedDatabaseName } from '../ids.js';
+import { ConflictError, InvalidInputError, SQLSTATE, sqlStateOf } from '../errors/index.js';
+import { assertSlug, dedicatedDatabaseName, quoteIdent } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { DatabaseBuilder } from '../provisioning/database-builder.js';
 import type { ProvisioningContext } from '../provisioning/provisioning-context.js';
+import { tenantTables } from '../provisioning/tenant-database.js';
 import { deleteTenantRows } from '../provisioning/tenant-rows.js';
+import { applyAllCaptured, catchUp, startChangeCapture, stopChangeCapture } from './change-capture.js';
 import { currentXid, waitForConfirmations } from './instance-confirmations.js';
 import { connectForMove } from './move-connections.js';
 import { MoveLedger, type MoveRecord, pauseTenant } from './move-ledger.js';
 import { lockTenantMove, type TenantLock } from './move-lock.js';
-import { matchingLayouts } from './table-layout.js';
-import { copyTenant, digestTenant, type OnProgress, resyncTenant } from './tenant-copy.js';
+import { matchingLayouts, type TableLayout } from './table-layout.js';
+import {
+  copyTenant,
+  digestTenant,
+  type OnProgress,
+  resyncTenant,
+  type TenantDigests,
+} from './tenant-copy.js';
 import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.js';
 
 export interface TenantMoverOptions extends ProvisioningContext {
@@ -23,11 +31,20 @@ export interface TenantMoverOptions extends ProvisioningContext {
    * before the move gives up and rolls back, in ms. Default 10000.
    */
   confirmTimeoutMs?: number;
-  /** How often the confirmations are polled, in ms. Default 50. */
+  /** How often the confirmations are polled, in ms. Default 10. */
   confirmPollMs?: number;
   /** How long the pause waits for transactions begun before it, in ms. Default 30000. */
   drainTimeoutMs?: number;
+  /**
+   * How the pause finds what changed since the last catch-up: `capture` (default) has triggers on the
+   * source note every changed row (see change-capture.ts), and falls back to `compare` when the admin role
+   * may not create them; `compare` digests the whole tenant on both sides, so the pause grows with it.
+   */
+  cutover?: 'capture' | 'compare';
 }
+
+/** How a move's pause found what changed: captured by triggers, or compared over the whole tenant. */
+export type Cutover = 'captured' | 'compared';
 
 export type { MovePhase, MoveProgress } from './tenant-copy.js';
 
@@ -36,6 +53,8 @@ export interface MoveResult {
   moved: boolean;
   from: { tier: string; database_id: string | null };
   to: { tier: string; database_id: string | null };
+  /** How the pause found what changed (see TenantMoverOptions.cutover). */
+  cutover: Cutover;
   rows_copied: number;
   /** Rows re-synced while writes were paused (inserted, updated or deleted since the catch-up). */
   rows_resynced: number;
@@ -80,7 +99,7 @@ export class TenantMover {
     this.#builder = new DatabaseBuilder(options);
     this.#ledger = new MoveLedger(options.catalog.knex);
     this.#confirmTimeoutMs = options.confirmTimeoutMs ?? 10000;
-    this.#confirmPollMs = options.confirmPollMs ?? 50;
+    this.#confirmPollMs = options.confirmPollMs ?? 10;
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30000;
   }
 
@@ -122,6 +141,7 @@ export class TenantMover {
       moved,
       from: { tier: tenant.tier, database_id: tenant.databaseId },
       to: { tier: to.id, database_id: tenant.databaseId },
+      cutover: 'captured',
       rows_copied: 0,
       rows_resynced: 0,
       pause_ms: 0,
@@ -215,7 +235,7 @@ export class TenantMover {
     actor: Actor,
     onProgress: OnProgress,
     lock: TenantLock,
-  ): Promise<Pick<MoveResult, 'rows_copied' | 'rows_resynced' | 'pause_ms' | 'confirm_ms'>> {
+  ): Promise<Pick<MoveResult, 'cutover' | 'rows_copied' | 'rows_resynced' | 'pause_ms' | 'confirm_ms'>> {
     // A move whose lock is lost stops at the next step and rolls back: another process may take the lock.
     const stillLocked = () => lock.signal.throwIfAborted();
     await onProgress({ phase: 'preparing' });
@@ -228,17 +248,25 @@ export class TenantMover {
       const target = await connectForMove(this.#catalog, targetDb);
       clients.push(target);
       const layouts = await matchingLayouts(source, target);
+      // Capture first, then copy: whatever commits after the copy's snapshot is captured.
+      const cutover = await this.#startCapture(source, move.tenantId, layouts);
 
       const copied = await copyTenant(source, target, move.tenantId, layouts, onProgress, {
         targetExclusive: targetDb.kind === 'dedicated',
       });
       stillLocked();
-      // Writes went on during the bulk copy: catch up once while still serving, so the pause is short.
+      // Writes went on during the bulk copy: catch up while still serving, so the pause is short.
       await onProgress({ phase: 'catching_up', rows: copied });
-      await resyncTenant(source, target, move.tenantId, layouts);
+      let targetDigests: TenantDigests | undefined;
+      if (cutover === 'captured') {
+        await catchUp(source, target, move.tenantId, layouts, stillLocked);
+      } else {
+        await resyncTenant(source, target, move.tenantId, layouts);
+        stillLocked();
+        // Only the move writes the target, so its digests, taken now, still hold during the pause.
+        targetDigests = await digestTenant(target, move.tenantId, layouts);
+      }
       stillLocked();
-      // Only the move writes the target, so its digests, taken now, still hold during the pause.
-      const targetDigests = await digestTenant(target, move.tenantId, layouts);
 
       const pauseXid = await pauseTenant(this.#catalog.knex, move);
       const pausedAt = performance.now();
@@ -257,9 +285,13 @@ export class TenantMover {
       const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
       await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
       stillLocked();
-      const resynced = await resyncTenant(source, target, move.tenantId, layouts, targetDigests);
+      const resynced =
+        cutover === 'captured'
+          ? await applyAllCaptured(source, target, move.tenantId, layouts)
+          : await resyncTenant(source, target, move.tenantId, layouts, targetDigests);
       const pauseMs = Math.round(performance.now() - pausedAt);
       const counts = {
+        cutover,
         rows_copied: copied,
         rows_resynced: resynced,
         pause_ms: pauseMs,
@@ -283,6 +315,34 @@ export class TenantMover {
     } finally {
       await Promise.all(clients.map((client) => client.end().catch(() => {})));
     }
+  }
+
+  /**
+   * Starts capturing the tenant's changes on the source, unless the mover compares instead or the admin role
+   * may not create triggers there (tables owned by another role): then the whole tenant is compared.
+   */
+  async #startCapture(source: pg.Client, tenantId: string, layouts: TableLayout[]): Promise<Cutover> {
+    if (this.options.cutover === 'compare') return 'compared';
+    try {
+      await startChangeCapture(source, tenantId, layouts);
+      return 'captured';
+    } catch (error) {
+      if (sqlStateOf(error) !== SQLSTATE.insufficientPrivilege) throw error;
+      this.#logger.warn(
+        { tenant: tenantId, err: error },
+        'the admin role may not create triggers on the source tables; comparing the whole tenant instead',
+      );
+      return 'compared';
+    }
+  }
+
+  /** Drops the capture triggers a move put on a database it no longer needs them on (a no-op if none). */
+  async #stopCapture(database: DatabaseRecord, tenantId: string): Promise<void> {
+    const url = await this.#catalog.serverAdminUrl(database.serverId, database.databaseName);
+    await withAdminClient(url, async (client) => {
+      const tables = (await tenantTables(client)).map(quoteIdent);
+      await stopChangeCapture(client, tenantId, tables);
+    });
   }
 
   /** The target, ready and empty of the tenant: built (and migrated) if dedicated, cleared if a shard. */
@@ -334,6 +394,7 @@ export class TenantMover {
       );
       await this.#builder.destroy(old.id);
     } else if (old) {
+      await this.#stopCapture(old, move.tenantId);
       const url = await this.#catalog.serverAdminUrl(old.serverId, old.databaseName);
       const removed = await withAdminClient(url, (client) => deleteTenantRows(client, move.tenantId));
       this.#logger.info({ tenant: move.tenantId, shard: old.id, removed }, 'old rows removed from shard');
@@ -346,6 +407,8 @@ export class TenantMover {
     this.#logger.warn({ tenant: move.tenantId, err: cause }, 'tenant move failed; rolling back');
     try {
       await this.#ledger.resume(move);
+      const source = await this.#catalog.getDatabase(move.fromDatabaseId);
+      if (source) await this.#stopCapture(source, move.tenantId);
       const target = await this.#catalog.getDatabase(move.toDatabaseId);
       const tenant = await this.#catalog.getTenant(move.tenantId);
       if (target && tenant?.databaseId !== target.id) {
