@@ -1,27 +1,30 @@
+import { spawnSync } from 'node:child_process';
 import { expect } from 'chai';
 import { DURATION_BUCKETS, HttpRequestSeries } from '../src/metrics/http-request-series.js';
 import { OTHER_TENANTS } from '../src/metrics/metrics.js';
 import { TopTenants } from '../src/metrics/top-tenants.js';
 import { callJson } from './support/http-client.js';
+import { type ExpositionSample, parseExposition } from './support/prometheus-text.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
-interface Sample {
-  name: string;
-  labels: Record<string, string>;
-  value: number;
-}
+type Sample = Pick<ExpositionSample, 'name' | 'labels' | 'value'>;
 
 function parse(text: string): Sample[] {
-  const samples: Sample[] = [];
-  for (const line of text.split('\n')) {
-    const match = /^([a-z_:][a-z0-9_:]*)(?:\{(.*)\})? (\S+)$/i.exec(line);
-    if (!match) continue;
-    const labels: Record<string, string> = {};
-    for (const pair of (match[2] ?? '').matchAll(/([a-z_]+)="((?:[^"\\]|\\.)*)"/g))
-      labels[pair[1]!] = pair[2]!;
-    samples.push({ name: match[1]!, labels, value: Number(match[3]) });
-  }
-  return samples;
+  return parseExposition(text).samples;
+}
+
+/**
+ * `promtool check metrics` on a page: Prometheus's own parser and its naming and HELP lints, '' when it
+ * takes the page as it is. It does not look for duplicate series (parseExposition does). Debian's
+ * `prometheus` package ships it; `.ci/run` installs it, and without it the test fails saying so.
+ */
+function promtoolProblems(page: string): string {
+  const run = spawnSync('promtool', ['check', 'metrics'], { input: page, encoding: 'utf8', timeout: 20000 });
+  if (run.error)
+    throw new Error(`promtool did not run (apt-get install prometheus): ${run.error.message}`, {
+      cause: run.error,
+    });
+  return run.status === 0 ? '' : `promtool exited ${run.status}: ${run.stdout}${run.stderr}`;
 }
 
 function pick(samples: Sample[], name: string, labels: Record<string, string> = {}): Sample[] {
@@ -143,6 +146,42 @@ describe('metrics', function () {
     expect(pick(samples, 'tenantplane_tenant_requests_total', { tenant: 'alpha' })[0]?.value).to.equal(2);
   });
 
+  it('writes each series once per page, refusals before routing under each mount apart', async () => {
+    const requests = (samples: Sample[], route: string, status: string) =>
+      pick(samples, 'tenantplane_http_requests_total', { tier: 'none', route, method: 'GET', status })[0]
+        ?.value ?? 0;
+    const before = await scrape();
+    // Refused before a route took them, with the same tier, method and status under both mounts (and,
+    // for the 404s, outside both): each pair used to share one label set.
+    expect((await callJson(base, undefined, 'GET', '/api/v1/deployments')).status).to.equal(401);
+    expect((await callJson(base, undefined, 'GET', '/admin/v1/tenants')).status).to.equal(401);
+    expect((await callJson(base, tokens.admin, 'GET', '/admin/v1/no-such-route')).status).to.equal(404);
+    expect((await callJson(base, undefined, 'GET', '/no/such/path')).status).to.equal(404);
+    // express matches mount paths without regard to case: the label is the mount, not the request's spelling.
+    expect((await callJson(base, tokens.alpha, 'GET', '/API/V1/deployments')).status).to.equal(200);
+
+    const answer = await callJson(base, METRICS_TOKEN, 'GET', '/metrics');
+    expect(answer.status).to.equal(200);
+    const page = parseExposition(answer.body);
+    // No two samples on the page share a name and label set, each family is one group: what Prometheus
+    // needs to keep every sample.
+    expect(page.problems).to.deep.equal([]);
+    expect(page.samples.length).to.be.greaterThan(50);
+    const after = page.samples;
+    expect(
+      requests(after, '/api/v1 (unrouted)', '401') - requests(before, '/api/v1 (unrouted)', '401'),
+    ).to.equal(1);
+    expect(
+      requests(after, '/admin/v1 (unrouted)', '401') - requests(before, '/admin/v1 (unrouted)', '401'),
+    ).to.equal(1);
+    expect(
+      requests(after, '/admin/v1 (unrouted)', '404') - requests(before, '/admin/v1 (unrouted)', '404'),
+    ).to.equal(1);
+    expect(requests(after, 'unmatched', '404') - requests(before, 'unmatched', '404')).to.equal(1);
+    expect(after.filter((sample) => /API\/V1/.test(sample.labels.route ?? ''))).to.deep.equal([]);
+    expect(promtoolProblems(answer.body)).to.equal('');
+  });
+
   it('keeps the per-tenant label set bounded with 5,000 tenants, the busiest one tracked', async () => {
     // 5,000 active tenants on the shard, straight into the catalog: a shard tenant needs nothing else.
     await plane.tp.knex.raw(
@@ -203,13 +242,21 @@ describe('metrics', function () {
     series.record('pro', '/api/v1', '/deployments/:id', 'GET', 200, 42);
     series.record('none', '', undefined, 'GET', 404, 0.0001);
     series.record('odd "tier"\\\n', '', '/x', 'POST', 500, 0.2);
+    // Refused before routing under each mount: a route label each.
+    series.record('none', '/api/v1', undefined, 'GET', 401, 0.0001);
+    series.record('none', '/admin/v1', undefined, 'GET', 401, 0.0001);
     const text = series.exposition();
+    expect(parseExposition(text).problems).to.deep.equal([]);
     expect(text.endsWith('\n')).to.equal(true);
     expect(text.match(/^# TYPE tenantplane_http_requests_total counter$/gm)).to.have.length(1);
     expect(text.match(/^# TYPE tenantplane_http_request_duration_seconds histogram$/gm)).to.have.length(1);
     const samples = parse(text);
     const labels = { tier: 'pro', route: '/api/v1/deployments/:id', method: 'GET', status: '200' };
     expect(pick(samples, 'tenantplane_http_requests_total', labels)[0]?.value).to.equal(3);
+    for (const route of ['/api/v1 (unrouted)', '/admin/v1 (unrouted)'])
+      expect(pick(samples, 'tenantplane_http_requests_total', { route, status: '401' })[0]?.value).to.equal(
+        1,
+      );
     const buckets = pick(samples, 'tenantplane_http_request_duration_seconds_bucket', labels);
     // Cumulative, bounds inclusive: 0.0025 falls in le="0.0025", 0.003 in le="0.005", 42 only in +Inf.
     expect(buckets.map((sample) => [sample.labels.le, sample.value])).to.deep.equal([
@@ -225,6 +272,15 @@ describe('metrics', function () {
       pick(samples, 'tenantplane_http_requests_total', { route: 'unmatched', status: '404' })[0]?.value,
     ).to.equal(1);
     expect(text).to.include('tier="odd \\"tier\\"\\\\\\n"');
+
+    // Two lookup keys that spell the same route label still make one series.
+    const spelled = new HttpRequestSeries();
+    spelled.record('pro', '/api/v1', '/deployments', 'GET', 200, 0.01);
+    spelled.record('pro', '', '/api/v1/deployments', 'GET', 200, 0.01);
+    const page = parseExposition(spelled.exposition());
+    expect(page.problems).to.deep.equal([]);
+    expect(pick(page.samples, 'tenantplane_http_requests_total')).to.have.length(1);
+    expect(pick(page.samples, 'tenantplane_http_requests_total')[0]?.value).to.equal(2);
   });
 
   it('serves no /metrics and measures nothing with METRICS=off', async () => {

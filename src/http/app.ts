@@ -12,6 +12,7 @@ import { adminApi } from './routes/admin-api.js';
 import { adminAuditApi } from './routes/admin-audit.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
+import { adminServersApi } from './routes/admin-servers.js';
 import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsEndpoint } from './routes/metrics-endpoint.js';
@@ -40,6 +41,10 @@ function jsonBodies(): RequestHandler {
   };
 }
 
+/** Where the application API and the admin API are mounted. */
+const APPLICATION_API = '/api/v1';
+const ADMIN_API = '/admin/v1';
+
 /** The service's express app: the application API, the admin API, health and, in development, the JWKS. */
 export function createApp(tp: ServingServices): Express {
   const app = express();
@@ -50,23 +55,24 @@ export function createApp(tp: ServingServices): Express {
   app.use(trackRequests({ logger: tp.logger, metrics }));
   // The application API first, as one layer: it is the hot path, and every layer costs on each request.
   const hotPath: RequestHandler[] = [
-    ...(metrics ? [mountedAt()] : []),
+    ...(metrics ? [mountedAt(APPLICATION_API)] : []),
     authenticate(tp.verifier),
     tenantContext(tp.router, tp.config.tenantDomain ? { tenantDomain: tp.config.tenantDomain } : {}),
     ...(tp.rateLimiter ? [rateLimit(tp.rateLimiter)] : []),
     jsonBodies(),
     applicationApi(),
   ];
-  app.use('/api/v1', chain(...hotPath));
+  app.use(APPLICATION_API, chain(...hotPath));
   app.use(
-    '/admin/v1',
-    mountedAt(),
+    ADMIN_API,
+    mountedAt(ADMIN_API),
     authenticate(tp.verifier),
     requireAdmin(),
     jsonBodies(),
     adminApi(tp),
     adminMigrationsApi(tp),
     adminAuditApi(tp),
+    adminServersApi(tp),
     adminBackupsApi(tp.backups),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));

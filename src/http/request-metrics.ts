@@ -28,12 +28,14 @@ export function recordRequestMetrics(
 
 /**
  * Remembers the mount path of the routers behind it in the request's context, for the route label of a
- * request that failed inside them. Use after `trackRequests`.
+ * request that failed inside them. Use after `trackRequests`. Pass the path the routers are mounted at:
+ * without it, `req.baseUrl` is taken, which is the path as the request spelled it (express matches mount
+ * paths without regard to case, so `/API/V1` would become a label of its own).
  */
-export function mountedAt(): RequestHandler {
+export function mountedAt(mountPath?: string): RequestHandler {
   return (req, _res, next) => {
     const context = currentContext();
-    if (context) context.mountPath = req.baseUrl;
+    if (context) context.mountPath = mountPath ?? req.baseUrl;
     next();
   };
 }

@@ -4,6 +4,16 @@ export const DURATION_BUCKETS = [0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0
 const REQUESTS = 'tenantplane_http_requests_total';
 const DURATION = 'tenantplane_http_request_duration_seconds';
 
+/**
+ * The route label of a request that no route answered. Outside every mount the path matched nothing at
+ * all: `unmatched`. Inside a mount (`/api/v1`, `/admin/v1`) it was refused before a route took it
+ * (authentication, tenant, rate limit, body) or no route there has its path: `/api/v1 (unrouted)`, so the
+ * mounts stay apart. No route pattern contains a space, so neither can be mistaken for one.
+ */
+export function unroutedLabel(mountPath: string): string {
+  return mountPath === '' ? 'unmatched' : `${mountPath} (unrouted)`;
+}
+
 /** One label set's figures; its label text is written once, when the series first appears. */
 interface Series {
   labels: string;
@@ -42,11 +52,12 @@ function inner<K, V extends Map<unknown, unknown>>(map: Map<K, V>, key: K, make:
  */
 export class HttpRequestSeries {
   readonly #series: Level<Level<Level<Level<Map<number, Series>>>>> = new Map();
-  readonly #all: Series[] = [];
+  /** Every series once, by its label text: two lookup keys that make the same labels share one series. */
+  readonly #byLabels = new Map<string, Series>();
 
   /**
-   * One finished request. `mountPath` + `routePath` make the route label (`routePath` undefined:
-   * `unmatched`).
+   * One finished request. `mountPath` + `routePath` make the route label (`routePath` undefined: see
+   * `unroutedLabel`).
    */
   record(
     tier: string,
@@ -74,20 +85,21 @@ export class HttpRequestSeries {
     method: string,
     status: number,
   ): Series {
-    const route = routePath === undefined ? 'unmatched' : `${mountPath}${routePath}`;
-    const series: Series = {
-      labels:
-        `tier="${labelValue(tier)}",route="${labelValue(route)}",` +
-        `method="${labelValue(method)}",status="${status}"`,
-      count: 0,
-      sum: 0,
-      buckets: new Float64Array(DURATION_BUCKETS.length + 1),
-    };
+    const route = routePath === undefined ? unroutedLabel(mountPath) : `${mountPath}${routePath}`;
+    const labels =
+      `tier="${labelValue(tier)}",route="${labelValue(route)}",` +
+      `method="${labelValue(method)}",status="${status}"`;
+    // Prometheus drops every sample after the first of a label set on a page, so a label set is written
+    // once whatever lookup keys lead to it.
+    let series = this.#byLabels.get(labels);
+    if (series === undefined) {
+      series = { labels, count: 0, sum: 0, buckets: new Float64Array(DURATION_BUCKETS.length + 1) };
+      this.#byLabels.set(labels, series);
+    }
     const byMount = inner(this.#series, tier, () => new Map());
     const byRoute = inner(byMount, mountPath, () => new Map());
     const byMethod = inner(byRoute, routePath ?? '', () => new Map());
     inner(byMethod, method, () => new Map<number, Series>()).set(status, series);
-    this.#all.push(series);
     return series;
   }
 
@@ -97,12 +109,12 @@ export class HttpRequestSeries {
       `# HELP ${REQUESTS} HTTP requests by tenant tier (none outside the application API), route pattern, method and status`,
       `# TYPE ${REQUESTS} counter`,
     ];
-    for (const series of this.#all) lines.push(`${REQUESTS}{${series.labels}} ${series.count}`);
+    for (const series of this.#byLabels.values()) lines.push(`${REQUESTS}{${series.labels}} ${series.count}`);
     lines.push(
       `# HELP ${DURATION} HTTP request latency by tenant tier, route pattern, method and status`,
       `# TYPE ${DURATION} histogram`,
     );
-    for (const series of this.#all) {
+    for (const series of this.#byLabels.values()) {
       let cumulative = 0;
       DURATION_BUCKETS.forEach((bound, index) => {
         cumulative += series.buckets[index]!;
