@@ -1,10 +1,64 @@
+import { execFile } from 'node:child_process';
+import { copyFile, mkdtemp, rm, writeFile } from 'node:fs/promises';
+import { createRequire } from 'node:module';
+import { tmpdir } from 'node:os';
+import path from 'node:path';
+import { promisify } from 'node:util';
 import { compileErrors, validate } from '@readme/openapi-parser';
 import { expect } from 'chai';
 import type { Express } from 'express';
 import { createApp } from '../src/http/app.js';
+import { PACKAGE_ROOT } from '../src/paths.js';
 import { createTestPlane, type TestPlane } from './support/test-plane.js';
 
 const METHODS = ['get', 'post', 'put', 'patch', 'delete'] as const;
+
+/** The redocly CLI's entry point (a dev dependency), run with this node. */
+const REDOCLY = path.join(
+  path.dirname(createRequire(import.meta.url).resolve('@redocly/cli/package.json')),
+  'bin/cli.js',
+);
+
+interface LintProblem {
+  ruleId: string;
+  severity: string;
+  message: string;
+  location: Array<{ pointer?: string }>;
+}
+
+/**
+ * `redocly lint` on the served document with the checkout's redocly.yaml and its ignore list, which
+ * redocly looks for beside the config and resolves its entries from there: all three go in one temporary
+ * folder. Its JSON report's totals and problems.
+ */
+async function redoclyLint(served: string): Promise<{
+  totals: { errors: number; warnings: number; ignored: number };
+  problems: LintProblem[];
+}> {
+  const dir = await mkdtemp(path.join(tmpdir(), 'tenantplane-openapi-'));
+  try {
+    await writeFile(path.join(dir, 'openapi.json'), served);
+    for (const file of ['redocly.yaml', '.redocly.lint-ignore.yaml'])
+      await copyFile(path.join(PACKAGE_ROOT, file), path.join(dir, file));
+    const { stdout } = await promisify(execFile)(
+      process.execPath,
+      [REDOCLY, 'lint', '--config', path.join(dir, 'redocly.yaml'), '--format', 'json', 'openapi.json'],
+      {
+        cwd: dir,
+        env: { ...process.env, REDOCLY_TELEMETRY: 'off', REDOCLY_SUPPRESS_UPDATE_NOTICE: 'true' },
+        timeout: 60000,
+        maxBuffer: 16 * 1024 * 1024,
+      },
+    ).catch((error: { stdout?: string; stderr?: string; code?: unknown }) => {
+      // It exits 1 when it finds errors; its report is still on stdout.
+      if (error.stdout?.trim().startsWith('{')) return { stdout: error.stdout };
+      throw new Error(`redocly lint did not run (exit ${error.code}): ${error.stderr}`, { cause: error });
+    });
+    return JSON.parse(stdout);
+  } finally {
+    await rm(dir, { recursive: true, force: true });
+  }
+}
 
 interface RouterLayer {
   rawPath?: string | string[];
@@ -76,6 +130,20 @@ describe('OpenAPI document', () => {
     // The validator resolves $refs in place: give it a copy.
     const result = await validate(structuredClone(document) as never);
     expect(result.valid, result.valid ? '' : compileErrors(result)).to.equal(true);
+  });
+
+  it("passes redocly lint's recommended rules with no error or warning", async function () {
+    this.timeout(60000);
+    const served = await (await fetch(`${base}/openapi.json`)).text();
+    const report = await redoclyLint(served);
+    const shown = report.problems.map(
+      (problem) =>
+        `${problem.severity} ${problem.ruleId} at ${problem.location[0]?.pointer}: ${problem.message}`,
+    );
+    expect(shown).to.deep.equal([]);
+    expect(report.totals).to.include({ errors: 0, warnings: 0 });
+    // Every exception in .redocly.lint-ignore.yaml still matches a problem: none outlives its reason.
+    expect(report.totals.ignored).to.equal(3);
   });
 
   it('declares exactly the routes the app serves', () => {

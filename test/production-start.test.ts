@@ -77,6 +77,8 @@ describe('serve in production', function () {
     try {
       expect(service.stderr()).to.not.include('"level":40');
       expect((await fetch(`${service.base}/metrics`)).status).to.equal(401);
+      // With AUTH_* there is no development issuer, so no JWKS of its own (the OpenAPI document's 404).
+      expect((await fetch(`${service.base}/.well-known/jwks.json`)).status).to.equal(404);
     } finally {
       service.child.kill('SIGTERM');
       await service.exited;

@@ -19,6 +19,9 @@ export function openApiDocument(version: string): OpenApiObject {
         'Errors are `{"error": {"code", "message"}}`. Every response carries `X-Request-Id`. Application API responses carry `X-RateLimit-Limit`, `X-RateLimit-Remaining` and `X-RateLimit-Reset`; past the limit, 429 with `Retry-After`.',
       license: { name: 'MIT', identifier: 'MIT' },
     },
+    // Relative, so it resolves against wherever the document was fetched from: every path here is
+    // served at the root of the origin that serves /openapi.json, whatever its scheme, host and port.
+    servers: [{ url: '/', description: 'the origin this document is served from' }],
     security: [{ bearerAuth: [] }],
     tags: [
       { name: 'service', description: 'probes, metrics and discovery' },

@@ -48,7 +48,10 @@ export const servicePaths: Record<string, OpenApiObject> = {
       tags: ['service'],
       summary: "The development issuer's public keys (only without AUTH_*)",
       security: [],
-      responses: { '200': jsonResponse('JSON Web Key Set', 'Jwks') },
+      responses: {
+        '200': jsonResponse('JSON Web Key Set', 'Jwks'),
+        '404': jsonResponse('not served: AUTH_* is set, so there is no development issuer', 'Error'),
+      },
     },
   },
   '/openapi.json': {
