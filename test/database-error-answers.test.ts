@@ -6,19 +6,29 @@ import express from 'express';
 import type { Knex } from 'knex';
 import pg from 'pg';
 import { connectControlDatabase } from '../src/catalog/control-database.js';
-import { MigrationFailedError, SQLSTATE } from '../src/errors/index.js';
+import {
+  CONNECTION_LOST,
+  ConnectionLostError,
+  databaseUnavailableError,
+  MigrationFailedError,
+  SQLSTATE,
+} from '../src/errors/index.js';
 import { errorHandler } from '../src/http/error-handler.js';
 import { listen } from '../src/http/listen.js';
 import { createLogger } from '../src/logging/logger.js';
+import { LossReportingClient } from '../src/postgres/connection-loss.js';
 import { rejection } from './support/async-helpers.js';
 import { freePort } from './support/free-port.js';
 import { callJson } from './support/http-client.js';
 import { logSink } from './support/log-sink.js';
 import { adminQuery, adminUrlFor } from './support/test-plane.js';
 
-/** A pg client on the test PostgreSQL (or `url`) whose 'error' events the test does not care about. */
-async function connected(url = adminUrlFor('postgres')): Promise<pg.Client> {
-  const client = new pg.Client({ connectionString: url, connectionTimeoutMillis: 3000 });
+/**
+ * A client on the test PostgreSQL (or `url`), made as tenantplane makes its connections (so that a lost
+ * connection fails with a code), whose 'error' events the test does not care about.
+ */
+async function connected(url = adminUrlFor('postgres'), connectionTimeoutMillis = 3000): Promise<pg.Client> {
+  const client = new LossReportingClient({ connectionString: url, connectionTimeoutMillis });
   client.on('error', () => {});
   await client.connect();
   return client;
@@ -123,7 +133,8 @@ describe('HTTP answers to a database that went away', () => {
     try {
       const port = (hangUp.address() as { port: number }).port;
       const error = await rejection(connected(`postgres://postgres@127.0.0.1:${port}/postgres`));
-      expect((error as Error).message).to.equal('Connection terminated unexpectedly');
+      expect(error).to.be.instanceOf(ConnectionLostError);
+      expect((error.cause as Error).message).to.equal('Connection terminated unexpectedly');
       expect(await answerTo(() => Promise.reject(error))).to.deep.equal({
         status: 503,
         code: 'database_unavailable',
@@ -140,6 +151,86 @@ describe('HTTP answers to a database that went away', () => {
       code: 'database_unavailable',
       retryAfter: '1',
     });
+  });
+
+  it('answers 503 database_unavailable for a server that accepts and never answers (pg: "timeout expired")', async () => {
+    const sockets: net.Socket[] = [];
+    const silent = net.createServer((socket) => sockets.push(socket));
+    await new Promise<void>((resolve) => silent.listen(0, '127.0.0.1', resolve));
+    try {
+      const port = (silent.address() as { port: number }).port;
+      const error = await rejection(connected(`postgres://postgres@127.0.0.1:${port}/postgres`, 200));
+      expect(error).to.be.instanceOf(ConnectionLostError);
+      expect((error.cause as Error).message).to.equal('timeout expired');
+      expect(await answerTo(() => Promise.reject(error))).to.deep.equal({
+        status: 503,
+        code: 'database_unavailable',
+        retryAfter: '1',
+      });
+    } finally {
+      for (const socket of sockets) socket.destroy();
+      silent.close();
+    }
+  });
+
+  it('decides a lost connection by what happened to the connection, not by what a message says', async () => {
+    // Errors that merely say so, as pg and knex word a lost connection, on no lost connection: 500.
+    for (const message of [
+      'Connection terminated unexpectedly',
+      'SELECT 1 - Connection terminated unexpectedly',
+      'timeout expired',
+      'Client has encountered a connection error and is not queryable',
+    ]) {
+      expect(databaseUnavailableError(new Error(message)), message).to.equal(undefined);
+      expect(await answerTo(() => Promise.reject(new Error(message))), message).to.deep.equal({
+        status: 500,
+        code: 'internal_error',
+        retryAfter: null,
+      });
+    }
+    const client = await connected();
+    try {
+      // A healthy session that raises the words: the statement's error, kept as it is.
+      const raised = await rejection(
+        client.query(`DO $$ BEGIN RAISE EXCEPTION 'Connection terminated unexpectedly'; END $$`),
+      );
+      expect(raised).not.to.be.instanceOf(ConnectionLostError);
+      expect(await answerTo(() => Promise.reject(raised))).to.deep.equal({
+        status: 500,
+        code: 'internal_error',
+        retryAfter: null,
+      });
+      expect((await client.query('SELECT 1 AS one')).rows).to.deep.equal([{ one: 1 }]);
+
+      // The same session really terminated (pg_terminate_backend from another session while it is idle):
+      // its next statement fails with pg's codeless error, reported as a lost connection by code.
+      const pid = (await client.query<{ pid: number }>('SELECT pg_backend_pid() AS pid')).rows[0]!.pid;
+      await adminQuery('postgres', 'SELECT pg_terminate_backend($1)', [pid]);
+      await new Promise((resolve) => setTimeout(resolve, 100));
+      const lost = await rejection(client.query('SELECT 1'));
+      expect(lost).to.be.instanceOf(ConnectionLostError);
+      expect((lost as ConnectionLostError).code).to.equal(CONNECTION_LOST);
+      expect(lost.cause).to.be.instanceOf(Error).and.not.have.property('code');
+      expect(await answerTo(() => Promise.reject(lost))).to.deep.equal({
+        status: 503,
+        code: 'database_unavailable',
+        retryAfter: '1',
+      });
+      // The same through a callback, as knex calls pg.
+      const viaCallback = await new Promise<Error>((resolve) =>
+        client.query('SELECT 1', (error) => resolve(error!)),
+      );
+      expect(viaCallback).to.be.instanceOf(ConnectionLostError);
+    } finally {
+      await client.end().catch(() => {});
+    }
+
+    // A statement issued after this process ended its client is a bug, not a lost connection.
+    const ended = await connected();
+    await ended.end();
+    const afterEnd = await rejection(ended.query('SELECT 1'));
+    expect(afterEnd).not.to.be.instanceOf(ConnectionLostError);
+    expect(databaseUnavailableError(afterEnd)).to.equal(undefined);
   });
 
   it('answers 503 database_busy for a server with no free connection slot (53300)', async () => {
@@ -165,6 +256,22 @@ describe('HTTP answers to a database that went away', () => {
         knex.transaction((trx) => trx.raw('SELECT pg_terminate_backend(pg_backend_pid())')),
       ),
     ).to.deep.equal({ status: 503, code: 'catalog_unavailable', retryAfter: '1' });
+    // A transaction's connection terminated (from another session) between two of its statements: the next
+    // one fails without a SQLSTATE, as a lost connection of the control database.
+    const lostInTransaction = await rejection(
+      knex.transaction(async (trx) => {
+        const pid = (await trx.raw('SELECT pg_backend_pid() AS pid')).rows[0].pid as number;
+        await adminQuery('postgres', 'SELECT pg_terminate_backend($1)', [pid]);
+        await new Promise((resolve) => setTimeout(resolve, 100));
+        await trx.raw('SELECT 1');
+      }),
+    );
+    expect(lostInTransaction, String(lostInTransaction)).to.be.instanceOf(ConnectionLostError);
+    expect(await answerTo(() => Promise.reject(lostInTransaction))).to.deep.equal({
+      status: 503,
+      code: 'catalog_unavailable',
+      retryAfter: '1',
+    });
     // The dead connections were discarded: the next statements get live ones.
     for (let i = 0; i < 3; i++) {
       expect((await knex.raw('SELECT 1 AS one')).rows).to.deep.equal([{ one: 1 }]);

@@ -56,6 +56,23 @@ export class ConnectionStateError extends Error {
   }
 }
 
+/** The `code` of ConnectionLostError, tenantplane's own, in the style of Node's socket error codes. */
+export const CONNECTION_LOST = 'ECONNLOST';
+
+/**
+ * pg's error for a statement or a connect that failed because the connection itself died or was never made
+ * (`Connection terminated unexpectedly`, `timeout expired`, `Client has encountered a connection error and
+ * is not queryable`), which carries no code of its own: this gives it one. Raised only by the clients of
+ * src/postgres/connection-loss.ts, which know their connection is gone; the message is pg's, the original
+ * is the cause.
+ */
+export class ConnectionLostError extends Error {
+  readonly code = CONNECTION_LOST;
+  constructor(cause: unknown) {
+    super((cause as Error)?.message ?? 'the connection to the database was lost', { cause });
+  }
+}
+
 /** The server's credentials could not be read (from the catalog). */
 export class CredentialsError extends Error {
   constructor(cause: unknown) {

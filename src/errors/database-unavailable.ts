@@ -1,3 +1,4 @@
+import { CONNECTION_LOST } from './database-errors.js';
 import { isSqlState, SQLSTATE, SQLSTATE_CLASS } from './sqlstate.js';
 import { UnavailableError } from './tenantplane-error.js';
 
@@ -7,9 +8,10 @@ export type DatabaseFailure = 'unavailable' | 'busy';
 /**
  * Error codes that mean the database server, or this process's session on it, went away or cannot take a
  * session now: never a fault of the statement, so the request may be retried (HTTP 503 with Retry-After).
- * SQLSTATEs from the SQLSTATE table (a SQLSTATE_CLASS key stands for its whole class), and the socket errors
- * Node gives pg. Decided by code only; pg's own connection-loss errors carry no code, see
- * CONNECTION_LOST_MESSAGES.
+ * SQLSTATEs from the SQLSTATE table (a SQLSTATE_CLASS key stands for its whole class), the socket errors
+ * Node gives pg, and our own CONNECTION_LOST. Decided by code only: pg's own errors for a connection that
+ * died carry no code, so the clients that meet them (src/postgres/connection-loss.ts) raise them as
+ * ConnectionLostError, whose code is CONNECTION_LOST; nothing here reads message text.
  */
 export const DATABASE_UNAVAILABLE_CODES: Readonly<Record<string, DatabaseFailure>> = {
   [SQLSTATE_CLASS.connectionException]: 'unavailable', // every code of the class
@@ -25,19 +27,8 @@ export const DATABASE_UNAVAILABLE_CODES: Readonly<Record<string, DatabaseFailure
   ENETUNREACH: 'unavailable',
   ENOTFOUND: 'unavailable', // the server's name does not resolve (now)
   EAI_AGAIN: 'unavailable',
+  [CONNECTION_LOST]: 'unavailable', // pg's codeless errors of a lost connection, see ConnectionLostError
 };
-
-/**
- * The messages of pg's (and knex's) errors for a connection that died or was never made, which carry no
- * code. knex puts the statement in front: `<sql> - Connection terminated unexpectedly`.
- */
-const CONNECTION_LOST_MESSAGES = [
-  'Connection terminated unexpectedly',
-  'Connection terminated',
-  'Connection terminated due to connection timeout',
-  'Client has encountered a connection error and is not queryable',
-  'timeout expired', // pg's connectionTimeoutMillis ran out before the server answered
-];
 
 /**
  * knex's error for a connection its pool could not open or hand out in time: the server may be down, or
@@ -70,7 +61,7 @@ function causeChain(error: unknown): unknown[] {
 /** Whether one error (not its causes) means the database is unavailable or busy, by its code. */
 function failureOf(error: unknown): DatabaseFailure | undefined {
   if (typeof error !== 'object' || error === null) return undefined;
-  const { code, message, name } = error as { code?: unknown; message?: unknown; name?: unknown };
+  const { code, name } = error as { code?: unknown; name?: unknown };
   if (typeof code === 'string') {
     const failure =
       DATABASE_UNAVAILABLE_CODES[code] ??
@@ -78,11 +69,6 @@ function failureOf(error: unknown): DatabaseFailure | undefined {
     if (failure) return failure;
   }
   if (name === KNEX_TIMEOUT_ERROR) return 'unavailable';
-  if (typeof message === 'string') {
-    if (CONNECTION_LOST_MESSAGES.some((lost) => message === lost || message.endsWith(` - ${lost}`))) {
-      return 'unavailable';
-    }
-  }
   // Node reports a refused connection to every address of a name as one AggregateError.
   const errors = (error as { errors?: unknown }).errors;
   if (Array.isArray(errors)) {

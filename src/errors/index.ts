@@ -13,6 +13,8 @@ export {
 } from './backup-errors.js';
 export type * from './codes.js';
 export {
+  CONNECTION_LOST,
+  ConnectionLostError,
   ConnectionStateError,
   CredentialsError,
   MigrationFailedError,

@@ -4,6 +4,7 @@ import pg from 'pg';
 import { Umzug, type UmzugStorage } from 'umzug';
 import { InvalidInputError, MigrationFailedError, MigrationLockTimeoutError } from '../errors/index.js';
 import { quoteIdent } from '../ids.js';
+import { LossReportingClient } from '../postgres/connection-loss.js';
 import type { Migration, MigrationHandle } from './migration-source.js';
 
 /** Where a database records the migrations applied to it. */
@@ -100,7 +101,7 @@ export async function readAppliedMigrations(
   connection: pg.ClientConfig,
   ledger: LedgerTable,
 ): Promise<string[]> {
-  const client = new pg.Client({ ...connection, connectionTimeoutMillis: 5000 });
+  const client = new LossReportingClient({ ...connection, connectionTimeoutMillis: 5000 });
   client.on('error', ignoreSessionLoss);
   await client.connect();
   try {
@@ -127,7 +128,7 @@ export async function migrateDatabase(options: MigrateDatabaseOptions): Promise<
     throw new InvalidInputError(`no migration named ${options.to}`, 'unknown_migration');
   }
   const table = ledgerName(options.ledger);
-  const client = new pg.Client({
+  const client = new LossReportingClient({
     connectionString: options.connectionString,
     ...(options.ssl === undefined ? {} : { ssl: options.ssl }),
     connectionTimeoutMillis: 10000,

@@ -1,14 +1,18 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { describeConnectFailure, parseServerUrl, serverClientConfig } from '../catalog/connection-config.js';
 import { SQLSTATE, UnavailableError } from '../errors/index.js';
 import { quoteIdent } from '../ids.js';
+import { LossReportingClient } from '../postgres/connection-loss.js';
 
 /**
  * Runs `fn` on a short-lived admin connection to the server `url` names (with the URL's TLS settings, see
  * connection-config.ts), closed whatever happens.
  */
 export async function withAdminClient<T>(url: string, fn: (client: pg.Client) => Promise<T>): Promise<T> {
-  const client = new pg.Client({ ...(await serverClientConfig(url)), connectionTimeoutMillis: 5000 });
+  const client = new LossReportingClient({
+    ...(await serverClientConfig(url)),
+    connectionTimeoutMillis: 5000,
+  });
   // A session the server drops (a restart, pg_terminate_backend) fails the statement in flight, or the next
   // one, and the client is ended below; without a listener its 'error' event would end the process.
   client.on('error', () => {});

@@ -1,7 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import { CredentialsError, databaseUnavailableError, UnavailableError } from '../errors/index.js';
 import type { InstanceLease } from '../instances/instance-lease.js';
 import type { Logger } from '../logging/logger.js';
+import { LossReportingClient } from '../postgres/connection-loss.js';
 import { tenantStartupOption } from '../tenant-session/tenant-binding.js';
 import { connectFailure } from './connect-failure.js';
 
@@ -286,7 +287,7 @@ export class ElasticPool {
         throw new CredentialsError(error);
       })
       .then((credentials) => {
-        const client = new pg.Client({
+        const client = new LossReportingClient({
           ...credentials,
           ...(target.tenantId === undefined ? {} : { options: tenantStartupOption(target.tenantId) }),
           database: target.databaseName,
