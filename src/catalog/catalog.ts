@@ -50,6 +50,8 @@ interface ServerRow {
   app_role: string;
   app_password_sealed: string;
   max_connections: number;
+  region: string | null;
+  draining: boolean;
   created_at: Date;
 }
 
@@ -68,6 +70,8 @@ function toServer(row: ServerRow): ServerRecord {
     port: row.port,
     appRole: row.app_role,
     maxConnections: row.max_connections,
+    region: row.region ?? null,
+    draining: row.draining ?? false,
     createdAt: row.created_at,
   };
 }
@@ -91,6 +95,7 @@ function toTenant(row: Record<string, unknown>): TenantRecord {
     status: row.status as TenantStatus,
     databaseId: (row.database_id as string | null) ?? null,
     requestsPerMinute: (row.requests_per_minute as number | null) ?? null,
+    region: (row.region as string | null) ?? null,
     createdAt: row.created_at as Date,
     updatedAt: row.updated_at as Date,
   };
@@ -237,6 +242,8 @@ export class Catalog {
     appRole: string;
     appPassword: string;
     maxConnections: number;
+    /** The server's region (checked by the caller); null or absent: none. */
+    region?: string | null;
   }): Promise<ServerRecord> {
     try {
       const [row] = await this.knex('servers')
@@ -248,6 +255,7 @@ export class Catalog {
           app_role: server.appRole,
           app_password_sealed: this.secrets.seal(server.appPassword),
           max_connections: server.maxConnections,
+          region: server.region ?? null,
         })
         .returning('*');
       return toServer(row as ServerRow);
@@ -293,6 +301,28 @@ export class Catalog {
     this.forgetServerCredentials();
     if (!row) throw new NotFoundError(`no server ${id}`, 'server_not_found');
     return toServer(row as ServerRow);
+  }
+
+  /**
+   * Marks a server draining (it takes no new placements) or not, audited as `server.drain` or
+   * `server.undrain` with what it was; answers the server as it is now. Setting what already is changes
+   * nothing and audits nothing.
+   */
+  async setServerDraining(id: string, draining: boolean, actor: Actor): Promise<ServerRecord> {
+    return this.knex.transaction(async (trx) => {
+      const before = await trx<ServerRow>('servers').where({ id }).forUpdate().first();
+      if (!before) throw new NotFoundError(`no server ${id}`, 'server_not_found');
+      if (before.draining === draining) return toServer(before);
+      const [row] = await trx<ServerRow>('servers').where({ id }).update({ draining }).returning('*');
+      await trx('audit_log').insert({
+        actor: actor.actor,
+        action: draining ? 'server.drain' : 'server.undrain',
+        tenant_id: null,
+        request_id: actor.requestId ?? null,
+        details: JSON.stringify({ server: id, region: before.region }),
+      });
+      return toServer(row as ServerRow);
+    });
   }
 
   /**
@@ -457,10 +487,22 @@ export class Catalog {
 
   // --- tenants -----------------------------------------------------------------------------------------
 
-  async insertTenant(tenant: { id: string; name: string; tier: string }): Promise<TenantRecord> {
+  async insertTenant(tenant: {
+    id: string;
+    name: string;
+    tier: string;
+    /** The region the tenant is pinned to (checked by the caller); null or absent: unpinned. */
+    region?: string | null;
+  }): Promise<TenantRecord> {
     try {
       const [row] = await this.knex('tenants')
-        .insert({ id: tenant.id, name: tenant.name, tier: tenant.tier, status: 'provisioning' })
+        .insert({
+          id: tenant.id,
+          name: tenant.name,
+          tier: tenant.tier,
+          status: 'provisioning',
+          region: tenant.region ?? null,
+        })
         .returning('*');
       return toTenant(row);
     } catch (error) {

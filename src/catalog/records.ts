@@ -34,6 +34,10 @@ export interface ServerRecord {
   appRole: string;
   /** The server's connection budget: tenantplane never opens more than this many connections to it. */
   maxConnections: number;
+  /** The server's region; null: none (only unpinned tenants are placed on it). */
+  region: string | null;
+  /** A draining server takes no new placements; the tenants already on it stay until moved. */
+  draining: boolean;
   createdAt: Date;
 }
 
@@ -54,6 +58,8 @@ export interface TenantRecord {
   databaseId: string | null;
   /** The tenant's own request rate, overriding its tier's; null keeps the tier's. */
   requestsPerMinute: number | null;
+  /** The region the tenant is pinned to: it is only placed on servers of that region. null: unpinned. */
+  region: string | null;
   createdAt: Date;
   updatedAt: Date;
 }
