@@ -14,6 +14,7 @@ export { ADMIN_SCOPE, type Principal, type TokenVerifier } from './auth/principa
 export { createTokenVerifier, type TokenVerifierOptions } from './auth/token-verifier.js';
 export { Catalog } from './catalog/catalog.js';
 export type {
+  DatabaseRecord,
   QuotaMeasure,
   TenantLimits,
   TenantRecord,
@@ -34,6 +35,12 @@ export { insertWithinQuota } from './limits/quota-guard.js';
 export { type RateLimitMode, TenantRateLimiter } from './limits/tenant-rate-limiter.js';
 export { createLogger } from './logging/logger.js';
 export { Metrics } from './metrics/metrics.js';
+export {
+  PlacementPolicy,
+  type PlacementPolicyOptions,
+  type PlacementTenant,
+} from './placement/placement-policy.js';
+export { REGION_PATTERN } from './placement/region.js';
 export { ElasticPool, type ElasticPoolOptions } from './routing/elastic-pool.js';
 export { TenantDatabase, type TenantKnex, TenantTransaction } from './routing/tenant-database.js';
 export { TenantRouter, type TenantRouterOptions } from './routing/tenant-router.js';

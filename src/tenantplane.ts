@@ -20,6 +20,7 @@ import type { DatabaseMigrationStatus } from './migrations/fleet-status.js';
 import type { MigrationLedger } from './migrations/migration-ledger.js';
 import type { MoveLedger } from './moves/move-ledger.js';
 import type { TenantMover } from './moves/tenant-mover.js';
+import type { PlacementPolicy } from './placement/placement-policy.js';
 import { openServices } from './plane/open-services.js';
 import type { Lifecycle, PlaneOptions, Services, ServingServices } from './plane/services.js';
 import type { ServerProvisioner } from './provisioning/server-provisioner.js';
@@ -40,6 +41,8 @@ export class Tenantplane implements Services {
   readonly controlDatabaseUrl: string;
   readonly knex: Knex;
   readonly catalog: Catalog;
+  /** Where a tenant may go: tenant creation and moves ask it, and nothing else decides. */
+  readonly placement: PlacementPolicy;
   readonly servers: ServerProvisioner;
   readonly shards: ShardProvisioner;
   readonly tenants: TenantProvisioner;
@@ -71,6 +74,7 @@ export class Tenantplane implements Services {
     this.controlDatabaseUrl = services.controlDatabaseUrl;
     this.knex = services.knex;
     this.catalog = services.catalog;
+    this.placement = services.placement;
     this.servers = services.servers;
     this.shards = services.shards;
     this.tenants = services.tenants;

@@ -36,12 +36,15 @@ export type InvalidInputCode =
   | 'invalid_object_key'
   | 'invalid_query'
   | 'invalid_quota'
+  | 'invalid_region'
   | 'invalid_url'
   | 'irreversible_migration'
   | 'missing_field'
   | 'missing_tier'
+  | 'region_mismatch'
   | 'unknown_field'
   | 'unknown_migration'
+  | 'unknown_region'
   | 'unknown_target'
   | 'unknown_tier';
 
@@ -97,6 +100,7 @@ export type ConflictCode =
   | 'request_race'
   | 'restore_ids_collide'
   | 'schema_mismatch'
+  | 'server_draining'
   | 'server_exists'
   | 'server_in_recovery'
   | 'server_mismatch'

@@ -13,6 +13,7 @@ import { createLogger } from '../logging/logger.js';
 import { Metrics } from '../metrics/metrics.js';
 import { MigrationLedger } from '../migrations/migration-ledger.js';
 import { DEFAULT_TENANT_MIGRATIONS_DIR } from '../paths.js';
+import { PlacementPolicy } from '../placement/placement-policy.js';
 import type { ProvisioningContext } from '../provisioning/provisioning-context.js';
 import { ServerProvisioner } from '../provisioning/server-provisioner.js';
 import { ShardProvisioner } from '../provisioning/shard-provisioner.js';
@@ -70,7 +71,8 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
       : undefined;
   await registry?.start();
 
-  const tenants = new TenantProvisioner(context);
+  const placement = new PlacementPolicy({ catalog, logger });
+  const tenants = new TenantProvisioner(context, placement);
   const backupKeys = new TenantKeyring({ knex, master: masterKey });
   const jobsPrefix = options.jobsPrefix ?? config.jobsPrefix;
   const metrics = new Metrics({ tenantLabels: config.metrics.tenantLabels });
@@ -94,6 +96,7 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
     controlDatabaseUrl,
     knex,
     catalog,
+    placement,
     servers: new ServerProvisioner(context),
     shards: new ShardProvisioner(context),
     tenants,

@@ -16,6 +16,7 @@ import type { FleetMigrations } from '../migrations/fleet-migrations.js';
 import type { MigrationLedger } from '../migrations/migration-ledger.js';
 import type { MoveLedger } from '../moves/move-ledger.js';
 import type { TenantMover } from '../moves/tenant-mover.js';
+import type { PlacementPolicy } from '../placement/placement-policy.js';
 import type { ServerProvisioner } from '../provisioning/server-provisioner.js';
 import type { ShardProvisioner } from '../provisioning/shard-provisioner.js';
 import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
@@ -58,6 +59,8 @@ export interface Services {
   readonly controlDatabaseUrl: string;
   readonly knex: Knex;
   readonly catalog: Catalog;
+  /** Where a tenant may go: tenant creation and moves ask it, and nothing else decides. */
+  readonly placement: PlacementPolicy;
   readonly servers: ServerProvisioner;
   readonly shards: ShardProvisioner;
   readonly tenants: TenantProvisioner;

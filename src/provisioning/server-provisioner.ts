@@ -14,6 +14,7 @@ import {
 import type { ServerRecord } from '../catalog/records.js';
 import { ConflictError, InvalidInputError, SQLSTATE, UnavailableError } from '../errors/index.js';
 import { appRoleName, assertSlug, quoteIdent } from '../ids.js';
+import { checkRegion } from '../placement/region.js';
 import { withAdminClient } from './admin-connection.js';
 import type { ProvisioningContext } from './provisioning-context.js';
 
@@ -23,6 +24,8 @@ export interface AddServerInput {
   adminUrl: string;
   /** Connection budget for all of tenantplane on this server. Default: 80% of its max_connections. */
   maxConnections?: number;
+  /** The server's region: tenants pinned to it are placed only on its servers. Absent or null: none. */
+  region?: string | null;
 }
 
 export interface UpdateServerInput {
@@ -77,6 +80,7 @@ export class ServerProvisioner {
     const id = assertSlug(input.id, 'server id');
     const url = checkServerUrl(input.adminUrl);
     const adminUrl = new URL(input.adminUrl).toString();
+    const region = checkRegion(input.region);
     if (
       input.maxConnections !== undefined &&
       !(Number.isInteger(input.maxConnections) && input.maxConnections > 0)
@@ -111,15 +115,17 @@ export class ServerProvisioner {
         appRole,
         appPassword,
         maxConnections,
+        region,
       });
       const tls = summarizeTls(url.tls);
       await catalog.audit(actor, 'server.add', null, {
         server: id,
         url: redactServerUrl(adminUrl),
         maxConnections,
+        region,
         sslmode: tls.sslmode,
       });
-      logger.info({ server: id, maxConnections, sslmode: tls.sslmode }, 'server registered');
+      logger.info({ server: id, maxConnections, region, sslmode: tls.sslmode }, 'server registered');
       return { ...server, tls };
     } catch (error) {
       // Nothing half-made: the role goes if the catalog row could not be written.

@@ -4,6 +4,8 @@ import { ConflictError, InvalidInputError } from '../errors/index.js';
 import { assertSlug, dedicatedDatabaseName } from '../ids.js';
 import { currentXid, waitForConfirmations } from '../moves/instance-confirmations.js';
 import { waitForOlderTransactions } from '../moves/writer-drain.js';
+import type { PlacementPolicy, PlacementTenant } from '../placement/placement-policy.js';
+import { checkRegion } from '../placement/region.js';
 import { withAdminClient } from './admin-connection.js';
 import { DatabaseBuilder } from './database-builder.js';
 import type { ProvisioningContext } from './provisioning-context.js';
@@ -18,6 +20,8 @@ export interface CreateTenantInput {
   id: string;
   tier: string;
   name?: string;
+  /** Pins the tenant to a region: it is only ever placed on servers of it. Absent or null: unpinned. */
+  region?: string | null;
 }
 
 const NAME_MAX = 200;
@@ -29,7 +33,11 @@ const NAME_MAX = 200;
 export class TenantProvisioner {
   readonly #builder: DatabaseBuilder;
 
-  constructor(private readonly context: ProvisioningContext) {
+  constructor(
+    private readonly context: ProvisioningContext,
+    /** Where a new tenant goes. */
+    private readonly placement: Pick<PlacementPolicy, 'shardFor' | 'serverFor' | 'assertRegionKnown'>,
+  ) {
     this.#builder = new DatabaseBuilder(context);
   }
 
@@ -39,23 +47,31 @@ export class TenantProvisioner {
     if (typeof name !== 'string' || name.trim() === '' || name.length > NAME_MAX) {
       throw new InvalidInputError(`tenant name must be 1-${NAME_MAX} characters`, 'invalid_name');
     }
+    const region = checkRegion(input.region);
     const { catalog, logger } = this.context;
     const tier = await catalog.getTier(input.tier);
     if (!tier) throw new InvalidInputError(`unknown tier ${JSON.stringify(input.tier)}`, 'unknown_tier');
+    await this.placement.assertRegionKnown(region);
 
     const existing = await catalog.getTenant(id);
-    if (existing && (existing.status !== 'provisioning' || existing.tier !== tier.id)) {
+    if (
+      existing &&
+      (existing.status !== 'provisioning' || existing.tier !== tier.id || existing.region !== region)
+    ) {
       throw new ConflictError(`tenant ${id} already exists`, 'tenant_exists');
     }
-    if (!existing) await catalog.insertTenant({ id, name, tier: tier.id });
-    logger.info({ tenant: id, tier: tier.id, resuming: Boolean(existing) }, 'creating tenant');
+    if (!existing) await catalog.insertTenant({ id, name, tier: tier.id, region });
+    logger.info({ tenant: id, tier: tier.id, region, resuming: Boolean(existing) }, 'creating tenant');
 
     try {
+      const placed = { id, region };
       const databaseId =
-        tier.placement === 'shard' ? await this.#pickShard(existing) : await this.#buildDedicated(id);
+        tier.placement === 'shard'
+          ? await this.#pickShard(existing, placed)
+          : await this.#buildDedicated(placed);
       await catalog.updateTenant(id, { databaseId });
       const tenant = await catalog.updateTenant(id, { status: 'active' });
-      await catalog.audit(actor, 'tenant.create', id, { tier: tier.id, database: databaseId });
+      await catalog.audit(actor, 'tenant.create', id, { tier: tier.id, database: databaseId, region });
       return tenant;
     } catch (error) {
       await this.#forgetFailedCreate(id).catch((cleanupError) =>
@@ -65,21 +81,18 @@ export class TenantProvisioner {
     }
   }
 
-  async #pickShard(existing: TenantRecord | undefined): Promise<string> {
+  async #pickShard(existing: TenantRecord | undefined, tenant: PlacementTenant): Promise<string> {
     if (existing?.databaseId) return existing.databaseId;
-    const [leastLoaded] = await this.context.catalog.shardLoads();
-    if (!leastLoaded)
-      throw new ConflictError('no shard is ready: add one with `tenantctl shards add`', 'no_shard');
-    return leastLoaded.id;
+    return this.placement.shardFor(tenant);
   }
 
-  async #buildDedicated(tenantId: string): Promise<string> {
+  async #buildDedicated(tenant: PlacementTenant): Promise<string> {
     const { catalog } = this.context;
+    const tenantId = tenant.id;
     const databaseId = dedicatedDatabaseId(tenantId);
+    // A create that died halfway finishes on the server it had begun on.
     const resumed = await catalog.getDatabase(databaseId);
-    const serverId = resumed?.serverId ?? (await catalog.serverLoads())[0]?.id;
-    if (!serverId)
-      throw new ConflictError('no server is registered: add one with `tenantctl servers add`', 'no_server');
+    const serverId = resumed?.serverId ?? (await this.placement.serverFor(tenant));
     await this.#builder.build({
       id: databaseId,
       kind: 'dedicated',
