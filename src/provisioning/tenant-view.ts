@@ -7,6 +7,8 @@ export interface TenantView {
   name: string;
   tier: string;
   status: string;
+  /** The region the tenant is pinned to; null: unpinned. */
+  region: string | null;
   placement: { kind: string; database_id: string; server_id: string; database_name: string } | null;
   created_at: string;
   updated_at: string;
@@ -18,6 +20,7 @@ function view(tenant: TenantRecord, database: DatabaseRecord | undefined): Tenan
     name: tenant.name,
     tier: tenant.tier,
     status: tenant.status,
+    region: tenant.region,
     placement: database
       ? {
           kind: database.kind,

@@ -3,6 +3,8 @@ import type { Actor } from '../../catalog/catalog.js';
 import { redactServerUrl } from '../../catalog/connection-config.js';
 import { migrateControlDatabase } from '../../catalog/control-database.js';
 import { InvalidInputError } from '../../errors/index.js';
+import { assertSlug } from '../../ids.js';
+import { checkRegion } from '../../placement/region.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
@@ -43,23 +45,30 @@ export function registerCatalogCommands(program: Command): void {
     .description('register a server and create its application role')
     .requiredOption('--url <admin-url>', 'admin connection URL (a role with CREATEDB and CREATEROLE)')
     .option('--max-connections <n>', 'connection budget on this server (default: 80% of its max_connections)')
+    .option('--region <region>', "the server's region: tenants pinned to it are placed only on its servers")
     .option('--json', 'machine-readable output')
     .action(
-      runCommand(async (id: string, options: CommonOptions & { url: string; maxConnections?: string }) => {
-        const maxConnections = positiveInteger(options.maxConnections, '--max-connections');
-        await withRuntime({ serveTraffic: false }, async (runtime) => {
-          const server = await runtime.tp.servers.add(
-            { id, adminUrl: options.url, ...(maxConnections ? { maxConnections } : {}) },
-            CLI_ACTOR,
-          );
-          printResult(
-            Boolean(options.json),
-            server,
-            () =>
-              `server ${server.id} registered (${redactServerUrl(options.url)}, TLS: ${server.tls.sslmode})`,
-          );
-        });
-      }),
+      runCommand(
+        async (
+          id: string,
+          options: CommonOptions & { url: string; maxConnections?: string; region?: string },
+        ) => {
+          const maxConnections = positiveInteger(options.maxConnections, '--max-connections');
+          const region = checkRegion(options.region, '--region');
+          await withRuntime({ serveTraffic: false }, async (runtime) => {
+            const server = await runtime.tp.servers.add(
+              { id, adminUrl: options.url, region, ...(maxConnections ? { maxConnections } : {}) },
+              CLI_ACTOR,
+            );
+            printResult(
+              Boolean(options.json),
+              server,
+              () =>
+                `server ${server.id} registered (${redactServerUrl(options.url)}, TLS: ${server.tls.sslmode}${region ? `, region ${region}` : ''})`,
+            );
+          });
+        },
+      ),
     );
   servers
     .command('update <id>')
@@ -98,6 +107,8 @@ export function registerCatalogCommands(program: Command): void {
               list.map((server) => ({
                 id: server.id,
                 host: `${server.host}:${server.port}`,
+                region: server.region ?? '',
+                draining: server.draining ? 'yes' : 'no',
                 tls: server.tls.sslmode === 'disable' ? 'off' : server.tls.sslmode,
                 max_connections: server.maxConnections,
                 databases: server.databases,
@@ -105,6 +116,19 @@ export function registerCatalogCommands(program: Command): void {
               })),
             ),
           );
+        });
+      }),
+    );
+  servers
+    .command('undrain <id>')
+    .description('let a draining server take new placements again')
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (id: string, options: CommonOptions) => {
+        assertSlug(id, 'server id');
+        await withRuntime({ serveTraffic: false }, async (runtime) => {
+          const server = await runtime.tp.catalog.setServerDraining(id, false, CLI_ACTOR);
+          printResult(Boolean(options.json), server, () => `server ${server.id} takes new placements`);
         });
       }),
     );

@@ -6,6 +6,7 @@ import { setRequestRate } from '../../limits/tenant-limits.js';
 import { describeTenantWithUsage, quotaLines } from '../../limits/tenant-usage.js';
 import { changeTier } from '../../moves/move-jobs.js';
 import { describeMoveProgress, waitForMove } from '../../moves/move-progress.js';
+import { checkRegion } from '../../placement/region.js';
 import { describeTenant, describeTenants, type TenantView } from '../../provisioning/tenant-view.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
@@ -21,6 +22,7 @@ function showTenant(view: TenantView): string {
     `name:      ${view.name}`,
     `tier:      ${view.tier}`,
     `status:    ${view.status}`,
+    `region:    ${view.region ?? 'any (unpinned)'}`,
     `placement: ${placement}`,
     `created:   ${view.created_at}`,
   ].join('\n');
@@ -35,19 +37,23 @@ export function registerTenantCommands(program: Command): void {
     .description('create a tenant: placed, its database or rows ready, migrated')
     .requiredOption('--tier <tier>', 'starter, pro or enterprise')
     .option('--name <name>', 'display name (default: the id)')
+    .option('--region <region>', 'pin the tenant to a region: it is only placed on servers of it')
     .option('--json', 'machine-readable output')
     .action(
-      runCommand(async (id: string, options: CommonOptions & { tier: string; name?: string }) => {
-        assertSlug(id);
-        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
-          const tenant = await tp.tenants.create(
-            { id, tier: options.tier, ...(options.name ? { name: options.name } : {}) },
-            CLI_ACTOR,
-          );
-          const view = await describeTenant(tp.catalog, tenant);
-          printResult(Boolean(options.json), view, () => `tenant ${id} created\n${showTenant(view)}`);
-        });
-      }),
+      runCommand(
+        async (id: string, options: CommonOptions & { tier: string; name?: string; region?: string }) => {
+          assertSlug(id);
+          const region = checkRegion(options.region, '--region');
+          await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+            const tenant = await tp.tenants.create(
+              { id, tier: options.tier, region, ...(options.name ? { name: options.name } : {}) },
+              CLI_ACTOR,
+            );
+            const view = await describeTenant(tp.catalog, tenant);
+            printResult(Boolean(options.json), view, () => `tenant ${id} created\n${showTenant(view)}`);
+          });
+        },
+      ),
     );
 
   tenants

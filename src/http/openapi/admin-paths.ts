@@ -17,7 +17,7 @@ const limit = (max: number, fallback: number) => ({
 /** The admin API: tokens whose `scope` contains `tenantplane:admin`. */
 export const adminPaths: Record<string, OpenApiObject> = {
   '/admin/v1/tenants': {
-    post: operation('createTenant', 'tenants', 'Create a tenant, placed by its tier and migrated', {
+    post: operation('createTenant', 'tenants', 'Create a tenant, placed by tier and region, migrated', {
       requestBody: jsonBody('TenantCreate'),
       responses: {
         '201': jsonResponse('created and active', 'Tenant'),
@@ -103,6 +103,15 @@ export const adminPaths: Record<string, OpenApiObject> = {
     post: operation('restoreTenant', 'backups', 'Restore a backup in place or into a new tenant, as a job', {
       requestBody: jsonBody('RestoreRequest'),
       responses: { ...accepted, ...errorResponses(...COMMON_ERRORS, 404, 409) },
+    }),
+  },
+  '/admin/v1/servers/{id}/undrain': {
+    parameters: [{ name: 'id', in: 'path', required: true, schema: { type: 'string' } }],
+    post: operation('undrainServer', 'servers', 'Let a draining server take new placements again', {
+      responses: {
+        '200': jsonResponse('the server', 'Server'),
+        ...errorResponses(...COMMON_ERRORS, 404),
+      },
     }),
   },
   '/admin/v1/jobs/{job_id}': {

@@ -1,6 +1,8 @@
 import { jsonResponse, type OpenApiObject, ref } from './openapi-helpers.js';
 
 const SLUG = '^[a-z][a-z0-9-]{1,38}[a-z0-9]$';
+/** A region's name (src/placement/region.ts). */
+const REGION = '^[a-z][a-z0-9-]{0,38}[a-z0-9]$';
 const STATUS_WORD = '^[a-z][a-z0-9_-]{0,39}$';
 const timestamp = { type: 'string', format: 'date-time' };
 const nullableCount = { type: ['integer', 'null'], minimum: 0 };
@@ -114,6 +116,11 @@ const schemas: Record<string, OpenApiObject> = {
       name: { type: 'string' },
       tier: { type: 'string', examples: ['starter', 'pro', 'enterprise'] },
       status: { enum: ['provisioning', 'active', 'suspended', 'moving', 'deleting', 'deleted'] },
+      region: {
+        type: ['string', 'null'],
+        pattern: REGION,
+        description: 'the region the tenant is pinned to; null: unpinned',
+      },
       placement: {
         oneOf: [
           { type: 'null' },
@@ -180,6 +187,25 @@ const schemas: Record<string, OpenApiObject> = {
       id: { type: 'string', pattern: SLUG },
       name: { type: 'string', maxLength: 200 },
       tier: { type: 'string', examples: ['starter', 'pro', 'enterprise'] },
+      region: {
+        type: ['string', 'null'],
+        pattern: REGION,
+        description:
+          'pin the tenant to a region: placed only on servers of it; one no server is of is refused with 400 `unknown_region`',
+      },
+    },
+  },
+  Server: {
+    type: 'object',
+    required: ['id', 'host', 'port', 'region', 'draining', 'max_connections', 'created_at'],
+    properties: {
+      id: { type: 'string', pattern: SLUG },
+      host: { type: 'string' },
+      port: { type: 'integer', minimum: 1, maximum: 65535 },
+      region: { type: ['string', 'null'], pattern: REGION },
+      draining: { type: 'boolean', description: 'a draining server takes no new placements' },
+      max_connections: { type: 'integer', minimum: 1 },
+      created_at: timestamp,
     },
   },
   TenantUpdate: {

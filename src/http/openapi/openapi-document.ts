@@ -29,6 +29,7 @@ export function openApiDocument(version: string): OpenApiObject {
       { name: 'workflows', description: "the sample application's API (tenant-migrations/)" },
       { name: 'tenants', description: 'admin API' },
       { name: 'tiers', description: 'admin API: tiers and their quotas' },
+      { name: 'servers', description: 'admin API: the PostgreSQL servers tenants are placed on' },
       { name: 'backups', description: 'admin API: exports, backups and restores' },
       { name: 'jobs', description: 'admin API' },
       { name: 'migrations', description: 'admin API: fleet migrations' },

@@ -14,6 +14,7 @@ import { checkRequestRate, setRequestRate } from '../../limits/tenant-limits.js'
 import { describeTenantWithUsage } from '../../limits/tenant-usage.js';
 import { checkTierQuota, defaultMeasure, tierView } from '../../limits/tier-quotas.js';
 import { changeTier, type TierChangeDeps } from '../../moves/move-jobs.js';
+import { checkRegion } from '../../placement/region.js';
 import type { TenantProvisioner } from '../../provisioning/tenant-provisioner.js';
 import { describeTenant, describeTenants } from '../../provisioning/tenant-view.js';
 import { parseLimit } from '../pagination.js';
@@ -42,12 +43,12 @@ export function adminApi(tp: AdminApiDeps): Router {
   const router = Router();
 
   router.post('/tenants', async (req, res) => {
-    const { id, name, tier, ...rest } = body(req);
+    const { id, name, tier, region, ...rest } = body(req);
     if (Object.keys(rest).length > 0) throw new UnknownFieldError('unknown fields in body');
     if (typeof tier !== 'string') throw new InvalidInputError('tier is required', 'missing_field');
     if (name !== undefined && typeof name !== 'string') throw new InvalidInputError('name must be a string');
     const tenant = await tp.tenants.create(
-      { id: assertSlug(id), tier, ...(name === undefined ? {} : { name }) },
+      { id: assertSlug(id), tier, region: checkRegion(region), ...(name === undefined ? {} : { name }) },
       actorOf(req),
     );
     res.status(201).json(await describeTenant(tp.catalog, tenant));
