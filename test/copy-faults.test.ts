@@ -84,9 +84,14 @@ for (const adminKind of ADMIN_KINDS) {
 
     it('fails a move at once when its copy sessions are ended mid-copy, leaving the tenant where it was', async () => {
       let copying = false;
-      const move = createTenantMover(plane.tp).move('bulky', 'enterprise', TEST_ACTOR, (progress) => {
-        if (progress.phase === 'copying') copying = true;
-      });
+      const move = createTenantMover(plane.tp).move(
+        'bulky',
+        { tier: 'enterprise' },
+        TEST_ACTOR,
+        (progress) => {
+          if (progress.phase === 'copying') copying = true;
+        },
+      );
       while (!copying) await sleep(5);
       await sleep(300);
       await adminQuery(

@@ -232,7 +232,7 @@ for (const adminKind of ADMIN_KINDS) {
         const before = await names(shardDb());
         const writes = new Writes(plane.tp, 'mover');
         const failure = await rejection(
-          plane.tp.mover.move('mover', 'enterprise', TEST_ACTOR, async (progress: MoveProgress) => {
+          plane.tp.mover.move('mover', { tier: 'enterprise' }, TEST_ACTOR, async (progress: MoveProgress) => {
             if (progress.phase !== phase) return;
             await sleep(200);
             await terminateLock(control(), 'mover');

@@ -158,7 +158,7 @@ for (const adminKind of ADMIN_KINDS) {
       const held = new Promise<void>((resolve) => {
         release = resolve;
       });
-      const move = plane.tp.mover.move('small', 'enterprise', TEST_ACTOR, (progress) => {
+      const move = plane.tp.mover.move('small', { tier: 'enterprise' }, TEST_ACTOR, (progress) => {
         if (progress.phase !== 'copying') return;
         reached();
         return held;
@@ -170,7 +170,7 @@ for (const adminKind of ADMIN_KINDS) {
       expect(refused.code).to.equal('move_in_progress');
       release();
       await move;
-      await plane.tp.mover.move('small', 'starter', TEST_ACTOR);
+      await plane.tp.mover.move('small', { tier: 'starter' }, TEST_ACTOR);
       expect(await plane.tp.catalog.requireTenant('small')).to.include({
         tier: 'starter',
         status: 'active',
@@ -192,7 +192,7 @@ for (const adminKind of ADMIN_KINDS) {
         });
         await fenced;
         const moveRefused = await rejection<TenantplaneError>(
-          plane.tp.mover.move('small', 'enterprise', TEST_ACTOR),
+          plane.tp.mover.move('small', { tier: 'enterprise' }, TEST_ACTOR),
         );
         expect(moveRefused.code).to.equal('move_in_progress');
         await blocker.query('COMMIT');
@@ -247,9 +247,9 @@ for (const adminKind of ADMIN_KINDS) {
          INSERT INTO tenant_moves (tenant_id, from_database_id, to_database_id, from_tier, to_tier, from_status, state)
            VALUES ('small', '${tenant.databaseId}', '${tenant.databaseId}', 'starter', 'starter', 'active', 'copying')`,
       );
-      const moved = await plane.tp.mover.move('small', 'enterprise', TEST_ACTOR);
+      const moved = await plane.tp.mover.move('small', { tier: 'enterprise' }, TEST_ACTOR);
       expect(moved.moved).to.equal(true);
-      await plane.tp.mover.move('small', 'starter', TEST_ACTOR);
+      await plane.tp.mover.move('small', { tier: 'starter' }, TEST_ACTOR);
       expect(await tenantStatus('small')).to.equal('active');
     });
   });

@@ -23,7 +23,7 @@ for (const adminKind of ADMIN_KINDS) {
       const traffic = await fixture.trafficFrom(fixture.shardDb());
       const phases: string[] = [];
       const failure = await createTenantMover(fixture.plane.tp)
-        .move('mover', 'enterprise', TEST_ACTOR, async (progress: MoveProgress) => {
+        .move('mover', { tier: 'enterprise' }, TEST_ACTOR, async (progress: MoveProgress) => {
           phases.push(progress.phase);
           // Writes are paused and the copy is done: lose the target right before the final re-sync.
           if (progress.phase === 'paused') {
@@ -61,7 +61,7 @@ for (const adminKind of ADMIN_KINDS) {
       await secondServer.close();
       const before = await fixture.rowsIn(fixture.shardDb());
       const failure = await createTenantMover(fixture.plane.tp)
-        .move('mover', 'enterprise', TEST_ACTOR)
+        .move('mover', { tier: 'enterprise' }, TEST_ACTOR)
         .then(
           () => undefined,
           (error: unknown) => error,
@@ -99,7 +99,7 @@ for (const adminKind of ADMIN_KINDS) {
       });
       expect([refused.status, Boolean(refused.headers.get('retry-after'))]).to.deep.equal([503, true]);
 
-      const result = await createTenantMover(fixture.plane.tp).move('mover', 'pro', TEST_ACTOR);
+      const result = await createTenantMover(fixture.plane.tp).move('mover', { tier: 'pro' }, TEST_ACTOR);
       expect(result.moved).to.equal(true);
       expect(await fixture.plane.tp.catalog.requireTenant('mover')).to.include({
         tier: 'pro',
@@ -128,7 +128,11 @@ for (const adminKind of ADMIN_KINDS) {
       });
       expect(await fixture.rowsIn(fixture.shardDb())).to.deep.equal(before);
 
-      const result = await createTenantMover(fixture.plane.tp).move('mover', 'enterprise', TEST_ACTOR);
+      const result = await createTenantMover(fixture.plane.tp).move(
+        'mover',
+        { tier: 'enterprise' },
+        TEST_ACTOR,
+      );
       expect(result.moved).to.equal(false);
       expect(await fixture.rowsIn(fixture.shardDb())).to.deep.equal([]);
       expect(await fixture.rowsIn(fixture.dedicatedDb())).to.deep.equal(before);

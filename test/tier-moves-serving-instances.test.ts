@@ -31,6 +31,7 @@ describe('tier moves wait for every serving instance', function () {
       databasePrefix: plane.tp.config.databasePrefix,
       tenantMigrationsDir: plane.tp.tenantMigrationsDir,
       controlDatabaseUrl: plane.tp.controlDatabaseUrl,
+      placement: plane.tp.placement,
       ...options,
     });
   }
@@ -54,7 +55,7 @@ describe('tier moves wait for every serving instance', function () {
    * before it left it when the suite runs in order, so only a test run alone pays for the move.
    */
   async function waiterOn(tier: string): Promise<void> {
-    await mover().move('waiter', tier, TEST_ACTOR);
+    await mover().move('waiter', { tier }, TEST_ACTOR);
   }
 
   async function until(condition: () => boolean, limitMs: number): Promise<void> {
@@ -92,7 +93,7 @@ describe('tier moves wait for every serving instance', function () {
     const silent = await silentInstance(60000);
     let paused = false;
     const outcome = mover()
-      .move('waiter', 'enterprise', TEST_ACTOR, (progress) => {
+      .move('waiter', { tier: 'enterprise' }, TEST_ACTOR, (progress) => {
         if (progress.phase === 'paused') paused = true;
       })
       .then(
@@ -125,7 +126,7 @@ describe('tier moves wait for every serving instance', function () {
   it('stops waiting for a serving instance whose lease lapses', async () => {
     await waiterOn('enterprise');
     const before = await rowsIn(dedicatedDb());
-    const result = await mover().move('waiter', 'starter', TEST_ACTOR, async (progress) => {
+    const result = await mover().move('waiter', { tier: 'starter' }, TEST_ACTOR, async (progress) => {
       // Renewed just as the tenant is paused, then never again: it lapses 2.5 s into the pause.
       if (progress.phase === 'paused') await silentInstance(2500);
     });
@@ -143,7 +144,7 @@ describe('tier moves wait for every serving instance', function () {
     const before = await rowsIn(shardDb());
     await silentInstance(60000);
     const failure = await mover({ confirmTimeoutMs: 1500 })
-      .move('waiter', 'enterprise', TEST_ACTOR)
+      .move('waiter', { tier: 'enterprise' }, TEST_ACTOR)
       .then(
         () => undefined,
         (error: TenantplaneError) => error,
@@ -181,7 +182,7 @@ describe('tier moves wait for every serving instance', function () {
       await sleep(300);
       // From here the second instance hears nothing on its LISTEN connection, and nothing closes it.
       proxy.hold((connection) => connection.listens);
-      const result = await mover().move('waiter', 'enterprise', TEST_ACTOR);
+      const result = await mover().move('waiter', { tier: 'enterprise' }, TEST_ACTOR);
       await sleep(300);
       await Promise.all(traffic.map((one) => one.stop()));
       proxy.release();
@@ -215,7 +216,11 @@ describe('tier moves wait for every serving instance', function () {
     try {
       await long.query('BEGIN');
       await long.query('SELECT pg_current_xact_id()');
-      const result = await mover({ confirmTimeoutMs: 5000 }).move('waiter', 'enterprise', TEST_ACTOR);
+      const result = await mover({ confirmTimeoutMs: 5000 }).move(
+        'waiter',
+        { tier: 'enterprise' },
+        TEST_ACTOR,
+      );
       expect(result.moved).to.equal(true);
       expect(result.confirm_ms).to.be.below(5000);
     } finally {

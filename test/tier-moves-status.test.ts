@@ -14,7 +14,7 @@ for (const adminKind of ADMIN_KINDS) {
     it('moves a suspended tenant and leaves it suspended', async () => {
       const before = await fixture.rowsIn(fixture.dedicatedDb());
       await fixture.plane.tp.tenants.setStatus('mover', 'suspended', TEST_ACTOR);
-      const result = await createTenantMover(fixture.plane.tp).move('mover', 'starter', TEST_ACTOR);
+      const result = await createTenantMover(fixture.plane.tp).move('mover', { tier: 'starter' }, TEST_ACTOR);
       expect(result.moved).to.equal(true);
       expect(await fixture.plane.tp.catalog.requireTenant('mover')).to.include({
         tier: 'starter',

@@ -12,6 +12,7 @@ import { adminApi } from './routes/admin-api.js';
 import { adminAuditApi } from './routes/admin-audit.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
+import { adminPlacementApi } from './routes/admin-placement.js';
 import { adminServersApi } from './routes/admin-servers.js';
 import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
@@ -73,6 +74,7 @@ export function createApp(tp: ServingServices): Express {
     adminMigrationsApi(tp),
     adminAuditApi(tp),
     adminServersApi(tp),
+    adminPlacementApi(tp),
     adminBackupsApi(tp.backups),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));

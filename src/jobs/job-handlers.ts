@@ -14,6 +14,12 @@ import {
 } from '../migrations/migration-jobs.js';
 import { moveJobHandlers, TENANT_MOVE_QUEUE } from '../moves/move-jobs.js';
 import type { TenantMover } from '../moves/tenant-mover.js';
+import {
+  placementJobHandlers,
+  SERVER_DRAIN_QUEUE,
+  SHARD_REBALANCE_QUEUE,
+} from '../placement/placement-jobs.js';
+import type { DrainDeps } from '../placement/server-drain.js';
 import { instrumentedHandlers } from './instrumented-handlers.js';
 import type { JobHandler } from './job-queue.js';
 
@@ -22,13 +28,15 @@ export const JOB_QUEUES = [
   MIGRATION_TARGET_QUEUE,
   MIGRATION_RUN_QUEUE,
   TENANT_MOVE_QUEUE,
+  SERVER_DRAIN_QUEUE,
+  SHARD_REBALANCE_QUEUE,
   EXPORT_QUEUE,
   BACKUP_QUEUE,
   RESTORE_QUEUE,
 ];
 
 /** What the jobs run with: the services they call. */
-export interface JobHandlerDeps extends MigrationJobDeps {
+export interface JobHandlerDeps extends Omit<MigrationJobDeps, 'catalog'>, DrainDeps {
   mover: Pick<TenantMover, 'move'>;
   backups: BackupServices;
   metrics: Pick<Metrics, 'recordJob'>;
@@ -37,7 +45,12 @@ export interface JobHandlerDeps extends MigrationJobDeps {
 /** Every kind of job tenantplane runs, by queue name. */
 export function jobHandlers(deps: JobHandlerDeps): Record<string, JobHandler> {
   return instrumentedHandlers(
-    { ...migrationJobHandlers(deps), ...moveJobHandlers(deps), ...backupJobHandlers(deps.backups) },
+    {
+      ...migrationJobHandlers(deps),
+      ...moveJobHandlers(deps),
+      ...placementJobHandlers(deps),
+      ...backupJobHandlers(deps.backups),
+    },
     deps.metrics,
   );
 }

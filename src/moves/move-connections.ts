@@ -1,7 +1,8 @@
-import pg from 'pg';
+import type pg from 'pg';
 import type { Catalog } from '../catalog/catalog.js';
 import type { DatabaseRecord } from '../catalog/records.js';
 import { UnavailableError } from '../errors/index.js';
+import { LossReportingClient } from '../postgres/connection-loss.js';
 import { beginAsTenant } from '../tenant-session/tenant-transaction.js';
 import { MOVER_APPLICATION_NAME } from './move-lock.js';
 
@@ -10,7 +11,7 @@ import { MOVER_APPLICATION_NAME } from './move-lock.js';
  * so that a row renders, and hashes, the same on either.
  */
 export async function connectForMove(catalog: Catalog, database: DatabaseRecord): Promise<pg.Client> {
-  const client = new pg.Client({
+  const client = new LossReportingClient({
     ...(await catalog.serverAdminConfig(database.serverId, database.databaseName)),
     connectionTimeoutMillis: 5000,
     application_name: MOVER_APPLICATION_NAME,

@@ -1,7 +1,7 @@
 import type { Knex } from 'knex';
-import pg from 'pg';
 import { ConflictError, SQLSTATE, UnavailableError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
+import { LossReportingClient } from '../postgres/connection-loss.js';
 
 /** What every connection a move opens calls itself, so operators can find them in pg_stat_activity. */
 export const MOVER_APPLICATION_NAME = 'tenantplane-mover';
@@ -89,7 +89,7 @@ export async function lockTenantMove(
     );
   }
   const settings = sessionSettings(staleAfterMs);
-  const client = new pg.Client({
+  const client = new LossReportingClient({
     connectionString: controlDatabaseUrl,
     connectionTimeoutMillis: 10000,
     application_name: MOVER_APPLICATION_NAME,

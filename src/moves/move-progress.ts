@@ -1,8 +1,7 @@
+import { waitWithProgress } from '../jobs/job-progress.js';
 import type { JobQueue } from '../jobs/job-queue.js';
 import { TENANT_MOVE_QUEUE } from './move-jobs.js';
 import type { MoveProgress, MoveResult } from './tenant-mover.js';
-
-const POLL_MS = 200;
 
 /** One line per step of a move, as `tenants set-tier` shows it. */
 export function describeMoveProgress(progress: MoveProgress): string {
@@ -24,33 +23,14 @@ export function describeMoveProgress(progress: MoveProgress): string {
   }
 }
 
-/**
- * Waits for a move job, calling `onProgress` each time its reported step changes (the job may run in this
- * process or on a worker: progress is read back from the queue either way).
- */
+/** Waits for a move job, calling `onProgress` each time its reported step changes. */
 export async function waitForMove(
   jobs: JobQueue,
   jobId: string,
   onProgress: (progress: MoveProgress) => void,
 ): Promise<MoveResult> {
-  let last = '';
-  const poll = async () => {
-    const snapshot = await jobs.get(TENANT_MOVE_QUEUE, jobId).catch(() => undefined);
-    const progress = snapshot?.progress;
-    if (progress && typeof progress === 'object' && 'phase' in progress) {
-      const key = JSON.stringify(progress);
-      if (key !== last) {
-        last = key;
-        onProgress(progress as MoveProgress);
-      }
-    }
-  };
-  const timer = setInterval(() => void poll(), POLL_MS);
-  try {
-    const result = (await jobs.wait(TENANT_MOVE_QUEUE, jobId)) as MoveResult;
-    await poll();
-    return result;
-  } finally {
-    clearInterval(timer);
-  }
+  const result = await waitWithProgress<MoveProgress>(jobs, TENANT_MOVE_QUEUE, jobId, (progress) => {
+    if ('phase' in progress) onProgress(progress);
+  });
+  return result as MoveResult;
 }

@@ -1,9 +1,10 @@
 import type pg from 'pg';
 import type { Actor, Catalog } from '../catalog/catalog.js';
-import { type DatabaseRecord, dedicatedDatabaseId, type TierRecord } from '../catalog/records.js';
-import { ConflictError, InvalidInputError, SQLSTATE, sqlStateOf } from '../errors/index.js';
-import { assertSlug, dedicatedDatabaseName, quoteIdent } from '../ids.js';
+import type { DatabaseRecord } from '../catalog/records.js';
+import { ConflictError, SQLSTATE, sqlStateOf } from '../errors/index.js';
+import { assertSlug, quoteIdent } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
+import type { PlacementPolicy } from '../placement/placement-policy.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
 import { DatabaseBuilder } from '../provisioning/database-builder.js';
 import type { ProvisioningContext } from '../provisioning/provisioning-context.js';
@@ -12,6 +13,7 @@ import { deleteTenantRows } from '../provisioning/tenant-rows.js';
 import { applyAllCaptured, catchUp, startChangeCapture, stopChangeCapture } from './change-capture.js';
 import { currentXid, waitForConfirmations } from './instance-confirmations.js';
 import { connectForMove } from './move-connections.js';
+import { type DedicatedBuild, type MoveDestination, planMove } from './move-destination.js';
 import { MoveLedger, type MoveRecord, pauseTenant } from './move-ledger.js';
 import { lockTenantMove, type TenantLock } from './move-lock.js';
 import { matchingLayouts, type TableLayout } from './table-layout.js';
@@ -26,6 +28,8 @@ import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.j
 
 export interface TenantMoverOptions extends ProvisioningContext {
   controlDatabaseUrl: string;
+  /** Where a tenant may go (regions, draining servers, the roomiest shard). */
+  placement: PlacementPolicy;
   /**
    * How long the pause waits for every live serving instance to confirm it (see waitForConfirmations)
    * before the move gives up and rolls back, in ms. Default 10000.
@@ -103,16 +107,26 @@ export class TenantMover {
     this.#drainTimeoutMs = options.drainTimeoutMs ?? 30000;
   }
 
-  async move(tenantId: string, tierId: string, actor: Actor, onProgress: OnProgress = () => {}) {
+  /**
+   * Moves the tenant to `destination` (see MoveDestination) while it keeps serving; a destination it is at
+   * already is no move (`moved: false`), and a tier change within the same kind of placement only changes
+   * the catalog.
+   */
+  async move(
+    tenantId: string,
+    destination: MoveDestination,
+    actor: Actor,
+    onProgress: OnProgress = () => {},
+  ): Promise<MoveResult> {
     assertSlug(tenantId);
     const lock = await this.#lock(tenantId);
     try {
       await this.#recover(tenantId, actor);
-      return await this.#start(tenantId, tierId, actor, onProgress, lock);
+      return await this.#start(tenantId, destination, actor, onProgress, lock);
     } catch (error) {
       // Every failed attempt is on record, which also gives a re-request a fresh job id.
       await this.#catalog
-        .audit(actor, 'tenant.move_failed', tenantId, { tier: tierId, error: (error as Error).message })
+        .audit(actor, 'tenant.move_failed', tenantId, { ...destination, error: (error as Error).message })
         .catch((auditError) => this.#logger.error({ err: auditError }, 'could not audit the failed move'));
       throw error;
     } finally {
@@ -126,7 +140,7 @@ export class TenantMover {
 
   async #start(
     tenantId: string,
-    tierId: string,
+    destination: MoveDestination,
     actor: Actor,
     onProgress: OnProgress,
     lock: TenantLock,
@@ -134,13 +148,22 @@ export class TenantMover {
     const started = Date.now();
     const catalog = this.#catalog;
     const tenant = await catalog.requireTenant(tenantId);
-    const [from, to] = await Promise.all([catalog.getTier(tenant.tier), catalog.getTier(tierId)]);
-    if (!to) throw new InvalidInputError(`unknown tier ${JSON.stringify(tierId)}`, 'unknown_tier');
+    if ((tenant.status !== 'active' && tenant.status !== 'suspended') || !tenant.databaseId) {
+      throw new ConflictError(
+        `tenant ${tenantId} is ${tenant.status}; it cannot move`,
+        'invalid_status_change',
+      );
+    }
+    const plan = await planMove(
+      { catalog, placement: this.options.placement, databasePrefix: this.options.databasePrefix },
+      tenant,
+      destination,
+    );
     const unmoved = (moved: boolean): MoveResult => ({
       tenant_id: tenantId,
       moved,
       from: { tier: tenant.tier, database_id: tenant.databaseId },
-      to: { tier: to.id, database_id: tenant.databaseId },
+      to: { tier: plan.toTier.id, database_id: tenant.databaseId },
       cutover: 'captured',
       rows_copied: 0,
       rows_resynced: 0,
@@ -148,25 +171,19 @@ export class TenantMover {
       confirm_ms: 0,
       duration_ms: Date.now() - started,
     });
-    if (tenant.tier === to.id) return unmoved(false);
-    if (from?.placement === to.placement) {
-      // The placement stayed (the tenant changed since the request): a catalog change is all it takes.
-      await catalog.updateTenant(tenantId, { tier: to.id });
-      await catalog.audit(actor, 'tenant.set_tier', tenantId, { from: tenant.tier, to: to.id });
+    if (plan.kind === 'none') return unmoved(false);
+    if (plan.kind === 'tier-only') {
+      // The placement stays: a catalog change is all it takes.
+      await catalog.updateTenant(tenantId, { tier: plan.toTier.id });
+      await catalog.audit(actor, 'tenant.set_tier', tenantId, { from: tenant.tier, to: plan.toTier.id });
       return unmoved(false);
-    }
-    if ((tenant.status !== 'active' && tenant.status !== 'suspended') || !tenant.databaseId) {
-      throw new ConflictError(
-        `tenant ${tenantId} is ${tenant.status}; it cannot move`,
-        'invalid_status_change',
-      );
     }
     const move: MoveRecord = {
       tenantId,
       fromDatabaseId: tenant.databaseId,
-      toDatabaseId: await this.#targetId(tenantId, to, tenant.databaseId),
+      toDatabaseId: plan.toDatabaseId,
       fromTier: tenant.tier,
-      toTier: to.id,
+      toTier: plan.toTier.id,
       fromStatus: tenant.status,
       state: 'copying',
     };
@@ -176,13 +193,13 @@ export class TenantMover {
       'moving tenant',
     );
     try {
-      const counts = await this.#copyAndSwitch(move, actor, onProgress, lock);
+      const counts = await this.#copyAndSwitch(move, plan.build, actor, onProgress, lock);
       await onProgress({ phase: 'cleaning' });
       await this.#cleanUp(move);
       await onProgress({ phase: 'done' });
       return {
         ...unmoved(true),
-        to: { tier: to.id, database_id: move.toDatabaseId },
+        to: { tier: plan.toTier.id, database_id: move.toDatabaseId },
         ...counts,
         duration_ms: Date.now() - started,
       };
@@ -222,16 +239,9 @@ export class TenantMover {
     }
   }
 
-  /** The least-loaded other shard, or the tenant's dedicated database (built in #prepareTarget). */
-  async #targetId(tenantId: string, to: TierRecord, currentId: string): Promise<string> {
-    if (to.placement === 'dedicated') return dedicatedDatabaseId(tenantId);
-    const shard = (await this.#catalog.shardLoads()).find((candidate) => candidate.id !== currentId);
-    if (!shard) throw new ConflictError('no shard is ready: add one with `tenantctl shards add`', 'no_shard');
-    return shard.id;
-  }
-
   async #copyAndSwitch(
     move: MoveRecord,
+    build: DedicatedBuild | undefined,
     actor: Actor,
     onProgress: OnProgress,
     lock: TenantLock,
@@ -240,7 +250,7 @@ export class TenantMover {
     const stillLocked = () => lock.signal.throwIfAborted();
     await onProgress({ phase: 'preparing' });
     const sourceDb = await this.#requireDatabase(move.fromDatabaseId);
-    const targetDb = await this.#prepareTarget(move);
+    const targetDb = await this.#prepareTarget(move, build);
     const clients: pg.Client[] = [];
     try {
       const source = await connectForMove(this.#catalog, sourceDb);
@@ -346,20 +356,11 @@ export class TenantMover {
   }
 
   /** The target, ready and empty of the tenant: built (and migrated) if dedicated, cleared if a shard. */
-  async #prepareTarget(move: MoveRecord): Promise<DatabaseRecord> {
-    if (move.toDatabaseId === dedicatedDatabaseId(move.tenantId)) {
-      const leftover = await this.#catalog.getDatabase(move.toDatabaseId);
+  async #prepareTarget(move: MoveRecord, build: DedicatedBuild | undefined): Promise<DatabaseRecord> {
+    if (build) {
       // A database left by an earlier attempt is dropped and built afresh rather than trusted.
-      if (leftover) await this.#builder.destroy(move.toDatabaseId);
-      const serverId = (await this.#catalog.serverLoads())[0]?.id;
-      if (!serverId) throw new ConflictError('no server is registered', 'no_server');
-      await this.#builder.build({
-        id: move.toDatabaseId,
-        kind: 'dedicated',
-        serverId,
-        databaseName: dedicatedDatabaseName(this.options.databasePrefix, move.tenantId),
-        ownerTenantId: move.tenantId,
-      });
+      if (await this.#catalog.getDatabase(build.id)) await this.#builder.destroy(build.id);
+      await this.#builder.build({ ...build, kind: 'dedicated', ownerTenantId: move.tenantId });
     }
     const target = await this.#requireDatabase(move.toDatabaseId);
     await this.#clearTarget(move, target);

@@ -77,12 +77,17 @@ export class PlacementPolicy {
 
   /**
    * The ready shard for `tenant`: on a server of its region (any when unpinned) that is not draining, with
-   * the most room (see the class). Throws 409 `no_shard` when there is none.
+   * the most room (see the class); never `excludeDatabaseId`, nor a shard on `excludeServerId` (a move's
+   * source: a drain plans as if its server were draining already). Throws 409 `no_shard` when there is none.
    */
-  async shardFor(tenant: PlacementTenant, options: { excludeDatabaseId?: string } = {}): Promise<string> {
+  async shardFor(
+    tenant: PlacementTenant,
+    options: { excludeDatabaseId?: string; excludeServerId?: string } = {},
+  ): Promise<string> {
     const candidates = await shardCandidates(this.#catalog.knex, {
       region: tenant.region,
       excludeDatabaseId: options.excludeDatabaseId,
+      excludeServerId: options.excludeServerId,
     });
     if (candidates.length === 0) {
       throw new ConflictError(

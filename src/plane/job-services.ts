@@ -15,6 +15,7 @@ import { FleetMigrations } from '../migrations/fleet-migrations.js';
 import type { MigrationLedger } from '../migrations/migration-ledger.js';
 import { createTenantMover } from '../moves/move-jobs.js';
 import { MoveLedger } from '../moves/move-ledger.js';
+import type { PlacementPolicy } from '../placement/placement-policy.js';
 import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
 import type { Services } from './services.js';
 
@@ -46,6 +47,7 @@ export function buildJobServices(parts: {
   logger: Logger;
   catalog: Catalog;
   tenants: TenantProvisioner;
+  placement: PlacementPolicy;
   objectStore: ObjectStore;
   backupKeys: TenantKeyring;
   metrics: Metrics;
@@ -81,7 +83,15 @@ export function buildJobServices(parts: {
     requests: new BackupRequests(catalog.knex, jobs),
     dataDir: config.dataDir,
   };
-  const handlers = jobHandlers({ catalog, migrations, mover, backups, metrics });
+  const handlers = jobHandlers({
+    catalog,
+    migrations,
+    mover,
+    backups,
+    metrics,
+    placement: parts.placement,
+    logger,
+  });
   register(handlers);
   return { jobs, jobHandlers: handlers, migrations, moves: new MoveLedger(catalog.knex), mover, backups };
 }

@@ -82,6 +82,7 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
     logger,
     catalog,
     tenants,
+    placement,
     objectStore,
     backupKeys,
     metrics,

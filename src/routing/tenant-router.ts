@@ -37,6 +37,11 @@ export class TenantRouter {
   readonly #onChange: (tenantId: string) => void;
   /** Catalog changes heard so far: a handle made before the latest one re-checks its route (see #recheck). */
   #changes = 0;
+  /**
+   * The dedicated databases this router has handed out handles to, by tenant: a move to another server
+   * gives a tenant a database of another id (see nextDedicatedDatabase), and the old one's pool must close.
+   */
+  readonly #ownDatabases = new Map<string, Set<string>>();
 
   constructor(options: TenantRouterOptions) {
     this.#directory = options.directory;
@@ -54,6 +59,8 @@ export class TenantRouter {
     this.#onChange = (tenantId) => {
       this.#changes += 1;
       this.pools.evict(dedicatedDatabaseId(tenantId));
+      for (const databaseId of this.#ownDatabases.get(tenantId) ?? []) this.pools.evict(databaseId);
+      this.#ownDatabases.delete(tenantId);
     };
     this.#directory.on('changed', this.#onChange);
   }
@@ -64,6 +71,7 @@ export class TenantRouter {
     const route = await this.#directory.lookup(tenantId);
     assertServable(tenantId, route);
     const seen = this.#changes;
+    if (route.placement === 'dedicated') this.#rememberOwnDatabase(tenantId, route.databaseId);
     return new TenantDatabase(
       tenantId,
       route.placement,
@@ -81,6 +89,12 @@ export class TenantRouter {
       route.tier,
       route.limits,
     ).guardedBy(() => this.#recheck(tenantId, route.databaseId, seen));
+  }
+
+  #rememberOwnDatabase(tenantId: string, databaseId: string): void {
+    const known = this.#ownDatabases.get(tenantId);
+    if (known) known.add(databaseId);
+    else this.#ownDatabases.set(tenantId, new Set([databaseId]));
   }
 
   /**

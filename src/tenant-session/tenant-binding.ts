@@ -40,9 +40,10 @@ export function tenantBoundConfig<T extends { connectionString: string }>(config
 
 /**
  * The tenant whose own database this is, or undefined for a shard. The catalog is the record: a dedicated
- * database's id is `tenant:<tenant id>` (dedicatedDatabaseId), whichever way it was made.
+ * database's id is `tenant:<tenant id>` (dedicatedDatabaseId), or `tenant:<tenant id>:<generation>` once a
+ * move has taken it to another server, whichever way it was made.
  */
 export function databaseTenant(database: Pick<DatabaseRecord, 'id' | 'kind'>): string | undefined {
   if (database.kind !== 'dedicated' || !database.id.startsWith(DEDICATED_ID_PREFIX)) return undefined;
-  return assertSlug(database.id.slice(DEDICATED_ID_PREFIX.length));
+  return assertSlug(database.id.slice(DEDICATED_ID_PREFIX.length).replace(/:[0-9]+$/, ''));
 }

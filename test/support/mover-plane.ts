@@ -92,7 +92,7 @@ export function moverPlane(adminKind: AdminKind, moverTier = 'starter'): MoverPl
         reached = resolve;
       });
       void createTenantMover(fixture.plane.tp)
-        .move('mover', tier, TEST_ACTOR, (progress) => {
+        .move('mover', { tier }, TEST_ACTOR, (progress) => {
           if (progress.phase !== phase) return;
           reached();
           return new Promise<void>(() => {});
@@ -117,7 +117,7 @@ export function moverPlane(adminKind: AdminKind, moverTier = 'starter'): MoverPl
     },
 
     async moverOn(tier: string) {
-      await createTenantMover(fixture.plane.tp).move('mover', tier, TEST_ACTOR);
+      await createTenantMover(fixture.plane.tp).move('mover', { tier }, TEST_ACTOR);
     },
   } as MoverPlane;
 

@@ -103,9 +103,16 @@ export function expectedRows(...traffic: Traffic[]): ExpectedRow[] {
     .sort((a, b) => (a.id < b.id ? -1 : a.id > b.id ? 1 : 0));
 }
 
+/** One statement as a superuser on a database of some server (adminQuery: the test PostgreSQL's). */
+export type SuperuserQuery = typeof adminQuery;
+
 /** The tenant's rows as a database holds them (read as the superuser, which row-level security spares). */
-export async function tenantRowsIn(database: string, tenantId: string): Promise<ExpectedRow[]> {
-  const result = await adminQuery<ExpectedRow>(
+export async function tenantRowsIn(
+  database: string,
+  tenantId: string,
+  query: SuperuserQuery = adminQuery,
+): Promise<ExpectedRow[]> {
+  const result = await query<ExpectedRow>(
     database,
     `SELECT 'deployments' AS table, id, project_name AS name, status FROM deployments WHERE tenant_id = $1
      UNION ALL SELECT 'workflows', id, name, status FROM workflows WHERE tenant_id = $1 ORDER BY id`,

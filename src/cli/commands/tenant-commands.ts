@@ -12,6 +12,7 @@ import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
 import { CLI_ACTOR } from './catalog-commands.js';
+import { registerTenantMoveCommand } from './placement-commands.js';
 
 function showTenant(view: TenantView): string {
   const placement = view.placement
@@ -31,6 +32,7 @@ function showTenant(view: TenantView): string {
 /** `tenants ...`: create, inspect, suspend and delete tenants. */
 export function registerTenantCommands(program: Command): void {
   const tenants = program.command('tenants').description('tenants and their placement');
+  registerTenantMoveCommand(tenants);
 
   tenants
     .command('create <id>')

@@ -2,6 +2,7 @@ import { adminPaths } from './admin-paths.js';
 import { applicationPaths } from './application-paths.js';
 import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
+import { placementPaths, placementSchemas } from './placement-paths.js';
 import { servicePaths } from './service-paths.js';
 
 /**
@@ -30,12 +31,13 @@ export function openApiDocument(version: string): OpenApiObject {
       { name: 'tenants', description: 'admin API' },
       { name: 'tiers', description: 'admin API: tiers and their quotas' },
       { name: 'servers', description: 'admin API: the PostgreSQL servers tenants are placed on' },
+      { name: 'placement', description: 'admin API: moves, drains and rebalances' },
       { name: 'backups', description: 'admin API: exports, backups and restores' },
       { name: 'jobs', description: 'admin API' },
       { name: 'migrations', description: 'admin API: fleet migrations' },
       { name: 'audit', description: 'admin API' },
     ],
-    paths: { ...servicePaths, ...applicationPaths, ...adminPaths },
-    components,
+    paths: { ...servicePaths, ...applicationPaths, ...adminPaths, ...placementPaths },
+    components: { ...components, schemas: { ...(components.schemas as OpenApiObject), ...placementSchemas } },
   };
 }
