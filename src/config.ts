@@ -56,6 +56,12 @@ export interface Config {
   instances: InstancesConfig;
   /** What a `tenantctl worker` runs; its `--concurrency` and `--health-port` flags take precedence. */
   worker: WorkerConfig;
+  /**
+   * MOVE_CUTOVER: how a move's pause finds what changed since its last catch-up: `capture` (default; row
+   * triggers on the source note each changed row, so the pause does not grow with the tenant) or `compare`
+   * (digests of the whole tenant on both sides, for sources where triggers are unwelcome).
+   */
+  moveCutover: 'capture' | 'compare';
 }
 
 /** pino's levels; `silent` logs nothing. */
@@ -193,6 +199,7 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Confi
     },
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 3600000),
     instances: instancesConfig(env),
+    moveCutover: moveCutover(env),
     worker: {
       concurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 1000),
       healthPort:
@@ -203,6 +210,14 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Confi
   };
   if (production) assertNoDevelopmentFallbacks(config, env);
   return config;
+}
+
+function moveCutover(env: NodeJS.ProcessEnv): 'capture' | 'compare' {
+  const value = optional(env, 'MOVE_CUTOVER')?.toLowerCase() ?? 'capture';
+  if (value !== 'capture' && value !== 'compare') {
+    throw new ConfigError(`MOVE_CUTOVER must be capture or compare, got ${value}`);
+  }
+  return value;
 }
 
 /**

@@ -26,7 +26,7 @@ type QueuedMoveJobData = MoveJobData | { tenantId: string; tier: string; actor: 
 export interface TenantMoverSource {
   catalog: Catalog;
   logger: Logger;
-  config: { databasePrefix: string };
+  config: { databasePrefix: string; moveCutover: 'capture' | 'compare' };
   tenantMigrationsDir: string;
   controlDatabaseUrl: string;
   placement: PlacementPolicy;
@@ -37,6 +37,7 @@ export function createTenantMover(source: TenantMoverSource): TenantMover {
     catalog: source.catalog,
     logger: source.logger,
     databasePrefix: source.config.databasePrefix,
+    cutover: source.config.moveCutover,
     tenantMigrationsDir: source.tenantMigrationsDir,
     controlDatabaseUrl: source.controlDatabaseUrl,
     placement: source.placement,

@@ -8,6 +8,7 @@ import { checkRegion } from '../../placement/region.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
+import { registerRebalanceCommand, registerServerDrainCommand } from './placement-commands.js';
 
 /** The audit log's actor for CLI commands: the login name the shell gives (`USER`), not a setting of ours. */
 export const CLI_ACTOR: Actor = { actor: `cli:${process.env.USER ?? 'operator'}` };
@@ -133,6 +134,8 @@ export function registerCatalogCommands(program: Command): void {
       }),
     );
 
+  registerServerDrainCommand(servers);
+
   const shards = program.command('shards').description('shared databases for starter and pro tenants');
   shards
     .command('add <id>')
@@ -173,4 +176,5 @@ export function registerCatalogCommands(program: Command): void {
         });
       }),
     );
+  registerRebalanceCommand(shards);
 }
