@@ -92,4 +92,33 @@ describe('move faults between two servers (managed-PostgreSQL admins)', function
     expect(back.moved).to.equal(true);
     await expectWhereItWas(rowsBefore);
   });
+
+  it('compares the whole tenant instead when the admin role may not put triggers on the source tables', async () => {
+    const shardA = `${fixture.plane.prefix}_s_shard_a`;
+    const owner = `${fixture.plane.prefix}_other_owner`;
+    const admin = `${fixture.plane.prefix}_admin_pg_one`;
+    const tables = 'users, deployments, workflows, audit_events';
+    const rowsBefore = await fixture.rowsIn('pg-one', shardA);
+    await adminQuery('postgres', `CREATE ROLE "${owner}" NOLOGIN`);
+    // Tables owned by another role, with every right but TRIGGER left to the admin.
+    await adminQuery(
+      shardA,
+      `ALTER TABLE users OWNER TO "${owner}"; ALTER TABLE deployments OWNER TO "${owner}";
+       ALTER TABLE workflows OWNER TO "${owner}"; ALTER TABLE audit_events OWNER TO "${owner}";
+       GRANT SELECT, INSERT, UPDATE, DELETE ON ${tables} TO "${admin}"`,
+    );
+    try {
+      const result = await mover().move('mover', { shard: 'shard-c' }, TEST_ACTOR);
+      expect(result).to.include({ moved: true, cutover: 'compared' });
+      expect(await fixture.rowsIn('pg-two', `${fixture.plane.prefix}_s_shard_c`)).to.deep.equal(rowsBefore);
+      await mover().move('mover', { shard: 'shard-a' }, TEST_ACTOR);
+    } finally {
+      await adminQuery(
+        shardA,
+        `ALTER TABLE users OWNER TO "${admin}"; ALTER TABLE deployments OWNER TO "${admin}";
+         ALTER TABLE workflows OWNER TO "${admin}"; ALTER TABLE audit_events OWNER TO "${admin}"`,
+      );
+    }
+    await expectWhereItWas(rowsBefore);
+  });
 });

@@ -1,7 +1,7 @@
 import { expect } from 'chai';
 import { ADMIN_KINDS } from './support/managed-admin.js';
 import { runTenantctl } from './support/tenantctl.js';
-import { adminQuery } from './support/test-plane.js';
+import { adminQuery, TEST_ACTOR } from './support/test-plane.js';
 import { expectCleanTraffic, expectedRows } from './support/traffic.js';
 import { type ServerId, twoServers } from './support/two-servers.js';
 
@@ -136,6 +136,18 @@ for (const adminKind of ADMIN_KINDS) {
       expect(here.status).to.equal(202);
       const job = await fixture.waitForJob(here.body.job_id);
       expect(job.result).to.include({ moved: false });
+    });
+
+    it('deletes a tenant whose own database a move took to another server, dropping that database', async () => {
+      await fixture.plane.tp.tenants.create({ id: 'leaver', tier: 'enterprise' }, TEST_ACTOR);
+      const first = await fixture.placementOf('leaver');
+      const other: ServerId = first.server === 'pg-one' ? 'pg-two' : 'pg-one';
+      await fixture.plane.tp.mover.move('leaver', { dedicated: { server: other } }, TEST_ACTOR);
+      const moved = await fixture.placementOf('leaver');
+      expect(moved).to.include({ databaseId: 'tenant:leaver:2', server: other });
+      await fixture.plane.tp.tenants.delete({ id: 'leaver', confirm: 'leaver' }, TEST_ACTOR);
+      expect((await leftBehind(other, moved.databaseName)).exists, 'its database').to.equal(false);
+      expect(await fixture.plane.tp.catalog.getDatabase('tenant:leaver:2')).to.equal(undefined);
     });
   });
 }

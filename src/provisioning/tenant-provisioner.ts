@@ -6,6 +6,7 @@ import { currentXid, waitForConfirmations } from '../moves/instance-confirmation
 import { waitForOlderTransactions } from '../moves/writer-drain.js';
 import type { PlacementPolicy, PlacementTenant } from '../placement/placement-policy.js';
 import { checkRegion } from '../placement/region.js';
+import { databaseTenant } from '../tenant-session/tenant-binding.js';
 import { withAdminClient } from './admin-connection.js';
 import { DatabaseBuilder } from './database-builder.js';
 import type { ProvisioningContext } from './provisioning-context.js';
@@ -103,6 +104,15 @@ export class TenantProvisioner {
     return databaseId;
   }
 
+  /** The tenant's own databases in the catalog: `tenant:<id>`, and later generations a move made. */
+  async #ownDatabases(tenantId: string): Promise<string[]> {
+    const dedicated = await this.context.catalog.listDatabases('dedicated');
+    const own = dedicated
+      .filter((database) => databaseTenant(database) === tenantId)
+      .map((database) => database.id);
+    return [...new Set([dedicatedDatabaseId(tenantId), ...own])];
+  }
+
   async #forgetFailedCreate(tenantId: string): Promise<void> {
     const { catalog } = this.context;
     await catalog.updateTenant(tenantId, { databaseId: null });
@@ -175,8 +185,8 @@ export class TenantProvisioner {
       logger.info({ tenant: id, shard: database.id, removed }, 'tenant rows removed from shard');
     }
     await catalog.updateTenant(id, { databaseId: null });
-    // Found by its derived id, so a re-run after a failed drop still finds it.
-    await this.#builder.destroy(dedicatedDatabaseId(id));
+    // Found by their ids, derived from the tenant's, so a re-run after a failed drop still finds them.
+    for (const own of await this.#ownDatabases(id)) await this.#builder.destroy(own);
     const deleted = await catalog.updateTenant(id, { status: 'deleted' });
     await catalog.audit(actor, 'tenant.delete', id, { database: database?.id ?? null });
     return deleted;
