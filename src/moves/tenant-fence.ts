@@ -2,10 +2,9 @@ import type { Catalog } from '../catalog/catalog.js';
 import { ConflictError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
-import { waitForConfirmations } from './instance-confirmations.js';
-import { MoveLedger, type MoveRecord, pauseTenant } from './move-ledger.js';
+import { MoveLedger, type MoveRecord } from './move-ledger.js';
 import { lockTenantMove } from './move-lock.js';
-import { waitForOlderTransactions } from './writer-drain.js';
+import { quiesceTenant } from './tenant-quiesce.js';
 
 export interface TenantFenceOptions {
   catalog: Catalog;
@@ -64,18 +63,19 @@ export async function withTenantFenced<T>(
     };
     await ledger.start(fence);
     try {
-      const xid = await pauseTenant(catalog.knex, fence);
-      onPhase('paused');
-      await waitForConfirmations(catalog.knex, xid, { timeoutMs: options.confirmTimeoutMs ?? 10000 });
       const database = await catalog.getDatabase(databaseId);
       if (!database) throw new ConflictError(`database ${databaseId} is gone`, 'database_not_ready');
       const server = await catalog.requireServer(database.serverId);
       await withAdminClient(await catalog.serverAdminUrl(server.id), (admin) =>
-        waitForOlderTransactions(
-          admin,
-          database.databaseName,
-          server.appRole,
-          options.drainTimeoutMs ?? 30000,
+        quiesceTenant(
+          catalog.knex,
+          fence,
+          { admin, databaseName: database.databaseName, appRole: server.appRole },
+          {
+            confirmTimeoutMs: options.confirmTimeoutMs ?? 10000,
+            drainTimeoutMs: options.drainTimeoutMs ?? 30000,
+            onPaused: () => onPhase('paused'),
+          },
         ),
       );
       lock.signal.throwIfAborted();

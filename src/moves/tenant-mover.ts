@@ -14,7 +14,7 @@ import { applyAllCaptured, catchUp, startChangeCapture, stopChangeCapture } from
 import { currentXid, waitForConfirmations } from './instance-confirmations.js';
 import { connectForMove } from './move-connections.js';
 import { type DedicatedBuild, type MoveDestination, planMove } from './move-destination.js';
-import { MoveLedger, type MoveRecord, pauseTenant } from './move-ledger.js';
+import { MoveLedger, type MoveRecord } from './move-ledger.js';
 import { lockTenantMove, type TenantLock } from './move-lock.js';
 import { matchingLayouts, type TableLayout } from './table-layout.js';
 import {
@@ -24,7 +24,8 @@ import {
   resyncTenant,
   type TenantDigests,
 } from './tenant-copy.js';
-import { waitForNoConnections, waitForOlderTransactions } from './writer-drain.js';
+import { quiesceTenant } from './tenant-quiesce.js';
+import { waitForNoConnections } from './writer-drain.js';
 
 export interface TenantMoverOptions extends ProvisioningContext {
   controlDatabaseUrl: string;
@@ -278,23 +279,28 @@ export class TenantMover {
       }
       stillLocked();
 
-      const pauseXid = await pauseTenant(this.#catalog.knex, move);
-      const pausedAt = performance.now();
-      await onProgress({ phase: 'paused', rows: copied });
-      // Every serving instance refuses the tenant from here on, and re-checks the handles it gave out...
-      const confirmed = await waitForConfirmations(this.#catalog.knex, pauseXid, {
-        timeoutMs: this.#confirmTimeoutMs,
-        pollMs: this.#confirmPollMs,
-      });
-      stillLocked();
+      // Nothing writes the old placement once every serving instance refuses the tenant and the
+      // transactions begun before that have ended.
+      const { pausedAt, confirmed } = await quiesceTenant(
+        this.#catalog.knex,
+        move,
+        {
+          admin: source,
+          databaseName: sourceDb.databaseName,
+          appRole: (await this.#catalog.requireServer(sourceDb.serverId)).appRole,
+        },
+        {
+          confirmTimeoutMs: this.#confirmTimeoutMs,
+          confirmPollMs: this.#confirmPollMs,
+          drainTimeoutMs: this.#drainTimeoutMs,
+          checkpoint: stillLocked,
+          onPaused: () => onProgress({ phase: 'paused', rows: copied }),
+        },
+      );
       this.#logger.info(
         { tenant: move.tenantId, confirm_ms: confirmed.waitedMs, instances: confirmed.waitedFor },
-        'every serving instance confirmed the pause',
+        'every serving instance confirmed the pause, and the transactions begun before it ended',
       );
-      // ...so once the transactions begun before now have ended, nothing writes the old placement.
-      const appRole = (await this.#catalog.requireServer(sourceDb.serverId)).appRole;
-      await waitForOlderTransactions(source, sourceDb.databaseName, appRole, this.#drainTimeoutMs);
-      stillLocked();
       const resynced =
         cutover === 'captured'
           ? await applyAllCaptured(source, target, move.tenantId, layouts)
