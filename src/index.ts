@@ -1,12 +1,6 @@
 /**
  * tenantplane as a library: open the control plane, then route requests of your own express app to each
- * tenant's database.
- *
- * ```ts
- * const tp = await Tenantplane.open({ config: loadConfig() });
- * app.use('/api', authenticate(tp.verifier), tenantContext(tp.router), rateLimit(tp.rateLimiter), myRoutes);
- * // in a handler: await req.tenantDb!.knex('deployments').where({ tenant_id: req.tenantDb!.tenantId })
- * ```
+ * tenant's database. docs/embedding.md shows how, in examples that run as tests.
  */
 export { authenticate, requireAdmin } from './auth/authenticate.js';
 export { DevIssuer } from './auth/dev-issuer.js';
