@@ -1,6 +1,8 @@
+import { setTimeout as sleep } from 'node:timers/promises';
 import type { Actor, Catalog } from '../catalog/catalog.js';
 import { ROUTER_BUDGET_SHARE } from '../catalog/connection-budget.js';
 import { type PlacedTenant, placedTenants } from '../catalog/tenant-placements.js';
+import { ConflictError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import type { MoveDestination } from '../moves/move-destination.js';
 import type { TenantMover } from '../moves/tenant-mover.js';
@@ -90,7 +92,8 @@ function destinationOf(step: DrainStep): MoveDestination {
 /**
  * Drains a server: marks it draining (so it takes no new placements), then moves every tenant off it, a few
  * at a time, each to where placement sends it at that moment (so the shards fill evenly as tenants arrive).
- * A move that fails is rolled back by the mover and reported; the drain goes on with the others. Running it
+ * A tenant another move holds is waited for (see moveOff). A move that fails is rolled back by the mover and
+ * reported; the drain goes on with the others. Running it
  * again resumes: it moves whatever is still on the server. The server stays draining until `undrain`.
  */
 export async function drainServer(
@@ -117,8 +120,7 @@ export async function drainServer(
       moving.add(tenant.tenantId);
       await report();
       try {
-        const step = await drainStep(deps.placement, tenant, serverId);
-        await deps.mover.move(tenant.tenantId, destinationOf(step), actor);
+        await moveOff(deps, tenant, serverId, actor);
       } catch (error) {
         deps.logger.warn({ tenant: tenant.tenantId, server: serverId, err: error }, 'a drain move failed');
         failed.push({ tenant_id: tenant.tenantId, error: (error as Error).message });
@@ -135,6 +137,35 @@ export async function drainServer(
   await onProgress({ phase: 'done', total: tenants.length, done, failed: failed.length, moving: [] });
   return result;
 }
+
+/**
+ * Moves one tenant off the server. A tenant another move (or a restore) holds is waited for, then looked at
+ * again: that move may have taken it off the server already.
+ */
+async function moveOff(deps: DrainDeps, tenant: PlacedTenant, serverId: string, actor: Actor): Promise<void> {
+  for (let attempt = 1; ; attempt += 1) {
+    const now = (await placedTenants(deps.catalog.knex, { serverId })).find(
+      (placed) => placed.tenantId === tenant.tenantId,
+    );
+    if (!now) return;
+    try {
+      await deps.mover.move(
+        now.tenantId,
+        destinationOf(await drainStep(deps.placement, now, serverId)),
+        actor,
+      );
+      return;
+    } catch (error) {
+      const busy = error instanceof ConflictError && error.code === 'move_in_progress';
+      if (!busy || attempt >= BUSY_ATTEMPTS) throw error;
+      await sleep(BUSY_WAIT_MS);
+    }
+  }
+}
+
+/** A tenant busy with another move is tried again this often, this far apart (a minute in all). */
+const BUSY_ATTEMPTS = 40;
+const BUSY_WAIT_MS = 1500;
 
 /**
  * Moves at once: as asked (default DEFAULT_DRAIN_CONCURRENCY), but no more than the server's budget outside
