@@ -18,6 +18,15 @@ describe('shard rebalances, server drains and regions (managed-PostgreSQL admins
   const control = () => `${fixture.plane.prefix}_control`;
   const databaseOf = async (tenantId: string) =>
     (await fixture.plane.tp.catalog.requireTenant(tenantId)).databaseId;
+  /** The size recorded for placement (tenant_sizes). */
+  const recordedSize = async (tenantId: string) =>
+    (
+      await adminQuery(
+        control(),
+        'SELECT database_id, bytes::float8 AS bytes FROM tenant_sizes WHERE tenant_id = $1',
+        [tenantId],
+      )
+    ).rows[0];
 
   it('plans a rebalance by measured bytes in a dry run that changes nothing, then makes exactly those moves', async () => {
     const dry = await tenantctl('shards', 'rebalance', '--dry-run', '--json', '--min-gain-bytes', '1000');
@@ -28,6 +37,10 @@ describe('shard rebalances, server drains and regions (managed-PostgreSQL admins
     // 3,500 rows of a few dozen bytes each, measured in the database.
     expect(plan.moves[0].bytes).to.be.within(100_000, 2_000_000);
     expect(await databaseOf('mover'), 'a dry run moves nothing').to.equal('shard-a');
+    expect(await recordedSize('mover'), 'a dry run records what it measured').to.deep.equal({
+      database_id: 'shard-a',
+      bytes: plan.moves[0].bytes,
+    });
 
     const started = await fixture.admin('POST', '/admin/v1/rebalance', { min_gain_bytes: 1000 });
     expect(started.status).to.equal(202);
@@ -42,6 +55,10 @@ describe('shard rebalances, server drains and regions (managed-PostgreSQL admins
     expect(done, 'the run made the moves the dry run planned').to.deep.equal(plan.moves);
     expect(job.result.moves[0].moved).to.equal(true);
     expect(await databaseOf('mover')).to.equal('shard-b');
+    expect(await recordedSize('mover'), 'a rebalance move records the size where it took it').to.deep.equal({
+      database_id: 'shard-b',
+      bytes: plan.moves[0].bytes,
+    });
 
     const again = await fixture.admin('POST', '/admin/v1/rebalance', { dry_run: true, min_gain_bytes: 1000 });
     expect(again.status).to.equal(200);

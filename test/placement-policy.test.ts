@@ -1,9 +1,10 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
 import type { DatabaseRecord } from '../src/catalog/records.js';
+import { recordedBytesOn } from '../src/catalog/tenant-sizes.js';
 import { ConflictError, InvalidInputError } from '../src/errors/index.js';
 import { dedicatedDatabaseName, shardDatabaseName } from '../src/ids.js';
-import { PlacementPolicy } from '../src/placement/placement-policy.js';
+import { planShardRebalance } from '../src/placement/shard-rebalance.js';
 import { rejection } from './support/async-helpers.js';
 import { callJson } from './support/http-client.js';
 import { createManagedAdmin } from './support/managed-admin.js';
@@ -218,30 +219,79 @@ describe('placement: regions and draining servers', function () {
     expect(text.stdout).to.match(/^pg-us\s+\S+\s+us\s+yes/m);
   });
 
-  it('puts an unpinned tenant on the smallest shard, falling back to the fewest tenants when a size is unreadable', async () => {
-    // shard-us gets more tenants, shard-eu more bytes: size and count point different ways.
+  it('puts an unpinned tenant on the shard whose tenants have the fewest bytes, as the last rebalance dry run measured them', async () => {
+    const control = `${plane.prefix}_control`;
+    const recorded = async (): Promise<Record<string, { database_id: string; bytes: number }>> => {
+      const { rows } = await adminQuery(control, 'SELECT tenant_id, database_id, bytes FROM tenant_sizes');
+      return Object.fromEntries(
+        rows.map((row) => [row.tenant_id, { database_id: row.database_id, bytes: Number(row.bytes) }]),
+      );
+    };
+    const fill = (shard: string, tenantId: string, rows: number) =>
+      (shard === 'shard-eu' ? adminQuery : cluster.query.bind(cluster))(
+        shardDatabaseName(plane.prefix, shard),
+        `INSERT INTO deployments (tenant_id, project_name, status)
+           SELECT $1, 'seed-' || n, 'ready' FROM generate_series(1, $2::int) n`,
+        [tenantId, rows],
+      );
+    const next = (options: { excludeDatabaseId?: string } = {}) =>
+      plane.tp.placement.shardFor({ id: 'next', region: null }, options);
+    const create = async (id: string, region: string | null) =>
+      (await plane.tp.tenants.create({ id, tier: 'starter', region }, TEST_ACTOR)).databaseId;
+
+    // heavy (unpinned, so it may move to us later) and medium have rows on shard-eu, light fewer on shard-us.
+    while ((await shardTenants())['shard-eu']! > (await shardTenants())['shard-us']!)
+      await createTenant('us');
+    expect(await create('heavy', null), 'a tie in tenants goes to the first id').to.equal('shard-eu');
+    expect(await create('medium', 'eu')).to.equal('shard-eu');
+    expect(await create('light', 'us')).to.equal('shard-us');
+    await fill('shard-eu', 'heavy', 3000);
+    await fill('shard-eu', 'medium', 1000);
+    await fill('shard-us', 'light', 200);
+    // shard-us has more tenants, shard-eu more bytes: the measure and the count point different ways.
     while ((await shardTenants())['shard-us']! <= (await shardTenants())['shard-eu']!)
       await createTenant('us');
-    await adminQuery(
-      shardDatabaseName(plane.prefix, 'shard-eu'),
-      "CREATE TABLE filler AS SELECT repeat('x', 1000) AS pad FROM generate_series(1, 20000)",
-    );
-    const bySize = new PlacementPolicy({ catalog: plane.tp.catalog, sizeStepBytes: 1, sizeMaxAgeMs: 0 });
-    expect(await bySize.shardFor({ id: 'next', region: null })).to.equal('shard-us');
-    expect(await bySize.shardFor({ id: 'next', region: null }, { excludeDatabaseId: 'shard-us' })).to.equal(
-      'shard-eu',
-    );
-    // Within one step (the default 64 MiB) the sizes count as equal, and the fewest tenants decides.
-    const coarse = new PlacementPolicy({ catalog: plane.tp.catalog, sizeMaxAgeMs: 0 });
-    expect(await coarse.shardFor({ id: 'next', region: null })).to.equal('shard-eu');
+    expect(await recorded(), 'nothing measured yet').to.deep.equal({});
+    expect(await next(), 'without measurements, the fewest tenants').to.equal('shard-eu');
 
-    // pg-us's admin cannot sign in: its shard's size is unknown, so no size decides.
+    // A dry run measures every shard tenant, records the sizes, and moves nothing.
+    await planShardRebalance(plane.tp.catalog, {});
+    const sizes = await recorded();
+    expect(sizes.heavy).to.include({ database_id: 'shard-eu' });
+    expect(sizes.medium).to.include({ database_id: 'shard-eu' });
+    expect(sizes.light).to.include({ database_id: 'shard-us' });
+    expect(sizes.heavy!.bytes).to.be.above(sizes.medium!.bytes);
+    expect(sizes.medium!.bytes).to.be.above(sizes.light!.bytes);
+    expect(sizes.light!.bytes).to.be.above(0);
+    expect(await plane.tp.catalog.requireTenant('heavy')).to.include({ databaseId: 'shard-eu' });
+
+    // shard-us: fewer bytes, though more tenants.
+    expect(await next()).to.equal('shard-us');
+    expect(await next({ excludeDatabaseId: 'shard-us' })).to.equal('shard-eu');
+    expect(await createTenant(null), 'tenant creation places by the same measure').to.equal('shard-us');
+    // Placement reads the catalog only: with pg-us's admin unable to sign in, the bytes still decide.
     await cluster.query('postgres', `ALTER ROLE ${ADMIN} NOLOGIN`);
     try {
-      expect(await bySize.shardFor({ id: 'next', region: null })).to.equal('shard-eu');
+      expect(await next()).to.equal('shard-us');
     } finally {
       await cluster.query('postgres', `ALTER ROLE ${ADMIN} LOGIN`);
     }
-    expect(await bySize.shardFor({ id: 'next', region: null })).to.equal('shard-us');
+
+    // heavy moves to shard-us some other way than a rebalance: its size, recorded on shard-eu, counts for
+    // neither shard (shard-us: light's bytes, below medium's on shard-eu) until it is measured there.
+    const moved = await plane.tp.mover.move('heavy', { shard: 'shard-us' }, TEST_ACTOR);
+    expect(moved.moved).to.equal(true);
+    expect((await recorded()).heavy).to.include({ database_id: 'shard-eu' });
+    expect(await recordedBytesOn(plane.tp.catalog.knex, ['shard-eu', 'shard-us'])).to.deep.equal(
+      new Map([
+        ['shard-eu', sizes.medium!.bytes],
+        ['shard-us', sizes.light!.bytes],
+      ]),
+    );
+    expect(await next()).to.equal('shard-us');
+    // Measured again where it is now, it counts for shard-us.
+    await planShardRebalance(plane.tp.catalog, {});
+    expect((await recorded()).heavy).to.deep.equal({ database_id: 'shard-us', bytes: sizes.heavy!.bytes });
+    expect(await next()).to.equal('shard-eu');
   });
 });

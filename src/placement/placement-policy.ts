@@ -6,9 +6,8 @@ import {
   shardCandidates,
 } from '../catalog/placement-queries.js';
 import type { DatabaseRecord } from '../catalog/records.js';
+import { recordedBytesOn } from '../catalog/tenant-sizes.js';
 import { ConflictError, InvalidInputError } from '../errors/index.js';
-import type { Logger } from '../logging/logger.js';
-import { withAdminClient } from '../provisioning/admin-connection.js';
 
 /** What placement knows of a tenant: its id, and the region it is pinned to (null: unpinned). */
 export interface PlacementTenant {
@@ -18,28 +17,7 @@ export interface PlacementTenant {
 
 export interface PlacementPolicyOptions {
   catalog: Catalog;
-  logger?: Logger;
-  /**
-   * Shard sizes are compared in steps of this many bytes: shards whose sizes fall in the same step count as
-   * equally full, and the one with fewer tenants wins. A new tenant adds no bytes until it writes, so
-   * without steps every tenant created in a burst would land on the one smallest shard. Default 64 MiB.
-   */
-  sizeStepBytes?: number;
-  /**
-   * How long the shard sizes measured on a server are reused, in ms; tenant counts are read afresh for every
-   * placement. Default 10000; 0 measures every time.
-   */
-  sizeMaxAgeMs?: number;
 }
-
-interface MeasuredSizes {
-  at: number;
-  /** Size in bytes by database name; undefined when the server could not be asked. */
-  sizes: Promise<Map<string, number> | undefined>;
-}
-
-const DEFAULT_SIZE_STEP_BYTES = 64 * 1024 * 1024;
-const DEFAULT_SIZE_MAX_AGE_MS = 10000;
 
 function inRegion(region: string | null): string {
   return region === null ? '' : ` of region ${region}`;
@@ -50,29 +28,22 @@ function inRegion(region: string | null): string {
  * moves ask it too. A region-pinned tenant only ever goes to servers of its region, an unpinned one to any;
  * a draining server takes nothing new.
  *
- * Among the eligible shards the one with the most room wins: the smallest by `pg_database_size`, measured
- * with one admin query per server (reused for `sizeMaxAgeMs`) and compared in steps of `sizeStepBytes`,
- * then the fewest tenants, then the id. When the size of any candidate cannot be read (its server is
- * unreachable, or its admin role may not read it), sizes are left out of that choice altogether and the
- * fewest tenants decides: mixing measured and unmeasured shards would rank them on different scales.
+ * Among the eligible shards the one with the most room wins: the smallest sum of its live tenants' bytes as
+ * last recorded (`tenant_sizes`), then the fewest tenants, then the id. The bytes are the measure shard
+ * rebalances even out (measureTenantBytes: pg_column_size of every row, as storage quotas count), recorded
+ * by the last rebalance or dry run (`tenantctl shards rebalance --dry-run` refreshes them) and by a
+ * rebalance's moves; placing reads them from the catalog and opens no connection to any server. A tenant
+ * counts with the size recorded for the database it is in now, and as 0 when none is (never measured,
+ * new, or moved since some other way): without measurements, placement falls back to the fewest tenants.
+ * New tenants weigh nothing until measured, so those created between two measurements all go to the shard
+ * with the fewest recorded bytes (while it stays the smallest); the next rebalance evens that out.
  */
 export class PlacementPolicy {
   readonly #catalog: Catalog;
-  readonly #logger: Logger | undefined;
-  readonly #sizeStepBytes: number;
-  readonly #sizeMaxAgeMs: number;
-  readonly #measured = new Map<string, MeasuredSizes>();
 
   constructor(options: PlacementPolicyOptions) {
-    const step = options.sizeStepBytes ?? DEFAULT_SIZE_STEP_BYTES;
-    const maxAge = options.sizeMaxAgeMs ?? DEFAULT_SIZE_MAX_AGE_MS;
-    if (!(Number.isInteger(step) && step > 0))
-      throw new TypeError('sizeStepBytes must be a positive integer');
-    if (!(Number.isFinite(maxAge) && maxAge >= 0)) throw new TypeError('sizeMaxAgeMs must be 0 or more');
+    if (!options?.catalog) throw new TypeError('PlacementPolicy needs a catalog');
     this.#catalog = options.catalog;
-    this.#logger = options.logger;
-    this.#sizeStepBytes = step;
-    this.#sizeMaxAgeMs = maxAge;
   }
 
   /**
@@ -145,64 +116,14 @@ export class PlacementPolicy {
     );
   }
 
-  /** The candidate with the most room; `candidates` come fewest tenants first, then by id. */
+  /** The candidate with the most room (see the class); `candidates` come fewest tenants first, then by id. */
   async #roomiest(candidates: ShardCandidate[]): Promise<ShardCandidate> {
     if (candidates.length === 1) return candidates[0]!;
-    const byServer = new Map<string, string[]>();
-    for (const shard of candidates) {
-      byServer.set(shard.serverId, [...(byServer.get(shard.serverId) ?? []), shard.databaseName]);
-    }
-    const measured = new Map<string, Map<string, number> | undefined>();
-    await Promise.all(
-      [...byServer].map(async ([serverId, names]) => {
-        measured.set(serverId, await this.#sizesOn(serverId, names));
-      }),
+    const bytes = await recordedBytesOn(
+      this.#catalog.knex,
+      candidates.map((shard) => shard.id),
     );
-    const steps = new Map<string, number>();
-    for (const shard of candidates) {
-      const bytes = measured.get(shard.serverId)?.get(shard.databaseName);
-      // One size missing: fewest tenants decides for all (see the class).
-      if (bytes === undefined) return candidates[0]!;
-      steps.set(shard.id, Math.floor(bytes / this.#sizeStepBytes));
-    }
-    // A stable sort keeps the fewest-tenants-then-id order within a step.
-    return [...candidates].sort((a, b) => steps.get(a.id)! - steps.get(b.id)!)[0]!;
-  }
-
-  /** The sizes of `names` on a server, in one admin query, reused for sizeMaxAgeMs; undefined on failure. */
-  #sizesOn(serverId: string, names: string[]): Promise<Map<string, number> | undefined> {
-    const cached = this.#measured.get(serverId);
-    const now = performance.now();
-    if (cached && now - cached.at <= this.#sizeMaxAgeMs) {
-      return cached.sizes.then((sizes) =>
-        sizes === undefined || names.every((name) => sizes.has(name))
-          ? sizes
-          : this.#measure(serverId, names),
-      );
-    }
-    return this.#measure(serverId, names);
-  }
-
-  #measure(serverId: string, names: string[]): Promise<Map<string, number> | undefined> {
-    const sizes = (async () => {
-      try {
-        const url = await this.#catalog.serverAdminUrl(serverId);
-        const { rows } = await withAdminClient(url, (client) =>
-          client.query<{ datname: string; bytes: string }>(
-            'SELECT datname, pg_database_size(oid) AS bytes FROM pg_database WHERE datname = ANY($1)',
-            [names],
-          ),
-        );
-        return new Map(rows.map((row) => [row.datname, Number(row.bytes)]));
-      } catch (error) {
-        this.#logger?.warn(
-          { server: serverId, err: error },
-          'placement: shard sizes unreadable, placing by tenant counts',
-        );
-        return undefined;
-      }
-    })();
-    if (this.#sizeMaxAgeMs > 0) this.#measured.set(serverId, { at: performance.now(), sizes });
-    return sizes;
+    // A stable sort keeps the fewest-tenants-then-id order among equal bytes.
+    return [...candidates].sort((a, b) => bytes.get(a.id)! - bytes.get(b.id)!)[0]!;
   }
 }

@@ -1,5 +1,6 @@
 import type { Actor, Catalog } from '../catalog/catalog.js';
 import { placedTenants } from '../catalog/tenant-placements.js';
+import { recordTenantSizes, type TenantSize } from '../catalog/tenant-sizes.js';
 import type { Logger } from '../logging/logger.js';
 import type { TenantMover } from '../moves/tenant-mover.js';
 import { defaultMinGainBytes, type PlannedMove, planRebalance, type ShardLoad } from './rebalance-plan.js';
@@ -34,7 +35,11 @@ export const DEFAULT_MAX_MOVES = 10;
 /** The audit action of a rebalance that ran to its end (its moves may have failed). */
 export const REBALANCE_ENDED = 'shards.rebalance_finished';
 
-/** Every ready shard with the bytes of each tenant on it, measured in the database (see measureTenantBytes). */
+/**
+ * Every ready shard with the bytes of each tenant on it, measured in the database (see measureTenantBytes),
+ * and recorded in the catalog (tenant_sizes) for placement to weigh shards by: a dry run records them too,
+ * since measuring changes no placement.
+ */
 export async function measureShardLoads(catalog: Catalog): Promise<ShardLoad[]> {
   const [shards, servers, tenants] = await Promise.all([
     catalog.listDatabases('shard'),
@@ -43,6 +48,7 @@ export async function measureShardLoads(catalog: Catalog): Promise<ShardLoad[]> 
   ]);
   const serverById = new Map(servers.map((server) => [server.id, server]));
   const loads: ShardLoad[] = [];
+  const measured: TenantSize[] = [];
   for (const shard of shards.filter((candidate) => candidate.status === 'ready')) {
     const server = serverById.get(shard.serverId);
     const onShard = tenants.filter((tenant) => tenant.databaseId === shard.id);
@@ -51,21 +57,41 @@ export async function measureShardLoads(catalog: Catalog): Promise<ShardLoad[]> 
       shard,
       onShard.map((tenant) => tenant.tenantId),
     );
+    const tenantLoads = onShard.map((tenant) => ({
+      id: tenant.tenantId,
+      region: tenant.region,
+      bytes: bytes.get(tenant.tenantId) ?? 0,
+    }));
     loads.push({
       id: shard.id,
       region: server?.region ?? null,
       draining: server?.draining ?? true,
-      tenants: onShard.map((tenant) => ({
-        id: tenant.tenantId,
-        region: tenant.region,
-        bytes: bytes.get(tenant.tenantId) ?? 0,
-      })),
+      tenants: tenantLoads,
     });
+    measured.push(
+      ...tenantLoads.map((tenant) => ({ tenantId: tenant.id, databaseId: shard.id, bytes: tenant.bytes })),
+    );
   }
+  await recordTenantSizes(catalog.knex, measured);
   return loads;
 }
 
-/** The rebalance plan for the shards as they are now, changing nothing. */
+/**
+ * The moved tenant's measured bytes, recorded for where it now is: they are the same on any shard, and
+ * without them placement would weigh the tenant on neither shard until the next measurement. Only a hint
+ * for placement, so failing to record it fails nothing.
+ */
+async function recordMovedSize(deps: RebalanceDeps, planned: PlannedMove): Promise<void> {
+  try {
+    await recordTenantSizes(deps.catalog.knex, [
+      { tenantId: planned.tenant_id, databaseId: planned.to, bytes: planned.bytes },
+    ]);
+  } catch (error) {
+    deps.logger.warn({ tenant: planned.tenant_id, err: error }, "could not record a moved tenant's bytes");
+  }
+}
+
+/** The rebalance plan for the shards as they are now, changing no placement (it records the sizes measured). */
 export async function planShardRebalance(
   catalog: Catalog,
   request: RebalanceRequest,
@@ -104,6 +130,7 @@ export async function rebalanceShards(
     try {
       const moved = await deps.mover.move(planned.tenant_id, { shard: planned.to }, actor);
       results.push({ ...planned, moved: moved.moved, pause_ms: moved.pause_ms });
+      if (moved.moved) await recordMovedSize(deps, planned);
     } catch (error) {
       deps.logger.warn({ tenant: planned.tenant_id, err: error }, 'a rebalance move failed; going on');
       results.push({ ...planned, moved: false, error: (error as Error).message });

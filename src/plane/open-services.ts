@@ -71,7 +71,7 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
       : undefined;
   await registry?.start();
 
-  const placement = new PlacementPolicy({ catalog, logger });
+  const placement = new PlacementPolicy({ catalog });
   const tenants = new TenantProvisioner(context, placement);
   const backupKeys = new TenantKeyring({ knex, master: masterKey });
   const jobsPrefix = options.jobsPrefix ?? config.jobsPrefix;
