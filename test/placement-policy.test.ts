@@ -293,5 +293,14 @@ describe('placement: regions and draining servers', function () {
     await planShardRebalance(plane.tp.catalog, {});
     expect((await recorded()).heavy).to.deep.equal({ database_id: 'shard-us', bytes: sizes.heavy!.bytes });
     expect(await next()).to.equal('shard-eu');
+
+    // New tenants weigh the mean measured size until measured: a burst fills shard-eu up to shard-us's
+    // bytes and then spreads, rather than all landing on the shard that looked emptiest.
+    const burst: string[] = [];
+    for (let created = 0; created < 30 && !burst.includes('shard-us'); created += 1) {
+      burst.push((await createTenant(null))!);
+    }
+    expect(burst, 'a burst of new tenants reaches the fuller shard in time').to.include('shard-us');
+    expect(burst[0]).to.equal('shard-eu');
   });
 });

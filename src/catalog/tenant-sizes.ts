@@ -51,3 +51,32 @@ export async function recordedBytesOn(
   for (const row of rows) bytes.set(row.database_id, Number(row.bytes));
   return bytes;
 }
+
+/**
+ * For each of `databaseIds`, its live tenants' bytes as placement weighs them: the size recorded where each
+ * tenant is now, and for a tenant with none (new, or moved since it was measured) the mean of the recorded
+ * sizes, so that tenants created between two measurements spread over the shards instead of all landing
+ * on the one that looks emptiest. With nothing recorded anywhere, every shard answers 0.
+ */
+export async function estimatedBytesOn(
+  knex: Knex,
+  databaseIds: readonly string[],
+): Promise<Map<string, number>> {
+  const bytes = new Map<string, number>(databaseIds.map((id) => [id, 0]));
+  if (databaseIds.length === 0) return bytes;
+  const { rows } = await knex.raw<{ rows: Array<{ database_id: string; bytes: string }> }>(
+    `WITH measured AS (
+       SELECT s.tenant_id, s.bytes FROM tenant_sizes s
+         JOIN tenants t ON t.id = s.tenant_id AND t.database_id = s.database_id AND t.status <> 'deleted'),
+     mean AS (SELECT coalesce(avg(bytes), 0) AS bytes FROM measured)
+     SELECT t.database_id,
+            round(coalesce(sum(m.bytes), 0)
+                  + count(*) FILTER (WHERE m.tenant_id IS NULL) * (SELECT bytes FROM mean))::bigint::text AS bytes
+       FROM tenants t LEFT JOIN measured m ON m.tenant_id = t.id
+      WHERE t.database_id = ANY(?::text[]) AND t.status <> 'deleted'
+      GROUP BY t.database_id`,
+    [[...databaseIds]],
+  );
+  for (const row of rows) bytes.set(row.database_id, Number(row.bytes));
+  return bytes;
+}

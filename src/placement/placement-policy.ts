@@ -6,7 +6,7 @@ import {
   shardCandidates,
 } from '../catalog/placement-queries.js';
 import type { DatabaseRecord } from '../catalog/records.js';
-import { recordedBytesOn } from '../catalog/tenant-sizes.js';
+import { estimatedBytesOn } from '../catalog/tenant-sizes.js';
 import { ConflictError, InvalidInputError } from '../errors/index.js';
 
 /** What placement knows of a tenant: its id, and the region it is pinned to (null: unpinned). */
@@ -33,10 +33,9 @@ function inRegion(region: string | null): string {
  * rebalances even out (measureTenantBytes: pg_column_size of every row, as storage quotas count), recorded
  * by the last rebalance or dry run (`tenantctl shards rebalance --dry-run` refreshes them) and by a
  * rebalance's moves; placing reads them from the catalog and opens no connection to any server. A tenant
- * counts with the size recorded for the database it is in now, and as 0 when none is (never measured,
- * new, or moved since some other way): without measurements, placement falls back to the fewest tenants.
- * New tenants weigh nothing until measured, so those created between two measurements all go to the shard
- * with the fewest recorded bytes (while it stays the smallest); the next rebalance evens that out.
+ * counts with the size recorded for the database it is in now, and with the mean recorded size when none is
+ * (new, or moved since some other way), so that tenants created between two measurements spread over the
+ * shards (see estimatedBytesOn). Without any measurement, placement falls back to the fewest tenants.
  */
 export class PlacementPolicy {
   readonly #catalog: Catalog;
@@ -119,7 +118,7 @@ export class PlacementPolicy {
   /** The candidate with the most room (see the class); `candidates` come fewest tenants first, then by id. */
   async #roomiest(candidates: ShardCandidate[]): Promise<ShardCandidate> {
     if (candidates.length === 1) return candidates[0]!;
-    const bytes = await recordedBytesOn(
+    const bytes = await estimatedBytesOn(
       this.#catalog.knex,
       candidates.map((shard) => shard.id),
     );
