@@ -94,17 +94,25 @@ export async function loadRecords(
   const rewrite = options.tenantId !== options.sourceTenantId;
   const counts: Record<string, number> = {};
   let copy: ReturnType<typeof copyFrom> | undefined;
+  /** The error the COPY in progress failed with, if the server ended it. */
+  let copyFailure: Error | undefined;
   let load: BulkLoad | undefined;
   let table = '';
   let bytes = 0;
   try {
     await loadEach();
   } catch (error) {
-    // Makes PostgreSQL abandon the COPY (CopyFail), so the caller's ROLLBACK finds a usable connection.
-    copy?.destroy(error as Error);
+    // Makes PostgreSQL abandon the COPY (CopyFail), so the caller's ROLLBACK finds a usable connection; a
+    // COPY the server already ended has nothing to abandon (and no connection left to send it on).
+    if (!copyFailure) copy?.destroy(error as Error);
     throw error;
   }
   return counts;
+
+  /** Throws the error the COPY in progress failed with, if it did. */
+  function throwIfCopyFailed(): void {
+    if (copyFailure) throw copyFailure;
+  }
 
   async function loadEach(): Promise<void> {
     for await (const record of records) {
@@ -124,14 +132,23 @@ export async function loadRecords(
               }
             : {}),
         });
+        copyFailure = undefined;
         copy = client.query(copyFrom(`COPY ${load.copyInto} FROM STDIN`));
+        // The server may end the COPY (its session terminated, a shutdown) while this loop waits for the
+        // backup's next record, when nothing else listens to the stream: an 'error' event without a listener
+        // would end the process. The error is kept and thrown at the next write or end instead.
+        copy.on('error', (error: Error) => {
+          copyFailure ??= error;
+        });
       } else if (record.kind === 'rows') {
         if (!copy) throw new BackupIntegrityError('rows outside a table');
+        throwIfCopyFailed();
         bytes += record.data.length;
         // once() rejects when the stream emits an error instead.
         if (!copy.write(record.data)) await once(copy, 'drain');
       } else if (record.kind === 'table-end') {
         if (!copy || !load) throw new BackupIntegrityError('a table ends that never started');
+        throwIfCopyFailed();
         copy.end();
         await finished(copy);
         if (copy.rowCount !== record.rows) {
