@@ -1,7 +1,8 @@
 import type { Knex } from 'knex';
 import { NotFoundError } from '../errors/index.js';
 
-export type BackupState = 'pending' | 'complete' | 'failed';
+/** `deleting`: pruned, its object deleted or about to be; the row goes last (see src/backup/retention/). */
+export type BackupState = 'pending' | 'complete' | 'failed' | 'deleting';
 
 export interface BackupRecord {
   id: string;
@@ -16,6 +17,8 @@ export interface BackupRecord {
   createdAt: Date;
   completedAt: Date | null;
   error: string | null;
+  /** Under a legal hold: never pruned while set. */
+  held: boolean;
 }
 
 function toBackup(row: Record<string, unknown>): BackupRecord {
@@ -32,6 +35,7 @@ function toBackup(row: Record<string, unknown>): BackupRecord {
     createdAt: row.created_at as Date,
     completedAt: (row.completed_at as Date | null) ?? null,
     error: (row.error as string | null) ?? null,
+    held: row.held === true,
   };
 }
 

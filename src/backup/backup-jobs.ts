@@ -4,6 +4,8 @@ import type { BackupRecord } from './backup-catalog.js';
 import { deliverBackup } from './backup-delivery.js';
 import type { BackupRequests, RequestJobData, RequestOutcome } from './backup-requests.js';
 import { openObjectStore } from './object-store-factory.js';
+import { pruneBackups } from './retention/backup-retention.js';
+import type { BackupSchedules } from './schedules/backup-schedules.js';
 import { exportTenant } from './tenant-export.js';
 import { type RestoreDeps, restoreTenant } from './tenant-restore.js';
 
@@ -19,6 +21,8 @@ export interface BackupServices {
   requests: BackupRequests;
   /** The data folder, for export targets given as URLs (`export --to`). */
   dataDir: string;
+  /** Backup schedules and retention per tier. */
+  schedules: BackupSchedules;
 }
 
 /** The API's view of a backup row. */
@@ -36,6 +40,7 @@ export function backupView(backup: BackupRecord) {
     created_at: backup.createdAt,
     completed_at: backup.completedAt,
     error: backup.error,
+    held: backup.held,
   };
 }
 
@@ -121,6 +126,13 @@ export function backupJobHandlers(backups: BackupServices): Record<string, JobHa
           sizeBytes: backup.sizeBytes,
         });
       }
+      // Retention, now that the tenant has a newer complete backup (only a tier with a schedule has one).
+      await pruneBackups(
+        { knex: deps.catalog.knex, store: deps.store, logger: deps.logger },
+        { tenantId: data.tenantId },
+      ).catch((error) =>
+        deps.logger.warn({ err: error, tenant: data.tenantId }, 'prune after backup failed'),
+      );
       return backupView(backup);
     },
     // Failed for good: the row says failed and the object goes, unless the backup is complete (a step

@@ -26,6 +26,7 @@ export type InvalidInputCode =
   | 'invalid_backup_id'
   | 'invalid_body'
   | 'invalid_cursor'
+  | 'invalid_duration'
   | 'invalid_field'
   | 'invalid_filter'
   | 'invalid_id'
@@ -73,6 +74,7 @@ export type NotFoundCode =
   | 'job_not_found'
   | 'not_in_schema'
   | 'route_not_found'
+  | 'schedule_not_found'
   | 'server_not_found'
   | 'tenant_not_found'
   | 'unknown_tier';

@@ -2,6 +2,7 @@ import { BackupCatalog } from '../backup/backup-catalog.js';
 import type { BackupServices } from '../backup/backup-jobs.js';
 import { BackupRequests } from '../backup/backup-requests.js';
 import type { ObjectStore } from '../backup/object-store.js';
+import { BackupSchedules } from '../backup/schedules/backup-schedules.js';
 import type { TenantKeyring } from '../backup/tenant-keyring.js';
 import type { Catalog } from '../catalog/catalog.js';
 import type { Config } from '../config.js';
@@ -82,6 +83,7 @@ export function buildJobServices(parts: {
     },
     requests: new BackupRequests(catalog.knex, jobs),
     dataDir: config.dataDir,
+    schedules: new BackupSchedules(catalog.knex),
   };
   const handlers = jobHandlers({
     catalog,

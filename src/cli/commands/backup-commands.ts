@@ -14,6 +14,7 @@ import type { JobQueue } from '../../jobs/job-queue.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
+import { registerBackupScheduleCommands } from './backup-schedule-commands.js';
 import { CLI_ACTOR } from './catalog-commands.js';
 
 interface QueueFlags extends CommonOptions {
@@ -109,7 +110,10 @@ export function registerBackupCommands(program: Command): void {
     }),
   );
 
-  const backups = program.command('backups').description('list and verify a tenant’s backups');
+  const backups = program
+    .command('backups')
+    .description('list and verify a tenant’s backups; schedules, retention and legal holds');
+  registerBackupScheduleCommands(backups);
   backups
     .command('list <id>')
     .description('the tenant’s backups, newest first (only complete ones can be restored)')
@@ -127,6 +131,7 @@ export function registerBackupCommands(program: Command): void {
                 bytes: backup.size_bytes ?? '-',
                 schema: backup.schema_version ?? '-',
                 created: backup.created_at.toISOString(),
+                held: backup.held ? 'held' : '',
                 error: backup.error ?? '',
               })),
             ),

@@ -387,8 +387,8 @@ const schemas: Record<string, OpenApiObject> = {
       id: { type: 'string' },
       tenant_id: { type: 'string', pattern: SLUG },
       state: {
-        enum: ['pending', 'complete', 'failed'],
-        description: 'only a `complete` backup can be verified or restored',
+        enum: ['pending', 'complete', 'failed', 'deleting'],
+        description: 'only a `complete` backup can be verified or restored; `deleting`: being pruned',
       },
       object_key: { type: ['string', 'null'] },
       size_bytes: { type: ['integer', 'null'] },
@@ -399,6 +399,7 @@ const schemas: Record<string, OpenApiObject> = {
       created_at: timestamp,
       completed_at: { type: ['string', 'null'], format: 'date-time' },
       error: { type: ['string', 'null'] },
+      held: { type: 'boolean', description: 'under a legal hold: never pruned' },
     },
   },
   BackupList: {

@@ -1,5 +1,6 @@
 import { adminPaths } from './admin-paths.js';
 import { applicationPaths } from './application-paths.js';
+import { backupSchedulePaths, backupScheduleSchemas } from './backup-schedule-paths.js';
 import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
 import { placementPaths, placementSchemas } from './placement-paths.js';
@@ -32,12 +33,19 @@ export function openApiDocument(version: string): OpenApiObject {
       { name: 'tiers', description: 'admin API: tiers and their quotas' },
       { name: 'servers', description: 'admin API: the PostgreSQL servers tenants are placed on' },
       { name: 'placement', description: 'admin API: moves, drains and rebalances' },
-      { name: 'backups', description: 'admin API: exports, backups and restores' },
+      { name: 'backups', description: 'admin API: exports, backups, restores, schedules and legal holds' },
       { name: 'jobs', description: 'admin API' },
       { name: 'migrations', description: 'admin API: fleet migrations' },
       { name: 'audit', description: 'admin API' },
     ],
-    paths: { ...servicePaths, ...applicationPaths, ...adminPaths, ...placementPaths },
-    components: { ...components, schemas: { ...(components.schemas as OpenApiObject), ...placementSchemas } },
+    paths: { ...servicePaths, ...applicationPaths, ...adminPaths, ...placementPaths, ...backupSchedulePaths },
+    components: {
+      ...components,
+      schemas: {
+        ...(components.schemas as OpenApiObject),
+        ...placementSchemas,
+        ...backupScheduleSchemas,
+      },
+    },
   };
 }
