@@ -2,6 +2,8 @@ import { pipeline, type Readable, Transform } from 'node:stream';
 import { BackupIntegrityError, ObjectExistsError } from '../errors/index.js';
 import type { BackupRecord } from './backup-catalog.js';
 import { type ContainerHeader, readContainer } from './backup-container.js';
+import { RowDigest } from './drills/row-digest.js';
+import { recordTableDigests } from './drills/table-digests.js';
 import { createDecryptStream } from './envelope-format.js';
 import { writeOnce } from './object-store.js';
 import { RunningDigest } from './running-digest.js';
@@ -59,8 +61,9 @@ async function recordStoredBackup(
   backupId: string,
   objectKey: string,
 ): Promise<BackupRecord> {
-  const stored = await inspectStoredBackup(deps, tenantId, backupId, objectKey);
+  const { tableDigests, ...stored } = await inspectStoredBackup(deps, tenantId, backupId, objectKey);
   try {
+    await recordTableDigests(deps.catalog.knex, backupId, tableDigests);
     return await deps.backups.complete(backupId, stored);
   } catch (error) {
     // The delivery that stored it recorded it first: the same object, so the same row.
@@ -90,11 +93,17 @@ async function inspectStoredBackup(deps: BackupDeps, tenantId: string, backupId:
   });
   let header: ContainerHeader | undefined;
   let rowCounts: Record<string, number> | undefined;
+  // The same rows the attempt that stored it read, so the same digests it would have recorded.
+  const tableDigests: Record<string, string> = {};
+  let table: { name: string; digest: RowDigest } | undefined;
   // The callback form returns the last stream; an error anywhere destroys it, which fails the iteration.
   const plaintext = pipeline(raw, tap, decrypt, () => {});
   try {
     for await (const record of readContainer(plaintext)) {
       if (record.kind === 'header') header = record.header;
+      if (record.kind === 'table') table = { name: record.name, digest: new RowDigest() };
+      if (record.kind === 'rows') table?.digest.update(record.data);
+      if (record.kind === 'table-end' && table) tableDigests[table.name] = table.digest.digest();
       if (record.kind === 'trailer') rowCounts = record.tables;
     }
   } finally {
@@ -112,5 +121,6 @@ async function inspectStoredBackup(deps: BackupDeps, tenantId: string, backupId:
     schemaVersion: header.schemaVersion,
     keyId,
     rowCounts,
+    tableDigests,
   };
 }

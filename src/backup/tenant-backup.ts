@@ -3,6 +3,8 @@ import type { Catalog } from '../catalog/catalog.js';
 import { assertSlug } from '../ids.js';
 import type { BackupCatalog, BackupRecord } from './backup-catalog.js';
 import { writeContainer } from './backup-container.js';
+import { RowDigest } from './drills/row-digest.js';
+import { recordTableDigests } from './drills/table-digests.js';
 import { createEncryptStream } from './envelope-format.js';
 import type { KeyProvider } from './key-provider.js';
 import type { ObjectStore } from './object-store.js';
@@ -22,7 +24,12 @@ export function backupObjectKey(tenantId: string, backupId: string): string {
   return `backups/${assertSlug(tenantId)}/${backupId}.tpbk`;
 }
 
-async function* tablesOf(snapshot: TenantSnapshot, onProgress?: TableProgress) {
+/** The snapshot's tables as the container takes them; each table's digest goes into `digests` at its end. */
+async function* tablesOf(
+  snapshot: TenantSnapshot,
+  digests: Record<string, string>,
+  onProgress?: TableProgress,
+) {
   for (const table of snapshot.tables) {
     const rows = snapshot.copy(table, 'text');
     let bytes = 0;
@@ -30,10 +37,13 @@ async function* tablesOf(snapshot: TenantSnapshot, onProgress?: TableProgress) {
       name: table.name,
       columns: table.columns,
       rows: (async function* () {
+        const digest = new RowDigest();
         for await (const chunk of rows as AsyncIterable<Buffer>) {
           bytes += chunk.length;
+          digest.update(chunk);
           yield chunk;
         }
+        digests[table.name] = digest.digest();
         onProgress?.({ table: table.name, rows: rows.rowCount, bytes });
       })(),
       rowCount: () => rows.rowCount,
@@ -45,7 +55,7 @@ async function* tablesOf(snapshot: TenantSnapshot, onProgress?: TableProgress) {
  * Backs one tenant up: a repeatable-read snapshot streamed through the container format, encrypted with a
  * fresh data key bound to the tenant and backup id, and stored in one all-or-nothing upload. The catalog row
  * is `pending` throughout and becomes `complete` only after the object is stored, with its size and
- * SHA-256. Running it again for a pending backup (a retry after a crash) redoes it under the same key.
+ * SHA-256, and a digest of each table's rows that restore drills check (src/backup/drills/). Running it again for a pending backup (a retry after a crash) redoes it under the same key.
  */
 export async function backupTenant(
   deps: BackupDeps,
@@ -65,6 +75,7 @@ export async function backupTenant(
       schemaVersion: snapshot.schemaVersion,
     });
     const rowCounts: Record<string, number> = {};
+    const digests: Record<string, string> = {};
     const container = writeContainer(
       {
         tenantId,
@@ -73,13 +84,15 @@ export async function backupTenant(
         migrations: snapshot.migrations,
         createdAt: new Date().toISOString(),
       },
-      tablesOf(snapshot, (progress) => {
+      tablesOf(snapshot, digests, (progress) => {
         rowCounts[progress.table] = progress.rows;
         options.onProgress?.(progress);
       }),
       { compress: options.compress ?? false },
     );
     const stored = await uploadStream(deps.store, objectKey, Readable.from(container), [encrypt]);
+    // On the pending row, so a complete backup always has them (a retry records its own again).
+    await recordTableDigests(deps.catalog.knex, backupId, digests);
     return deps.backups.complete(backupId, {
       sizeBytes: stored.size,
       sha256: stored.sha256,

@@ -59,6 +59,7 @@ export async function withTenantSnapshot<T>(
       client,
       tenantId,
       async () => {
+        await pinOutputSettings(client);
         const migrations = await appliedMigrations(client);
         const tables: SnapshotTable[] = [];
         for (const name of await tenantTables(client)) {
@@ -83,6 +84,18 @@ export async function withTenantSnapshot<T>(
       },
       { snapshot: true },
     ),
+  );
+}
+
+/**
+ * Fixes the settings that shape how values are written as text (COPY, row_to_json) for the transaction, so
+ * the same rows are the same bytes whatever the server's or database's defaults: a restore drill recomputes
+ * the table digests a backup recorded (src/backup/drills/) from rows read back on another database.
+ */
+export async function pinOutputSettings(client: pg.Client): Promise<void> {
+  await client.query(
+    `SET LOCAL TimeZone = 'UTC'; SET LOCAL DateStyle = 'ISO, MDY'; SET LOCAL IntervalStyle = 'postgres';
+     SET LOCAL extra_float_digits = 1; SET LOCAL bytea_output = 'hex'`,
   );
 }
 

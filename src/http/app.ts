@@ -10,6 +10,7 @@ import { rateLimit } from './rate-limit.js';
 import { mountedAt } from './request-metrics.js';
 import { adminApi } from './routes/admin-api.js';
 import { adminAuditApi } from './routes/admin-audit.js';
+import { adminBackupDrillsApi } from './routes/admin-backup-drills.js';
 import { adminBackupSchedulesApi } from './routes/admin-backup-schedules.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
@@ -77,6 +78,7 @@ export function createApp(tp: ServingServices): Express {
     adminServersApi(tp),
     adminPlacementApi(tp),
     adminBackupsApi(tp.backups),
+    adminBackupDrillsApi(tp),
     adminBackupSchedulesApi(tp.backups),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));

@@ -5,6 +5,7 @@ import {
   EXPORT_QUEUE,
   RESTORE_QUEUE,
 } from '../backup/backup-jobs.js';
+import { DRILL_QUEUE, drillJobHandlers } from '../backup/drills/drill-jobs.js';
 import type { Metrics } from '../metrics/metrics.js';
 import {
   MIGRATION_RUN_QUEUE,
@@ -33,6 +34,7 @@ export const JOB_QUEUES = [
   EXPORT_QUEUE,
   BACKUP_QUEUE,
   RESTORE_QUEUE,
+  DRILL_QUEUE,
 ];
 
 /** What the jobs run with: the services they call. */
@@ -50,6 +52,7 @@ export function jobHandlers(deps: JobHandlerDeps): Record<string, JobHandler> {
       ...moveJobHandlers(deps),
       ...placementJobHandlers(deps),
       ...backupJobHandlers(deps.backups),
+      ...drillJobHandlers(deps.backups),
     },
     deps.metrics,
   );

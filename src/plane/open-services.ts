@@ -1,5 +1,6 @@
 import { LocalKeyProvider } from '../backup/key-provider.js';
 import { KmsKeyProvider } from '../backup/kms-key-provider.js';
+import { BackupHealth } from '../backup/monitoring/backup-health.js';
 import { openObjectStore } from '../backup/object-store-factory.js';
 import { TenantKeyring } from '../backup/tenant-keyring.js';
 import { Catalog } from '../catalog/catalog.js';
@@ -10,6 +11,7 @@ import { InstanceRegistry } from '../instances/instance-registry.js';
 import { checkRedisEvictionPolicy } from '../jobs/redis-eviction-policy.js';
 import { TenantRateLimiter } from '../limits/tenant-rate-limiter.js';
 import { createLogger } from '../logging/logger.js';
+import { watchBackupHealth } from '../metrics/backup-series.js';
 import { Metrics } from '../metrics/metrics.js';
 import { MigrationLedger } from '../migrations/migration-ledger.js';
 import { DEFAULT_TENANT_MIGRATIONS_DIR } from '../paths.js';
@@ -124,6 +126,7 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
   const { directory, router } = routing;
   metrics.watchPools(router.pools);
   metrics.watchCatalogCache(directory);
+  watchBackupHealth(metrics, new BackupHealth(catalog.knex));
   // Counters live in the Redis the job queues use; the database prefix keeps deployments apart.
   const rateLimiter = config.rateLimits
     ? new TenantRateLimiter({

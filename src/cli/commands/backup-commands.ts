@@ -1,5 +1,5 @@
 import type { Command } from 'commander';
-import { type BackupServices, backupView } from '../../backup/backup-jobs.js';
+import type { BackupServices } from '../../backup/backup-jobs.js';
 import {
   assertArchiveId,
   type QueuedOperation,
@@ -9,11 +9,13 @@ import {
 } from '../../backup/backup-operations.js';
 import { verifyBackup } from '../../backup/backup-reader.js';
 import { recordedError } from '../../backup/backup-requests.js';
+import { listBackupsWithDrills } from '../../backup/drills/backup-list.js';
 import { assertSlug } from '../../ids.js';
 import type { JobQueue } from '../../jobs/job-queue.js';
 import { type CommonOptions, runCommand } from '../command-runner.js';
 import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
+import { drillCell, registerBackupDrillCommands } from './backup-drill-commands.js';
 import { registerBackupScheduleCommands } from './backup-schedule-commands.js';
 import { CLI_ACTOR } from './catalog-commands.js';
 
@@ -122,7 +124,7 @@ export function registerBackupCommands(program: Command): void {
       runCommand(async (id: string, flags: CommonOptions) => {
         await withRuntime({ serveTraffic: false }, async ({ tp }) => {
           const tenant = await tp.catalog.requireTenant(assertSlug(id));
-          const list = (await tp.backups.deps.backups.list(tenant.id)).map(backupView);
+          const list = await listBackupsWithDrills(tp.backups, tenant.id);
           printResult(Boolean(flags.json), list, () =>
             table(
               list.map((backup) => ({
@@ -133,6 +135,7 @@ export function registerBackupCommands(program: Command): void {
                 created: backup.created_at.toISOString(),
                 held: backup.held ? 'held' : '',
                 error: backup.error ?? '',
+                last_drill: drillCell(backup.last_drill),
               })),
             ),
           );
@@ -162,6 +165,8 @@ export function registerBackupCommands(program: Command): void {
         });
       }),
     );
+
+  registerBackupDrillCommands(backups);
 
   queueOptions(
     program

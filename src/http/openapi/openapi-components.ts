@@ -294,6 +294,7 @@ const schemas: Record<string, OpenApiObject> = {
       },
       result: { description: 'what the job returned, once completed' },
       error: { type: ['string', 'null'] },
+      last_drill: ref('schemas', 'LastDrill'),
     },
   },
   MigrationStatus: {

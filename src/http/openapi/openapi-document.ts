@@ -1,5 +1,6 @@
 import { adminPaths } from './admin-paths.js';
 import { applicationPaths } from './application-paths.js';
+import { backupDrillPaths, backupDrillSchemas } from './backup-drill-paths.js';
 import { backupSchedulePaths, backupScheduleSchemas } from './backup-schedule-paths.js';
 import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
@@ -38,12 +39,20 @@ export function openApiDocument(version: string): OpenApiObject {
       { name: 'migrations', description: 'admin API: fleet migrations' },
       { name: 'audit', description: 'admin API' },
     ],
-    paths: { ...servicePaths, ...applicationPaths, ...adminPaths, ...placementPaths, ...backupSchedulePaths },
+    paths: {
+      ...servicePaths,
+      ...applicationPaths,
+      ...adminPaths,
+      ...placementPaths,
+      ...backupDrillPaths,
+      ...backupSchedulePaths,
+    },
     components: {
       ...components,
       schemas: {
         ...(components.schemas as OpenApiObject),
         ...placementSchemas,
+        ...backupDrillSchemas,
         ...backupScheduleSchemas,
       },
     },

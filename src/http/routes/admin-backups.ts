@@ -1,6 +1,7 @@
 import { type Request, Router } from 'express';
-import { type BackupServices, backupView } from '../../backup/backup-jobs.js';
+import type { BackupServices } from '../../backup/backup-jobs.js';
 import { requestBackup, requestExport, requestRestore } from '../../backup/backup-operations.js';
+import { listBackupsWithDrills } from '../../backup/drills/backup-list.js';
 import type { Actor } from '../../catalog/catalog.js';
 import { InvalidFieldError, InvalidInputError, UnknownFieldError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
@@ -54,8 +55,7 @@ export function adminBackupsApi(backups: BackupServices): Router {
 
   router.get('/tenants/:id/backups', async (req, res) => {
     const tenant = await backups.deps.catalog.requireTenant(assertSlug(req.params.id));
-    const list = await backups.deps.backups.list(tenant.id);
-    res.json({ data: list.map(backupView) });
+    res.json({ data: await listBackupsWithDrills(backups, tenant.id) });
   });
 
   router.post('/tenants/:id/restores', async (req, res) => {
