@@ -1,3 +1,5 @@
+import { spawnSync } from 'node:child_process';
+import { readFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import { loadConfig } from '../src/config.js';
@@ -255,5 +257,39 @@ describe('container and cluster files', () => {
       // A PDB of minAvailable 1 with one replica would block every node drain.
       expect(apiHpa?.spec.minReplicas).to.be.at.least(2);
     });
+  });
+});
+
+describe('Prometheus alert rules', () => {
+  const RULES = path.join(INFRA, 'prometheus', 'alerts.yml');
+  /** promtool (Debian's prometheus package; .ci/run installs it) on the rule files. */
+  const promtool = (...args: string[]) => {
+    const run = spawnSync('promtool', args, { cwd: path.dirname(RULES), encoding: 'utf8', timeout: 20000 });
+    if (run.error) throw new Error(`promtool did not run (apt-get install prometheus): ${run.error.message}`);
+    return { code: run.status, output: `${run.stdout}${run.stderr}` };
+  };
+
+  it('pass promtool check rules, and fire as their unit tests say (promtool test rules)', () => {
+    const checked = promtool('check', 'rules', 'alerts.yml');
+    expect(checked.code, checked.output).to.equal(0);
+    const tested = promtool('test', 'rules', 'alerts.test.yml');
+    expect(tested.code, tested.output).to.equal(0);
+  });
+
+  it('alert on backups overdue and failed drills, over series tenantplane exports', async () => {
+    const [rules] = (await parseYaml(RULES)) as [
+      { groups: Array<{ rules: Array<{ alert: string; expr: string }> }> },
+    ];
+    const alerts = rules.groups.flatMap((group) => group.rules);
+    expect(alerts.map((rule) => rule.alert)).to.include.members([
+      'TenantplaneBackupOverdue',
+      'TenantplaneBackupDrillFailed',
+    ]);
+    const source = await readFile(path.join(INFRA, '..', 'src', 'metrics', 'backup-series.ts'), 'utf8');
+    for (const rule of alerts) {
+      for (const name of rule.expr.match(/tenantplane_[a-z_]+/g) ?? []) {
+        expect(source, `${rule.alert} reads ${name}`).to.include(`'${name}'`);
+      }
+    }
   });
 });
