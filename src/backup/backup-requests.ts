@@ -187,7 +187,7 @@ export class BackupRequests {
 }
 
 /** The outcome of a job the queue reports finished; undefined for one in another state. */
-function outcomeOf(job: JobSnapshot): RequestOutcome | undefined {
+export function outcomeOf(job: JobSnapshot): RequestOutcome | undefined {
   if (job.state === 'completed') return { state: 'completed', result: job.result };
   if (job.state === 'failed') return { state: 'failed', error: job.error ?? 'failed' };
   return undefined;

@@ -8,6 +8,7 @@ import {
   type JobQueue,
   type JobSnapshot,
   type JobState,
+  type RepeatOptions,
 } from './job-queue.js';
 
 export interface BullJobQueueOptions {
@@ -135,6 +136,19 @@ export class BullJobQueue implements JobQueue {
       }),
     );
     return perQueue.flat();
+  }
+
+  async repeat(queue: string, options: RepeatOptions): Promise<void> {
+    await this.#queue(queue).upsertJobScheduler(
+      assertJobId(options.id),
+      { every: options.everyMs },
+      {
+        name: queue,
+        data: options.data ?? {},
+        // One attempt: the next run comes soon anyway. Kept briefly, for the failure's message.
+        opts: { attempts: 1, removeOnComplete: true, removeOnFail: { count: 100 } },
+      },
+    );
   }
 
   async reachable(): Promise<boolean> {

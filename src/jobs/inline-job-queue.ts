@@ -6,6 +6,7 @@ import {
   type JobQueue,
   type JobSnapshot,
   type JobState,
+  type RepeatOptions,
 } from './job-queue.js';
 
 interface InlineJob {
@@ -21,6 +22,7 @@ export class InlineJobQueue implements JobQueue {
   readonly distributed = false;
   readonly #jobs = new Map<string, InlineJob>();
   readonly #handlers = new Map<string, JobHandler>();
+  readonly #timers = new Map<string, { timer: NodeJS.Timeout; running: Promise<unknown> | undefined }>();
 
   /** The handlers may also come later, by `register`, once the services they use exist. */
   constructor(handlers: Record<string, JobHandler> = {}) {
@@ -106,11 +108,33 @@ export class InlineJobQueue implements JobQueue {
     return [...counts.values()];
   }
 
+  async repeat(queue: string, options: RepeatOptions): Promise<void> {
+    const handler = this.#handlers.get(queue);
+    if (!handler) throw new TypeError(`no handler for queue ${queue}`);
+    clearInterval(this.#timers.get(assertJobId(options.id))?.timer);
+    const entry: { timer: NodeJS.Timeout; running: Promise<unknown> | undefined } = {
+      running: undefined,
+      timer: setInterval(() => {
+        if (entry.running) return;
+        // The handler reports its own failures; the next beat runs it again.
+        entry.running = handler(options.data as never, { attempt: 1, progress: async () => {} })
+          .catch(() => {})
+          .finally(() => {
+            entry.running = undefined;
+          });
+      }, options.everyMs),
+    };
+    entry.timer.unref();
+    this.#timers.set(options.id, entry);
+  }
+
   async reachable(): Promise<boolean> {
     return true;
   }
 
   async close(): Promise<void> {
+    for (const { timer } of this.#timers.values()) clearInterval(timer);
+    await Promise.allSettled([...this.#timers.values()].map((entry) => entry.running));
     await Promise.allSettled([...this.#jobs.values()].map((job) => job.done));
   }
 }

@@ -6,6 +6,8 @@ import {
   RESTORE_QUEUE,
 } from '../backup/backup-jobs.js';
 import { DRILL_QUEUE, drillJobHandlers } from '../backup/drills/drill-jobs.js';
+import { backupScheduleHandlers } from '../backup/schedules/backup-scheduler.js';
+import { BACKUP_SCHEDULE_QUEUE } from '../backup/schedules/schedule-tick.js';
 import type { Metrics } from '../metrics/metrics.js';
 import {
   MIGRATION_RUN_QUEUE,
@@ -22,7 +24,7 @@ import {
 } from '../placement/placement-jobs.js';
 import type { DrainDeps } from '../placement/server-drain.js';
 import { instrumentedHandlers } from './instrumented-handlers.js';
-import type { JobHandler } from './job-queue.js';
+import type { JobHandler, JobQueue } from './job-queue.js';
 
 /** Every queue tenantplane runs jobs on, known before any handler is built. */
 export const JOB_QUEUES = [
@@ -34,6 +36,7 @@ export const JOB_QUEUES = [
   EXPORT_QUEUE,
   BACKUP_QUEUE,
   RESTORE_QUEUE,
+  BACKUP_SCHEDULE_QUEUE,
   DRILL_QUEUE,
 ];
 
@@ -41,6 +44,8 @@ export const JOB_QUEUES = [
 export interface JobHandlerDeps extends Omit<MigrationJobDeps, 'catalog'>, DrainDeps {
   mover: Pick<TenantMover, 'move'>;
   backups: BackupServices;
+  /** The queue the scheduler's tick requests backups on. */
+  jobs: JobQueue;
   metrics: Pick<Metrics, 'recordJob'>;
 }
 
@@ -53,6 +58,7 @@ export function jobHandlers(deps: JobHandlerDeps): Record<string, JobHandler> {
       ...placementJobHandlers(deps),
       ...backupJobHandlers(deps.backups),
       ...drillJobHandlers(deps.backups),
+      ...backupScheduleHandlers(deps),
     },
     deps.metrics,
   );

@@ -30,6 +30,14 @@ export interface EnqueueOptions {
   backoffMs?: number;
 }
 
+/** A job that recurs: `repeat` runs its queue's handler with `data` every `everyMs`. */
+export interface RepeatOptions {
+  /** Names the recurrence: repeating the same id again replaces it instead of adding a second one. */
+  id: string;
+  everyMs: number;
+  data?: unknown;
+}
+
 export interface JobQueue {
   /** True when jobs run on `tenantctl worker` processes rather than in this process. */
   readonly distributed: boolean;
@@ -41,6 +49,12 @@ export interface JobQueue {
   wait(queue: string, jobId: string): Promise<unknown>;
   /** Jobs per queue and state, for metrics (with BullMQ: every process's jobs). */
   stateCounts(): Promise<Array<{ queue: string; state: JobState; count: number }>>;
+  /**
+   * Runs the queue's handler every `everyMs` until the queue is closed. With BullMQ a job scheduler in
+   * Redis: one per id whichever processes set it, each job taken by one worker. Inline a timer in this
+   * process, which skips a beat while the previous run is still going.
+   */
+  repeat(queue: string, options: RepeatOptions): Promise<void>;
   /** Whether the queue's backing store answers (always true inline). */
   reachable(): Promise<boolean>;
   close(): Promise<void>;

@@ -90,6 +90,7 @@ export function buildJobServices(parts: {
     migrations,
     mover,
     backups,
+    jobs,
     metrics,
     placement: parts.placement,
     logger,

@@ -2,6 +2,7 @@ import { LocalKeyProvider } from '../backup/key-provider.js';
 import { KmsKeyProvider } from '../backup/kms-key-provider.js';
 import { BackupHealth } from '../backup/monitoring/backup-health.js';
 import { openObjectStore } from '../backup/object-store-factory.js';
+import { startBackupSchedule } from '../backup/schedules/backup-scheduler.js';
 import { TenantKeyring } from '../backup/tenant-keyring.js';
 import { Catalog } from '../catalog/catalog.js';
 import { connectControlDatabase, migrateControlDatabase } from '../catalog/control-database.js';
@@ -93,6 +94,10 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
     controlDatabaseUrl,
     jobsPrefix,
   });
+  // Without REDIS_URL the serving process runs the backup schedules itself (with it, the workers do).
+  if (kind === 'serve' && !jobServices.jobs.distributed) {
+    await startBackupSchedule(jobServices.jobs, registry?.id);
+  }
   const services: Omit<Services, 'close'> = {
     config,
     logger,

@@ -1,4 +1,5 @@
 import type { Command } from 'commander';
+import { startBackupSchedule } from '../../backup/schedules/backup-scheduler.js';
 import { ConfigError, InvalidInputError } from '../../errors/index.js';
 import { listenHealth } from '../../http/health-server.js';
 import { startWorkers } from '../../jobs/bullmq-job-queue.js';
@@ -44,6 +45,8 @@ export function registerWorkerCommand(program: Command): void {
           concurrency,
           logger,
         });
+        // The tick of the backup schedules: one job scheduler in Redis, whichever workers set it.
+        await startBackupSchedule(tp.jobs);
         const health = healthPort === undefined ? undefined : await listenHealth(tp, healthPort);
         const address = health?.address();
         logger.info(
