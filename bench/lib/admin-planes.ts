@@ -31,6 +31,8 @@ export type Plane = Awaited<ReturnType<typeof createTestPlane>>;
 
 export interface AdminPlane {
   admin: AdminName;
+  /** The name of the plane's variant (see AdminPlaneSpec.variants); undefined with one plane per admin. */
+  variant?: string;
   plane: Plane;
   /** The URL the server was registered with. */
   adminUrl: string;
@@ -42,14 +44,19 @@ export interface AdminPlaneSpec {
   maxConnections: number;
   options?: Parameters<typeof createTestPlane>[0];
   env?: Record<string, string>;
+  /**
+   * Several planes per admin, one per named variant, each with the variant's environment on top of `env`
+   * (bench:moves: `{ capture: { MOVE_CUTOVER: 'capture' }, compare: ... }`); default one plane per admin.
+   */
+  variants?: Record<string, Record<string, string>>;
 }
 
 /** How long a plane gets to close (its Tenantplane waits for the jobs it runs) before it is dropped anyway. */
 const CLOSE_TIMEOUT_MS = 15000;
 
 /**
- * Opens a plane per admin, runs `work` with them and drops them all, also when opening or `work` fails, or on
- * SIGINT or SIGTERM; a failure to drop is reported and does not hide the first error.
+ * Opens a plane per admin (and variant), runs `work` with them and drops them all, also when opening or
+ * `work` fails, or on SIGINT or SIGTERM; a failure to drop is reported and does not hide the first error.
  */
 export async function withAdminPlanes<T>(
   spec: AdminPlaneSpec,
@@ -57,9 +64,9 @@ export async function withAdminPlanes<T>(
 ): Promise<T> {
   const planes: AdminPlane[] = [];
   const cleanup = once(async () => {
-    for (const { admin, plane } of planes) {
+    for (const { admin, variant, plane } of planes) {
       await closeWithin(plane.close(), CLOSE_TIMEOUT_MS).catch((error) =>
-        warn(`cleanup: closing the ${admin} plane failed: ${error}`),
+        warn(`cleanup: closing the ${admin}${variant ? ` ${variant}` : ''} plane failed: ${error}`),
       );
       // Whatever close() did not get to (it timed out, or failed half way).
       await dropScope(plane, warn);
@@ -67,12 +74,15 @@ export async function withAdminPlanes<T>(
   });
   cleanUpOnSignal('dropping what the bench made', cleanup, true);
   try {
+    const variants = Object.entries(spec.variants ?? { '': {} });
     for (const admin of spec.admins) {
-      const plane = await createTestPlane(spec.options, spec.env);
-      const entry: AdminPlane = { admin, plane, adminUrl: '' };
-      planes.push(entry);
-      const kind = ADMIN_KINDS.find((candidate) => candidate.superuser === (admin === 'superuser'))!;
-      entry.adminUrl = await kind.register(plane, spec.serverId, spec.maxConnections);
+      for (const [name, env] of variants) {
+        const plane = await createTestPlane(spec.options, { ...spec.env, ...env });
+        const entry: AdminPlane = { admin, plane, adminUrl: '', ...(name === '' ? {} : { variant: name }) };
+        planes.push(entry);
+        const kind = ADMIN_KINDS.find((candidate) => candidate.superuser === (admin === 'superuser'))!;
+        entry.adminUrl = await kind.register(plane, spec.serverId, spec.maxConnections);
+      }
     }
     return await work(planes);
   } finally {

@@ -25,7 +25,7 @@ export function table(header: string[], rows: string[][], leftColumns: number[] 
 export interface TargetCheck {
   name: string;
   value: number;
-  comparison: '>=' | '<=' | '==';
+  comparison: '>=' | '<=' | '<' | '==';
   target: number;
   pass: boolean;
   note?: string;
@@ -41,7 +41,13 @@ export function check(
 ): TargetCheck {
   const pass =
     Number.isFinite(value) &&
-    (comparison === '>=' ? value >= target : comparison === '<=' ? value <= target : value === target);
+    (comparison === '>='
+      ? value >= target
+      : comparison === '<='
+        ? value <= target
+        : comparison === '<'
+          ? value < target
+          : value === target);
   return { name, value, comparison, target, pass, ...(note ? { note } : {}) };
 }
 

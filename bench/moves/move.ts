@@ -1,11 +1,13 @@
 /** One tier move of bench:moves, through the admin API while write loops run, and what became of the writes. */
 import { setTimeout as sleep } from 'node:timers/promises';
+import type { Cutover } from '../../src/moves/tenant-mover.js';
 import { RequestLoad, send } from '../../test/support/request-load.js';
 import type { AdminName } from '../lib/admin-planes.js';
-import { type DIRECTIONS, type Direction, type Side, TENANT, tenantRowsNow } from './side.js';
+import { type CutoverName, type DIRECTIONS, type Direction, type Side, tenantRowsNow } from './side.js';
 
 export interface Settings {
-  rows: number;
+  /** The tenant sizes, in rows: a tenant each on every plane. */
+  sizes: number[];
   repeat: number;
   writers: number;
   writePauseMs: number;
@@ -14,6 +16,10 @@ export interface Settings {
 
 export interface MoveRun {
   admin: AdminName;
+  /** The plane's MOVE_CUTOVER, and how the move's pause found the changes (`compared` when capture fell back). */
+  cutover: CutoverName;
+  cutoverUsed: Cutover;
+  rows: number;
   round: number;
   direction: Direction;
   jobId: string;
@@ -55,11 +61,11 @@ export async function moveOnce(
   direction: (typeof DIRECTIONS)[number],
   settings: Settings,
 ): Promise<MoveRun> {
-  const load = new RequestLoad(side.base, `${side.admin}-${round}-${direction.tier}`);
+  const load = new RequestLoad(side.base, `${side.admin}-${side.cutover}-${round}-${direction.tier}`);
   for (let writer = 0; writer < settings.writers; writer++) {
-    load.run(TENANT, side.tenantToken, 'write', settings.writePauseMs);
+    load.run(side.tenantId, side.tenantToken, 'write', settings.writePauseMs);
   }
-  let job: { state: string; error?: string; result?: Record<string, number> } | undefined;
+  let job: { state: string; error?: string; result?: Record<string, number | string> } | undefined;
   let jobId = '';
   try {
     const deadline = performance.now() + 10000;
@@ -68,7 +74,7 @@ export async function moveOnce(
       await sleep(20);
     }
     await sleep(500);
-    const requested = await send(side.base, 'PATCH', `/admin/v1/tenants/${TENANT}`, side.adminToken, {
+    const requested = await send(side.base, 'PATCH', `/admin/v1/tenants/${side.tenantId}`, side.adminToken, {
       tier: direction.tier,
     });
     if (requested.status !== 202) {
@@ -81,7 +87,7 @@ export async function moveOnce(
     await load.stop();
   }
   if (job?.state !== 'completed')
-    throw new Error(`move ${jobId} (${side.admin} admin) failed: ${job?.error}`);
+    throw new Error(`move ${jobId} (${side.admin} admin, ${side.cutover}) failed: ${job?.error}`);
 
   const writes: MoveRun['writes'] = {
     acknowledged: 0,
@@ -105,25 +111,29 @@ export async function moveOnce(
   const result = job.result!;
   return {
     admin: side.admin,
+    cutover: side.cutover,
+    cutoverUsed: result.cutover as Cutover,
+    rows: side.rows,
     round,
     direction: direction.name,
     jobId,
-    rowsCopied: result.rows_copied!,
-    rowsResynced: result.rows_resynced!,
-    pauseMs: result.pause_ms!,
-    confirmMs: result.confirm_ms!,
-    durationMs: result.duration_ms!,
+    rowsCopied: Number(result.rows_copied),
+    rowsResynced: Number(result.rows_resynced),
+    pauseMs: Number(result.pause_ms),
+    confirmMs: Number(result.confirm_ms),
+    durationMs: Number(result.duration_ms),
     writes,
     rowsAfter: rows.total,
     missingAcknowledged: side.acknowledged.size - rows.present,
-    unacknowledgedRows: rows.total - settings.rows - side.acknowledged.size,
+    unacknowledgedRows: rows.total - side.rows - side.acknowledged.size,
   };
 }
 
 export function describe(run: MoveRun): string {
   const other = Object.entries(run.writes.other).map(([key, count]) => `${count}× ${key}`);
   return (
-    `  ${run.direction.padEnd(12)} ${run.admin.padEnd(9)} pause ${run.pauseMs} ms (confirm ${run.confirmMs} ms), ` +
+    `  ${String(run.rows).padStart(8)} ${run.direction.padEnd(12)} ${run.admin.padEnd(9)} ${run.cutoverUsed.padEnd(8)} ` +
+    `pause ${run.pauseMs} ms (confirm ${run.confirmMs} ms), ` +
     `${(run.durationMs / 1000).toFixed(1)} s in all, ${run.rowsResynced} rows re-synced; writes ` +
     `${run.writes.acknowledged} acknowledged, ${run.writes.refusedMoving} refused tenant_moving` +
     (run.writes.refusedWithoutRetryAfter > 0

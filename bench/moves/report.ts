@@ -1,64 +1,41 @@
-/** bench:moves' figures: medians per admin and direction, the managed/superuser ratios, the targets. */
-import { type AdminName, MANAGED_TARGET, managedRatio, ratioText } from '../lib/admin-planes.js';
+/** bench:moves' report: the table per size, direction, cutover and admin, the ratios, the targets. */
+import { type AdminName, MANAGED_TARGET } from '../lib/admin-planes.js';
 import { log } from '../lib/log.js';
-import { median } from '../lib/stats.js';
-import { check, fixed, table, targetsTable } from '../lib/tables.js';
+import { check, fixed, type TargetCheck, table, targetsTable } from '../lib/tables.js';
 import type { MoveRun } from './move.js';
-import { DIRECTIONS } from './side.js';
+import type { CutoverName } from './side.js';
+import { groupRuns, type Ratio, ratios } from './summary.js';
 
-interface Summary {
-  moves: number;
-  pauseMedianMs: number;
-  pauseMaxMs: number;
-  confirmMedianMs: number;
-  /** The pause less its confirmation wait: the drain, the re-sync and the switch, which the admin role does. */
-  pauseWorkMedianMs: number;
-  durationMedianMs: number;
-  resyncedMedian: number;
-  acknowledged: number;
-  refusedMoving: number;
-  refusedWithoutRetryAfter: number;
-  other: number;
-  missingAcknowledged: number;
+/** The capture cutover's median pause, below this at every size (ms): the pause no longer grows with the tenant. */
+export const CAPTURE_PAUSE_TARGET_MS = 500;
+
+export interface Dimensions {
+  admins: AdminName[];
+  cutovers: CutoverName[];
+  sizes: number[];
 }
 
-function summarize(runs: MoveRun[]): Summary {
-  return {
-    moves: runs.length,
-    pauseMedianMs: median(runs.map((run) => run.pauseMs)),
-    pauseMaxMs: Math.max(...runs.map((run) => run.pauseMs)),
-    confirmMedianMs: median(runs.map((run) => run.confirmMs)),
-    pauseWorkMedianMs: median(runs.map((run) => run.pauseMs - run.confirmMs)),
-    durationMedianMs: median(runs.map((run) => run.durationMs)),
-    resyncedMedian: median(runs.map((run) => run.rowsResynced)),
-    acknowledged: runs.reduce((sum, run) => sum + run.writes.acknowledged, 0),
-    refusedMoving: runs.reduce((sum, run) => sum + run.writes.refusedMoving, 0),
-    refusedWithoutRetryAfter: runs.reduce((sum, run) => sum + run.writes.refusedWithoutRetryAfter, 0),
-    other: runs.reduce((sum, run) => sum + Object.values(run.writes.other).reduce((a, b) => a + b, 0), 0),
-    missingAcknowledged: Math.max(0, ...runs.map((run) => run.missingAcknowledged)),
-  };
+const rowsText = (rows: number) => rows.toLocaleString('en-US');
+
+function ratioLine(ratio: Ratio): string {
+  return (
+    `${ratio.of} (${ratio.within}), ${rowsText(ratio.rows)} rows, ${ratio.direction.padEnd(12)} ` +
+    `pause ${fixed(ratio.pause, 2)}, pause less confirmation ${fixed(ratio.pauseLessConfirmation, 2)}, ` +
+    `duration ${fixed(ratio.duration, 2)}`
+  );
 }
 
-/** The table per admin and direction, the ratios when both admins ran, and the targets. */
-export function report(admins: AdminName[], runs: MoveRun[]) {
-  const groups: Array<{ admin: AdminName; direction: string; summary: Summary }> = [];
-  for (const admin of admins) {
-    const own = runs.filter((run) => run.admin === admin);
-    for (const { name } of DIRECTIONS) {
-      groups.push({
-        admin,
-        direction: name,
-        summary: summarize(own.filter((run) => run.direction === name)),
-      });
-    }
-    groups.push({ admin, direction: 'all', summary: summarize(own) });
-  }
+/** Prints the table, the ratios and the targets; answers them for the results file. */
+export function report(dimensions: Dimensions, runs: MoveRun[]) {
+  const groups = groupRuns(runs, dimensions);
   log();
   log(
     table(
       [
-        'admin',
+        'rows',
         'direction',
+        'cutover',
+        'admin',
         'moves',
         'pause med ms',
         'pause max ms',
@@ -71,9 +48,11 @@ export function report(admins: AdminName[], runs: MoveRun[]) {
         'other',
         'missing',
       ],
-      groups.map(({ admin, direction, summary }) => [
-        admin,
+      groups.map(({ admin, cutover, rows, direction, summary }) => [
+        rowsText(rows),
         direction,
+        summary.fellBackToCompare > 0 ? `${cutover} (${summary.fellBackToCompare} compared)` : cutover,
+        admin,
         String(summary.moves),
         fixed(summary.pauseMedianMs, 0),
         fixed(summary.pauseMaxMs, 0),
@@ -86,40 +65,69 @@ export function report(admins: AdminName[], runs: MoveRun[]) {
         String(summary.other),
         String(summary.missingAcknowledged),
       ]),
-      [1],
+      [1, 2, 3],
     ),
   );
-  const ratios: Record<string, number> = {};
-  if (admins.length === 2) {
+  const found = ratios(groups, dimensions);
+  if (found.length > 0) {
     log();
-    for (const direction of [...DIRECTIONS.map((d) => d.name), 'all']) {
-      const pick = (admin: AdminName) => groups.find((g) => g.admin === admin && g.direction === direction)!;
-      const figure = (key: 'pauseMedianMs' | 'pauseWorkMedianMs' | 'durationMedianMs') =>
-        managedRatio({ superuser: pick('superuser').summary[key], managed: pick('managed').summary[key] });
-      ratios[`pause ${direction}`] = figure('pauseMedianMs');
-      ratios[`pause less confirmation ${direction}`] = figure('pauseWorkMedianMs');
-      ratios[`duration ${direction}`] = figure('durationMedianMs');
-      const label = direction === 'all' ? 'all moves' : direction;
-      log(
-        `managed / superuser median pause, ${label.padEnd(12)} ${ratioText(figure('pauseMedianMs'))}; ` +
-          `pause less confirmation ${fixed(figure('pauseWorkMedianMs'), 2)}, duration ${fixed(figure('durationMedianMs'), 2)}`,
-      );
-    }
+    for (const ratio of found) log(ratioLine(ratio));
   }
-  const all = groups.filter((group) => group.direction === 'all').map((group) => group.summary);
-  const targets = [
-    ...(admins.length === 2
-      ? [check('managed / superuser median pause', ratios['pause all']!, '<=', MANAGED_TARGET, 'all moves')]
-      : []),
-    check('acknowledged writes missing', Math.max(...all.map((s) => s.missingAcknowledged)), '==', 0),
+
+  const all = groups.filter((group) => group.direction === 'all');
+  const targets: TargetCheck[] = [];
+  for (const group of all.filter((g) => g.cutover === 'capture')) {
+    targets.push(
+      check(
+        `capture median pause, ms (${group.admin})`,
+        group.summary.pauseMedianMs,
+        '<',
+        CAPTURE_PAUSE_TARGET_MS,
+        `${rowsText(group.rows)} rows`,
+      ),
+    );
+  }
+  for (const ratio of found.filter((r) => r.of === 'managed / superuser' && r.direction === 'all')) {
+    targets.push(
+      check(
+        'managed / superuser median pause',
+        ratio.pause,
+        '<=',
+        MANAGED_TARGET,
+        `${ratio.within}, ${rowsText(ratio.rows)} rows`,
+      ),
+    );
+  }
+  if (dimensions.cutovers.includes('capture')) {
+    targets.push(
+      check(
+        'capture moves that compared instead',
+        all.reduce((total, g) => total + g.summary.fellBackToCompare, 0),
+        '==',
+        0,
+      ),
+    );
+  }
+  targets.push(
+    check('acknowledged writes missing', Math.max(...all.map((g) => g.summary.missingAcknowledged)), '==', 0),
     check(
       'answers but 2xx and 503 tenant_moving with Retry-After',
-      all.reduce((sum, s) => sum + s.other + s.refusedWithoutRetryAfter, 0),
+      all.reduce((total, g) => total + g.summary.other + g.summary.refusedWithoutRetryAfter, 0),
       '==',
       0,
     ),
-  ];
+  );
   log();
   log(targetsTable(targets));
-  return { groups, ratios, targets };
+  // The capture / compare pause ratio per size: what the issue asks about, last on the screen.
+  const perSize = found.filter((r) => r.of === 'capture / compare' && r.direction === 'all');
+  if (perSize.length > 0) {
+    log();
+    for (const ratio of perSize) {
+      log(
+        `capture / compare median pause (${ratio.within}), ${rowsText(ratio.rows)} rows: ${fixed(ratio.pause, 3)}`,
+      );
+    }
+  }
+  return { groups, ratios: found, targets };
 }
