@@ -118,6 +118,42 @@ describe('backup schedule tick', function () {
     await plane.tp.knex('backup_requests').where({ id: 'orphan-1' }).delete();
   });
 
+  it('queues a restore drill per tenant on the drill cadence, one at a time on a small server', async () => {
+    const setDrills = (drillEverySeconds: number | null) =>
+      plane.tp.backups.schedules.set(
+        { tier: 'pro', everySeconds: 3600, keepCount: 3, keepDays: null, drillEverySeconds },
+        TEST_ACTOR,
+      );
+    await setDrills(3600);
+    await plane.tp.knex('backup_schedule_runs').insert(
+      [...TENANTS, 'elsewhere'].map((id) => ({
+        tenant_id: id,
+        kind: 'drill',
+        last_started_at: plane.tp.knex.raw("now() - interval '5 hours'"),
+      })),
+    );
+    const drilled: string[] = [];
+    for (let round = 0; round < 2; round += 1) {
+      const result = await tick();
+      // 20 connections hold one drill (2 connections each, in half the budget outside the routers').
+      expect(result.drills).to.have.length(1);
+      drilled.push(...result.drills);
+      for (let i = 0; i < 300; i += 1) {
+        if (!(await plane.tp.knex('backup_drills').whereNull('finished_at').first())) {
+          if ((await plane.tp.knex('backup_drills').count())[0]!.count === String(round + 1)) break;
+        }
+        await new Promise((resolve) => setTimeout(resolve, 50));
+      }
+    }
+    const drills = await plane.tp.knex('backup_drills').orderBy('id');
+    expect(drills.map((drill) => drill.tenant_id)).to.deep.equal(drilled);
+    expect(new Set(drilled).size).to.equal(2);
+    expect(drills.every((drill) => drill.passed === true)).to.equal(true);
+    // Without a drill cadence, no more.
+    await setDrills(null);
+    expect((await tick()).drills).to.deep.equal([]);
+  });
+
   it('spreads 10,000 tenants over a day’s period: no minute holds more than a few dozen starts', async () => {
     const { rows } = await plane.tp.knex.raw(
       `SELECT floor(offset_s / 60) AS minute, count(*)::int AS n FROM (

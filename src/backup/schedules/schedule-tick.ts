@@ -4,6 +4,8 @@ import type { JobQueue } from '../../jobs/job-queue.js';
 import { BACKUP_QUEUE, type BackupServices } from '../backup-jobs.js';
 import { requestBackup } from '../backup-operations.js';
 import { outcomeOf } from '../backup-requests.js';
+import { queueScheduledDrills } from './drill-tick.js';
+import { SLOT_OFFSET_SQL } from './slot-offset.js';
 
 /** The queue of the scheduler's tick: one job every SCHEDULE_TICK_MS, run by whichever worker takes it. */
 export const BACKUP_SCHEDULE_QUEUE = 'backup-schedule';
@@ -36,6 +38,8 @@ export interface TickResult {
   started: string[];
   /** Scheduled backups whose job was lost (see recoverLostRequests) and is queued again. */
   requeued: string[];
+  /** Tenants whose scheduled restore drill this tick queued (see queueScheduledDrills). */
+  drills: string[];
 }
 
 /** The actor of scheduled backups: `scheduler`, or `scheduler@<instance>` for the process that runs them. */
@@ -43,12 +47,7 @@ export function schedulerActor(runner?: string) {
   return { actor: runner === undefined ? 'scheduler' : `scheduler@${runner}` };
 }
 
-/**
- * Where in each period a tenant's slots fall, in seconds from the start of the period (periods count from
- * the Unix epoch): a hash of its id, so the same tenant keeps the same place and a tier's tenants spread
- * evenly over the period. `:id` and `:every` stand for the tenant id and the period in seconds.
- */
-export const SLOT_OFFSET_SQL = '(hashtext(:id)::bigint & 2147483647) % :every';
+export { SLOT_OFFSET_SQL };
 
 /**
  * A tenant's slots: every `every_seconds`, shifted by a hash of its id within the period, so a tier's
@@ -106,7 +105,7 @@ export async function runScheduleTick(
   const actor = schedulerActor(deps.jobs.distributed ? undefined : data.runner);
   return knex.transaction(async (trx) => {
     const { rows } = await trx.raw(TICK_LOCK);
-    if (!rows[0].locked) return { ran: false, started: [], requeued: [] };
+    if (!rows[0].locked) return { ran: false, started: [], requeued: [], drills: [] };
     const requeued = await recoverLostRequests(trx, deps, data.runner);
     const { rows: due } = await trx.raw(PICK_DUE, { share: SCHEDULED_BACKUP_SHARE, batch: TICK_BATCH });
     const picked = due as Array<{ tenant_id: string; slot_epoch: string }>;
@@ -135,7 +134,8 @@ export async function runScheduleTick(
         );
       }
     }
-    return { ran: true, started, requeued };
+    const drills = await queueScheduledDrills(trx, deps, actor);
+    return { ran: true, started, requeued, drills };
   });
 }
 
