@@ -87,7 +87,7 @@ export function watchBackupHealth(
   );
   new Gauge({
     name: 'tenantplane_backup_stored_bytes',
-    help: 'Bytes of complete backups in the backup store, per tier',
+    help: 'Bytes of complete backups in the backup store, per tier (summed at most once a minute)',
     labelNames: ['tier'],
     registers,
     async collect() {

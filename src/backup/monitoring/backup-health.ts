@@ -70,14 +70,44 @@ const FAILED_DRILLS = `
        ORDER BY d.id DESC LIMIT 1) d
    WHERE t.status IN ('active', 'moving', 'suspended') AND d.passed = false`;
 
+/** Bytes of complete backups per tier: a sum over every backup, the one figure whose cost grows with them. */
+const STORED = `
+  SELECT 'stored', t.tier, sum(b.size_bytes)::float8
+    FROM backups b JOIN tenants t ON t.id = b.tenant_id
+   WHERE b.state = 'complete' GROUP BY t.tier`;
+
+export interface BackupHealthOptions {
+  /** The bytes per tier are summed again at most this often, in ms (they change slowly). Default 60000. */
+  storedBytesMaxAgeMs?: number;
+}
+
 /** The catalog's view of backup health: for /metrics, and for `tenantctl backups status`. */
 export class BackupHealth {
-  constructor(private readonly knex: Knex) {}
+  readonly #storedBytesMaxAgeMs: number;
+  #stored: { at: number; bytes: Map<string, number> } | undefined;
 
-  /** Everything /metrics shows, in one statement; `labelled` tenants get an age of their own. */
+  constructor(
+    private readonly knex: Knex,
+    options: BackupHealthOptions = {},
+  ) {
+    this.#storedBytesMaxAgeMs = options.storedBytesMaxAgeMs ?? 60_000;
+  }
+
+  /**
+   * Everything /metrics shows, in one statement; `labelled` tenants get an age of their own. Each tenant's
+   * newest complete backup is one index probe (backups_newest_complete_idx); the bytes per tier, a sum over
+   * every backup, are summed at most once per `storedBytesMaxAgeMs`. Measured on 10,000 tenants with
+   * 300,000 backups (the test machine, busy): about 0.1 s without the bytes, 0.2 s with them.
+   */
   async summary(labelled: string[]): Promise<BackupHealthSummary> {
-    const { rows } = await this.knex.raw(
-      `WITH newest AS (${NEWEST}),
+    const now = performance.now();
+    const sumBytes = !this.#stored || now - this.#stored.at >= this.#storedBytesMaxAgeMs;
+    // Parallel workers cost more to start than the sums they would share: read by one process.
+    type Row = { kind: string; label: string | null; value: number | null };
+    const rows = await this.knex.transaction(async (trx): Promise<Row[]> => {
+      await trx.raw('SET LOCAL max_parallel_workers_per_gather = 0');
+      const result = await trx.raw(
+        `WITH newest AS (${NEWEST}),
        labelled AS (SELECT jsonb_array_elements_text(CAST(? AS jsonb)) AS id)
        SELECT 'age' AS kind, id AS label, extract(epoch FROM now() - at)::float8 AS value
          FROM newest WHERE at IS NOT NULL AND id IN (SELECT id FROM labelled)
@@ -88,26 +118,26 @@ export class BackupHealth {
        SELECT 'overdue', NULL, count(*)::float8 FROM (${OVERDUE}) o
        UNION ALL
        SELECT 'drills_failed', NULL, count(*)::float8 FROM (${FAILED_DRILLS}) f
-       UNION ALL
-       SELECT 'stored', t.tier, sum(b.size_bytes)::float8
-         FROM backups b JOIN tenants t ON t.id = b.tenant_id
-        WHERE b.state = 'complete' GROUP BY t.tier`,
-      [JSON.stringify(labelled)],
-    );
+       ${sumBytes ? `UNION ALL ${STORED}` : ''}`,
+        [JSON.stringify(labelled)],
+      );
+      return result.rows as Row[];
+    });
     const summary: BackupHealthSummary = {
       ages: new Map(),
       otherMaxAge: null,
       overdue: 0,
       drillsFailed: 0,
-      storedBytes: new Map(),
+      storedBytes: sumBytes ? new Map() : this.#stored!.bytes,
     };
-    for (const row of rows as Array<{ kind: string; label: string | null; value: number | null }>) {
+    for (const row of rows) {
       if (row.kind === 'age' && row.value !== null) summary.ages.set(row.label!, row.value);
       else if (row.kind === 'other_age') summary.otherMaxAge = row.value;
       else if (row.kind === 'overdue') summary.overdue = row.value ?? 0;
       else if (row.kind === 'drills_failed') summary.drillsFailed = row.value ?? 0;
       else if (row.kind === 'stored') summary.storedBytes.set(row.label!, row.value ?? 0);
     }
+    if (sumBytes) this.#stored = { at: now, bytes: summary.storedBytes };
     return summary;
   }
 
