@@ -1,19 +1,34 @@
 import type { JobHandler, JobQueue } from '../../jobs/job-queue.js';
 import type { BackupServices } from '../backup-jobs.js';
+import { pruneBackups } from '../retention/backup-retention.js';
 import { BACKUP_SCHEDULE_QUEUE, runScheduleTick, SCHEDULE_TICK_MS, type TickData } from './schedule-tick.js';
 
 const TICK_ID = 'backup-schedule-tick';
+
+/**
+ * How often a process's ticks also apply every tier's retention, beside the prune each backup job makes of
+ * its own tenant: for backups that expire by age with no newer backup coming (a suspended tenant) and for
+ * prunes that crashed halfway.
+ */
+export const FULL_PRUNE_EVERY_MS = 3_600_000;
 
 /** The scheduler's tick as a job: see runScheduleTick. */
 export function backupScheduleHandlers(deps: {
   backups: BackupServices;
   jobs: JobQueue;
 }): Record<string, JobHandler> {
+  const { logger, catalog, store } = deps.backups.deps;
+  let lastFullPrune = Number.NEGATIVE_INFINITY;
   const tick = async (data: TickData) => {
     try {
-      return await runScheduleTick(deps, data);
+      const result = await runScheduleTick(deps, data);
+      if (result.ran && performance.now() - lastFullPrune >= FULL_PRUNE_EVERY_MS) {
+        lastFullPrune = performance.now();
+        await pruneBackups({ knex: catalog.knex, store, logger });
+      }
+      return result;
     } catch (error) {
-      deps.backups.deps.logger.warn({ err: error }, 'backup schedule tick failed; the next one retries');
+      logger.warn({ err: error }, 'backup schedule tick failed; the next one retries');
       throw error;
     }
   };
