@@ -1,6 +1,9 @@
 import { GetObjectCommand, PutObjectCommand } from '@aws-sdk/client-s3';
 import { expect } from 'chai';
+import { deliverBackup } from '../src/backup/backup-delivery.js';
+import { drillSlotsFor, withDrillSlot } from '../src/backup/drills/drill-slots.js';
 import { drillBackup } from '../src/backup/drills/restore-drill.js';
+import { RowDigest } from '../src/backup/drills/row-digest.js';
 import type { ServingTenantplane } from '../src/tenantplane.js';
 import { callJson } from './support/http-client.js';
 import { addManagedServer } from './support/managed-admin.js';
@@ -174,6 +177,72 @@ describe('restore drills (S3 and KMS on moto, a managed-PostgreSQL admin)', func
     expect(countsOnly.passed).to.equal(true);
     expect(countsOnly.details.method).to.equal('counts');
     expect(countsOnly.details.tables?.users).to.not.have.property('digest_expected');
+  });
+
+  it('a retry that records an object an earlier attempt stored records the same digests', async () => {
+    const backupId = await backUp('drillco');
+    const recorded = await catalog('SELECT table_digests FROM backups WHERE id = ?', [backupId]);
+    // As if the attempt that stored the object died before completing its row.
+    await catalog("UPDATE backups SET state = 'pending', table_digests = NULL WHERE id = ?", [backupId]);
+    const completed = await deliverBackup(plane.tp.backups.deps, 'drillco', backupId);
+    expect(completed.state).to.equal('complete');
+    const again = await catalog('SELECT table_digests FROM backups WHERE id = ?', [backupId]);
+    expect(again.rows[0].table_digests).to.deep.equal(recorded.rows[0].table_digests);
+    const drill = await drillBackup(plane.tp.backups.deps, 'drillco', backupId, TEST_ACTOR);
+    expect(drill.passed, drill.details.error).to.equal(true);
+    expect(drill.details.method).to.equal('counts_and_digests');
+  });
+
+  it('runs drills of one server within its slots, one at a time with one slot', async () => {
+    expect(drillSlotsFor(40)).to.equal(2);
+    expect(drillSlotsFor(5)).to.equal(1);
+    let running = 0;
+    let most = 0;
+    const work = async () => {
+      running += 1;
+      most = Math.max(most, running);
+      await new Promise((resolve) => setTimeout(resolve, 300));
+      running -= 1;
+    };
+    const control = plane.tp.controlDatabaseUrl;
+    await Promise.all([1, 2, 3].map(() => withDrillSlot(control, 'pg-main', 1, 10000, work)));
+    expect(most).to.equal(1);
+    await Promise.all([1, 2].map(() => withDrillSlot(control, 'pg-main', 2, 10000, work)));
+    expect(most).to.equal(2);
+    // Nobody frees the one slot: the wait ends in 503.
+    const blocked = withDrillSlot(
+      control,
+      'pg-main',
+      1,
+      10000,
+      () => new Promise((r) => setTimeout(r, 1500)),
+    );
+    await new Promise((resolve) => setTimeout(resolve, 200));
+    const error = await withDrillSlot(control, 'pg-main', 1, 500, work).catch((caught: Error) => caught);
+    await blocked;
+    expect((error as { code?: string }).code).to.equal('unavailable');
+  });
+
+  it('digests rows in any order and however the chunks split them', () => {
+    const rows = ['1\tacme\tAna\\t\n', '2\tacme\t\\N\n', '3\tacme\tBé ✓ a longer row\n'].map((row) =>
+      Buffer.from(row),
+    );
+    const digest = (chunks: Buffer[]) => {
+      const running = new RowDigest();
+      for (const chunk of chunks) running.update(chunk);
+      return running.digest();
+    };
+    const whole = digest([Buffer.concat(rows)]);
+    expect(digest([Buffer.concat([rows[2]!, rows[0]!, rows[1]!])])).to.equal(whole);
+    const joined = Buffer.concat(rows);
+    for (let cut = 1; cut < joined.length; cut += 3) {
+      expect(digest([joined.subarray(0, cut), joined.subarray(cut)])).to.equal(whole);
+    }
+    const changed = Buffer.from(joined);
+    changed[5] = changed[5]! ^ 1;
+    expect(digest([changed])).to.not.equal(whole);
+    expect(digest([Buffer.concat([joined, rows[0]!])])).to.not.equal(whole);
+    expect(() => digest([Buffer.from('no newline')])).to.throw(/middle of a row/);
   });
 
   it('tenantctl backups drill takes the newest complete backup and exits 1 when the drill fails', async () => {

@@ -14,7 +14,9 @@ export const CONNECTIONS_PER_DRILL = 2;
  * least one.
  */
 export function drillSlotsFor(maxConnections: number): number {
-  return Math.max(1, Math.floor((maxConnections * (1 - ROUTER_BUDGET_SHARE)) / 2 / CONNECTIONS_PER_DRILL));
+  // Rounded first: 1 - 0.8 is 0.19999999999999996 in floating point, which would make 40 × it less than 8.
+  const outsideRouters = Math.round(maxConnections * (1 - ROUTER_BUDGET_SHARE) * 1000) / 1000;
+  return Math.max(1, Math.floor(outsideRouters / 2 / CONNECTIONS_PER_DRILL));
 }
 
 const POLL_MS = 500;
@@ -57,6 +59,8 @@ export async function withDrillSlot<T>(
     }
     return await work();
   } finally {
+    // Released before the session ends, which the server notices only a little later.
+    await client.query('SELECT pg_advisory_unlock_all()').catch(() => {});
     await client.end().catch(() => {});
   }
 }
