@@ -4,6 +4,7 @@ import { deliverBackup } from '../src/backup/backup-delivery.js';
 import { drillSlotsFor, withDrillSlot } from '../src/backup/drills/drill-slots.js';
 import { drillBackup } from '../src/backup/drills/restore-drill.js';
 import { RowDigest } from '../src/backup/drills/row-digest.js';
+import { BackupHealth } from '../src/backup/monitoring/backup-health.js';
 import type { ServingTenantplane } from '../src/tenantplane.js';
 import { callJson } from './support/http-client.js';
 import { addManagedServer } from './support/managed-admin.js';
@@ -191,6 +192,30 @@ describe('restore drills (S3 and KMS on moto, a managed-PostgreSQL admin)', func
     const drill = await drillBackup(plane.tp.backups.deps, 'drillco', backupId, TEST_ACTOR);
     expect(drill.passed, drill.details.error).to.equal(true);
     expect(drill.details.method).to.equal('counts_and_digests');
+  });
+
+  it('says so when a prune took the backup while it was drilled, and the failure counts for no tenant', async () => {
+    const backupId = await backUp('neighbour');
+    const deps = plane.tp.backups.deps;
+    // The prune's order: the row is marked deleting, then the object goes, as the drill starts reading it.
+    const pruning = {
+      ...deps,
+      store: {
+        ...deps.store,
+        location: deps.store.location,
+        get: async (key: string) => {
+          await catalog("UPDATE backups SET state = 'deleting' WHERE id = ?", [backupId]);
+          await deps.store.delete(key);
+          return deps.store.get(key);
+        },
+      },
+    };
+    const drill = await drillBackup(pruning, 'neighbour', backupId, TEST_ACTOR);
+    expect(drill.passed).to.equal(false);
+    expect(drill.details.error_code).to.equal('backup_pruned');
+    expect(drill.details.scratch_dropped).to.equal(true);
+    const failed = await new BackupHealth(plane.tp.knex).failedDrills();
+    expect(failed.map((row) => row.backup_id)).to.not.include(backupId);
   });
 
   it('runs drills of one server within its slots, one at a time with one slot', async () => {

@@ -107,6 +107,11 @@ describe('backup monitoring: /metrics and tenantctl backups status', function ()
       [fresh.id],
     );
     expect((await scrape()).value('tenantplane_backup_drills_failed')).to.equal(0);
+    // A failed drill of a backup pruned since says nothing of the backups kept.
+    await catalog(
+      "INSERT INTO backup_drills (backup_id, tenant_id, passed, finished_at) VALUES ('pruned-one', 'fresh', false, now())",
+    );
+    expect((await scrape()).value('tenantplane_backup_drills_failed')).to.equal(0);
   });
 
   it('backups status exits 1 with an overdue tenant or a failed drill, and 0 otherwise', async () => {

@@ -83,6 +83,12 @@ export async function drillBackup(
   } catch (error) {
     details.error = error instanceof Error ? error.message : String(error);
     details.error_code = error instanceof TenantplaneError ? error.code : 'failed';
+    // A prune may take an older backup while it is drilled: its object goes first, which reads as damage.
+    const now = await deps.backups.get(tenantId, backupId).catch(() => backup);
+    if (now?.state !== 'complete') {
+      details.error = `the backup was pruned while it was drilled (${details.error})`;
+      details.error_code = 'backup_pruned';
+    }
     deps.logger.warn({ err: error, tenant: tenantId, backup: backupId }, 'restore drill failed');
   }
   if (details.scratch_database !== undefined) {

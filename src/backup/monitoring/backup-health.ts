@@ -60,12 +60,15 @@ const OVERDUE = `
      AND coalesce(n.at, greatest(s.updated_at, n.created_at))
          < now() - make_interval(secs => ${OVERDUE_FACTOR} * s.every_seconds)`;
 
-/** Each live tenant's last finished drill, when it failed. */
+/**
+ * Each live tenant's last finished drill of a backup it still has, when it failed: a backup pruned since
+ * (or while it was drilled) says nothing about the ones kept.
+ */
 const FAILED_DRILLS = `
   SELECT d.tenant_id, d.backup_id, d.id::text AS drill_id, d.finished_at, d.details->>'error' AS error
     FROM tenants t
     CROSS JOIN LATERAL (
-      SELECT * FROM backup_drills d
+      SELECT d.* FROM backup_drills d JOIN backups b ON b.id = d.backup_id AND b.state = 'complete'
        WHERE d.tenant_id = t.id AND d.finished_at IS NOT NULL
        ORDER BY d.id DESC LIMIT 1) d
    WHERE t.status IN ('active', 'moving', 'suspended') AND d.passed = false`;
