@@ -1,6 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import type { Actor, Catalog } from '../catalog/catalog.js';
-import { ROUTER_BUDGET_SHARE } from '../catalog/connection-budget.js';
+import { MIGRATION_BUDGET_SHARE } from '../catalog/connection-budget.js';
 import { type PlacedTenant, placedTenants } from '../catalog/tenant-placements.js';
 import { ConflictError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
@@ -169,9 +169,9 @@ const BUSY_WAIT_MS = 1500;
 
 /**
  * Moves at once: as asked (default DEFAULT_DRAIN_CONCURRENCY), but no more than the server's budget outside
- * the routers' share (ROUTER_BUDGET_SHARE) holds at CONNECTIONS_PER_MOVE each, and at least one.
+ * the routers' share (MIGRATION_BUDGET_SHARE) holds at CONNECTIONS_PER_MOVE each, and at least one.
  */
 export function drainConcurrency(maxConnections: number, asked?: number): number {
-  const fits = Math.floor((maxConnections * (1 - ROUTER_BUDGET_SHARE)) / CONNECTIONS_PER_MOVE);
+  const fits = Math.floor((maxConnections * MIGRATION_BUDGET_SHARE) / CONNECTIONS_PER_MOVE);
   return Math.max(1, Math.min(asked ?? DEFAULT_DRAIN_CONCURRENCY, fits));
 }
