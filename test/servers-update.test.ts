@@ -109,8 +109,8 @@ describe('tenantctl servers update', function () {
     const [listed] = JSON.parse(list.stdout) as Array<{ id: string; tls: { sslmode: string } }>;
     expect([listed!.id, listed!.tls.sslmode]).to.deep.equal(['tls-main', 'verify-full']);
     const table = await tenantctl('servers', 'list');
-    expect(table.stdout).to.match(/^ID\s+HOST\s+TLS\s/);
-    expect(table.stdout).to.match(/tls-main\s+127\.0\.0\.1:\d+\s+verify-full\s/);
+    expect(table.stdout).to.match(/^ID\s+HOST\s+REGION\s+DRAINING\s+TLS\s/);
+    expect(table.stdout).to.match(/tls-main\s+127\.0\.0\.1:\d+\s+no\s+verify-full\s/);
   });
 
   it('makes every running instance open its next connections with the new TLS settings', async () => {
