@@ -2,7 +2,6 @@ import { type Request, Router } from 'express';
 import type { ObjectStore } from '../../backup/object-store.js';
 import { deleteTenant } from '../../backup/tenant-deletion.js';
 import type { TenantKeyring } from '../../backup/tenant-keyring.js';
-import type { Actor } from '../../catalog/catalog.js';
 import {
   InvalidFieldError,
   InvalidInputError,
@@ -18,10 +17,7 @@ import { checkRegion } from '../../placement/region.js';
 import type { TenantProvisioner } from '../../provisioning/tenant-provisioner.js';
 import { describeTenant, describeTenants } from '../../provisioning/tenant-view.js';
 import { parseLimit } from '../pagination.js';
-
-function actorOf(req: Request): Actor {
-  return { actor: `token:${req.principal?.subject ?? 'admin'}`, requestId: req.requestId };
-}
+import { actorOf } from '../request-actor.js';
 
 function body(req: Request): Record<string, unknown> {
   if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {

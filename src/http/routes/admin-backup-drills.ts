@@ -1,14 +1,10 @@
-import { type Request, Router } from 'express';
+import { Router } from 'express';
 import type { BackupServices } from '../../backup/backup-jobs.js';
 import { requestDrill } from '../../backup/drills/drill-jobs.js';
-import type { Actor } from '../../catalog/catalog.js';
 import { InvalidInputError, UnknownFieldError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import type { JobQueue } from '../../jobs/job-queue.js';
-
-function actorOf(req: Request): Actor {
-  return { actor: `token:${req.principal?.subject ?? 'admin'}`, requestId: req.requestId };
-}
+import { actorOf } from '../request-actor.js';
 
 /** Restore drills of a tenant's backups, under /admin/v1: each queues a job and answers 202. */
 export function adminBackupDrillsApi(services: { backups: BackupServices; jobs: JobQueue }): Router {

@@ -2,13 +2,9 @@ import { type Request, Router } from 'express';
 import type { BackupServices } from '../../backup/backup-jobs.js';
 import { requestBackup, requestExport, requestRestore } from '../../backup/backup-operations.js';
 import { listBackupsWithDrills } from '../../backup/drills/backup-list.js';
-import type { Actor } from '../../catalog/catalog.js';
 import { InvalidFieldError, InvalidInputError, UnknownFieldError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
-
-function actorOf(req: Request): Actor {
-  return { actor: `token:${req.principal?.subject ?? 'admin'}`, requestId: req.requestId };
-}
+import { actorOf } from '../request-actor.js';
 
 /** The body's fields, refusing any the route does not know. */
 function fields(req: Request, allowed: string[]): Record<string, unknown> {

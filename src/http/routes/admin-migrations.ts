@@ -12,6 +12,7 @@ import type { JobQueue } from '../../jobs/job-queue.js';
 import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
 import { MIGRATION_RUN_QUEUE } from '../../migrations/migration-jobs.js';
+import { actorOf } from '../request-actor.js';
 
 function runOptions(req: Request): FleetRunOptions {
   const body = (req.body ?? {}) as Record<string, unknown>;
@@ -45,7 +46,7 @@ function runOptions(req: Request): FleetRunOptions {
   const target = text('target');
   return {
     direction,
-    actor: `token:${req.principal?.subject ?? 'admin'}`,
+    actor: actorOf(req).actor,
     dryRun: body.dry_run === true,
     ...(concurrency === undefined ? {} : { concurrency }),
     ...(canary === undefined ? {} : { canary }),

@@ -1,7 +1,8 @@
-import { type Request, Router } from 'express';
-import type { Actor, Catalog } from '../../catalog/catalog.js';
+import { Router } from 'express';
+import type { Catalog } from '../../catalog/catalog.js';
 import type { ServerRecord } from '../../catalog/records.js';
 import { assertSlug } from '../../ids.js';
+import { actorOf } from '../request-actor.js';
 
 /** A server as the admin API shows it: where it is and whether it takes placements, never a secret. */
 export interface ServerView {
@@ -24,10 +25,6 @@ export function serverView(server: ServerRecord): ServerView {
     max_connections: server.maxConnections,
     created_at: server.createdAt.toISOString(),
   };
-}
-
-function actorOf(req: Request): Actor {
-  return { actor: `token:${req.principal?.subject ?? 'admin'}`, requestId: req.requestId };
 }
 
 /** The admin API's servers under /admin/v1/servers. */
