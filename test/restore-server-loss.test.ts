@@ -5,6 +5,7 @@ import { backupTenant } from '../src/backup/tenant-backup.js';
 import { newArchiveId } from '../src/backup/tenant-export.js';
 import { restoreTenant } from '../src/backup/tenant-restore.js';
 import { databaseUnavailableError, SQLSTATE } from '../src/errors/index.js';
+import { finishedJob } from './support/job-status.js';
 import { type Answer, send } from './support/request-load.js';
 import { runTenantctl } from './support/tenantctl.js';
 import { createTestCluster, type TestCluster } from './support/test-cluster.js';
@@ -239,13 +240,5 @@ describe('a restore in place whose database server goes away while it loads', fu
     await leftAsItWas('solo');
   });
 
-  // biome-ignore lint/suspicious/noExplicitAny: jobs are checked field by field by the assertions
-  async function waitForJob(jobId: string): Promise<any> {
-    for (;;) {
-      const job = await admin('GET', `/admin/v1/jobs/${jobId}`);
-      expect(job.status, JSON.stringify(job.body)).to.equal(200);
-      if (job.body.state === 'completed' || job.body.state === 'failed') return job.body;
-      await sleep(50);
-    }
-  }
+  const waitForJob = (jobId: string) => finishedJob(admin, jobId, 50);
 });

@@ -1,7 +1,7 @@
 import { setTimeout as sleep } from 'node:timers/promises';
-import { expect } from 'chai';
 import { createTenantMover } from '../../src/moves/move-jobs.js';
 import type { MoveProgress } from '../../src/moves/tenant-mover.js';
+import { finishedJob } from './job-status.js';
 import type { AdminKind } from './managed-admin.js';
 import { type Answer, send } from './request-load.js';
 import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './test-plane.js';
@@ -60,14 +60,7 @@ export function moverPlane(adminKind: AdminKind, moverTier = 'starter'): MoverPl
     admin: (method: string, path: string, body?: unknown) =>
       send(fixture.base, method, path, fixture.adminToken, body),
 
-    async waitForJob(jobId: string) {
-      for (;;) {
-        const job = await fixture.admin('GET', `/admin/v1/jobs/${jobId}`);
-        expect(job.status).to.equal(200);
-        if (job.body.state === 'completed' || job.body.state === 'failed') return job.body;
-        await sleep(100);
-      }
-    },
+    waitForJob: (jobId: string) => finishedJob(fixture.admin, jobId),
 
     rowsIn: (database: string, tenantId = 'mover') => tenantRowsIn(database, tenantId),
 

@@ -1,6 +1,6 @@
 import { randomBytes } from 'node:crypto';
 import { setTimeout as sleep } from 'node:timers/promises';
-import { expect } from 'chai';
+import { finishedJob } from './job-status.js';
 import type { AdminKind } from './managed-admin.js';
 import { type Answer, send } from './request-load.js';
 import { createTestCluster, type TestCluster } from './test-cluster.js';
@@ -48,14 +48,7 @@ export function twoServers(adminKind: AdminKind): TwoServers {
     admin: (method: string, path: string, body?: unknown) =>
       send(fixture.base, method, path, fixture.adminToken, body),
 
-    async waitForJob(jobId: string) {
-      for (;;) {
-        const job = await fixture.admin('GET', `/admin/v1/jobs/${jobId}`);
-        expect(job.status).to.equal(200);
-        if (job.body.state === 'completed' || job.body.state === 'failed') return job.body;
-        await sleep(100);
-      }
-    },
+    waitForJob: (jobId: string) => finishedJob(fixture.admin, jobId),
 
     query(server: ServerId, database: string, text: string, values: unknown[] = []) {
       return server === 'pg-one'
