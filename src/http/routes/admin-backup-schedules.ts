@@ -1,25 +1,13 @@
-import { type Request, Router } from 'express';
+import { Router } from 'express';
 import { type BackupServices, backupView } from '../../backup/backup-jobs.js';
 import { assertArchiveId } from '../../backup/backup-operations.js';
 import { setBackupHold } from '../../backup/retention/legal-holds.js';
 import { scheduleView } from '../../backup/schedules/backup-schedules.js';
 import { parseDuration } from '../../backup/schedules/duration.js';
-import { InvalidFieldError, InvalidInputError, UnknownFieldError } from '../../errors/index.js';
+import { InvalidFieldError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import { actorOf } from '../request-actor.js';
-
-/** The request body as an object with only `allowed` fields, and `required` ones present (400 otherwise). */
-function fields(req: Request, allowed: readonly string[], required: readonly string[] = []) {
-  const body: unknown = req.body ?? {};
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new InvalidInputError('request body must be a JSON object', 'invalid_body');
-  }
-  const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) throw new UnknownFieldError(`unknown field ${unknown.join(', ')}`);
-  const missing = required.filter((key) => (body as Record<string, unknown>)[key] === undefined);
-  if (missing.length > 0) throw new InvalidInputError(`missing ${missing.join(', ')}`, 'missing_field');
-  return body as Record<string, unknown>;
-}
+import { bodyFields } from '../request-fields.js';
 
 /** An optional field: absent or null is null, else it must be a whole number from 1. */
 function optionalCount(value: unknown, name: string): number | null {
@@ -43,7 +31,7 @@ export function adminBackupSchedulesApi(backups: BackupServices): Router {
   });
 
   router.put('/backup-schedules/:tier', async (req, res) => {
-    const body = fields(req, ['every', 'keep', 'keep_days', 'drill_every'], ['every', 'keep']);
+    const body = bodyFields(req, ['every', 'keep', 'keep_days', 'drill_every'], ['every', 'keep']);
     const keep = optionalCount(body.keep, 'keep');
     const schedule = await backups.schedules.set(
       {
@@ -71,7 +59,7 @@ export function adminBackupSchedulesApi(backups: BackupServices): Router {
     ['release', false],
   ] as const) {
     router.post(`/tenants/:id/backups/:backup_id/${action}`, async (req, res) => {
-      fields(req, []);
+      bodyFields(req, []);
       const backup = await setBackupHold(
         backups.deps,
         assertSlug(req.params.id),

@@ -2,20 +2,10 @@ import { type Request, Router } from 'express';
 import type { BackupServices } from '../../backup/backup-jobs.js';
 import { requestBackup, requestExport, requestRestore } from '../../backup/backup-operations.js';
 import { listBackupsWithDrills } from '../../backup/drills/backup-list.js';
-import { InvalidFieldError, InvalidInputError, UnknownFieldError } from '../../errors/index.js';
+import { InvalidFieldError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import { actorOf } from '../request-actor.js';
-
-/** The body's fields, refusing any the route does not know. */
-function fields(req: Request, allowed: string[]): Record<string, unknown> {
-  const body = (req.body ?? {}) as unknown;
-  if (typeof body !== 'object' || body === null || Array.isArray(body)) {
-    throw new InvalidInputError('request body must be a JSON object', 'invalid_body');
-  }
-  const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) throw new UnknownFieldError(`unknown field ${unknown.join(', ')}`);
-  return body as Record<string, unknown>;
-}
+import { bodyFields } from '../request-fields.js';
 
 /** `Idempotency-Key`: the same key (per tenant and kind) always answers with the same job. */
 function idempotencyKey(req: Request): string | undefined {
@@ -28,7 +18,7 @@ export function adminBackupsApi(backups: BackupServices): Router {
   const router = Router();
 
   router.post('/tenants/:id/exports', async (req, res) => {
-    fields(req, []);
+    bodyFields(req, []);
     const queued = await requestExport(backups, assertSlug(req.params.id), {
       actor: actorOf(req),
       idempotencyKey: idempotencyKey(req),
@@ -37,7 +27,7 @@ export function adminBackupsApi(backups: BackupServices): Router {
   });
 
   router.post('/tenants/:id/backups', async (req, res) => {
-    const { compress } = fields(req, ['compress']);
+    const { compress } = bodyFields(req, ['compress']);
     if (compress !== undefined && typeof compress !== 'boolean') {
       throw new InvalidFieldError('compress must be true or false');
     }
@@ -55,7 +45,7 @@ export function adminBackupsApi(backups: BackupServices): Router {
   });
 
   router.post('/tenants/:id/restores', async (req, res) => {
-    const body = fields(req, ['backup_id', 'into', 'tier']);
+    const body = bodyFields(req, ['backup_id', 'into', 'tier']);
     const queued = await requestRestore(backups, assertSlug(req.params.id), {
       backupId: body.backup_id,
       into: body.into,

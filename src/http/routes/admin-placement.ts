@@ -1,6 +1,6 @@
-import { type Request, Router } from 'express';
+import { Router } from 'express';
 import type { Catalog } from '../../catalog/catalog.js';
-import { InvalidFieldError, InvalidInputError, UnknownFieldError } from '../../errors/index.js';
+import { InvalidFieldError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import type { JobQueue } from '../../jobs/job-queue.js';
 import { parseMoveDestination } from '../../moves/move-destination.js';
@@ -11,6 +11,7 @@ import type { PlacementPolicy } from '../../placement/placement-policy.js';
 import { planDrain } from '../../placement/server-drain.js';
 import { planShardRebalance, type RebalanceRequest } from '../../placement/shard-rebalance.js';
 import { actorOf } from '../request-actor.js';
+import { bodyFields } from '../request-fields.js';
 
 export interface AdminPlacementDeps {
   catalog: Catalog;
@@ -18,17 +19,6 @@ export interface AdminPlacementDeps {
   jobs: Pick<JobQueue, 'enqueue'>;
   moves: Pick<MoveLedger, 'endedMoves'>;
   config: { databasePrefix: string };
-}
-
-/** The request body as an object with only `allowed` fields (400 otherwise). */
-function fields(req: Request, allowed: readonly string[]): Record<string, unknown> {
-  const body: unknown = req.body ?? {};
-  if (body === null || typeof body !== 'object' || Array.isArray(body)) {
-    throw new InvalidInputError('request body must be a JSON object', 'invalid_body');
-  }
-  const unknown = Object.keys(body).filter((key) => !allowed.includes(key));
-  if (unknown.length > 0) throw new UnknownFieldError(`unknown field ${unknown.join(', ')}`);
-  return body as Record<string, unknown>;
 }
 
 function optionalInteger(body: Record<string, unknown>, name: string, min: number): number | undefined {
@@ -54,14 +44,14 @@ export function adminPlacementApi(deps: AdminPlacementDeps): Router {
 
   router.post('/tenants/:id/moves', async (req, res) => {
     const id = assertSlug(req.params.id);
-    const body = fields(req, ['to', 'server']);
+    const body = bodyFields(req, ['to', 'server']);
     const destination = parseMoveDestination(body.to, body.server);
     res.status(202).json({ job_id: await requestMove(moveDeps, id, destination, actorOf(req)) });
   });
 
   router.post('/servers/:id/drain', async (req, res) => {
     const id = assertSlug(req.params.id, 'server id');
-    const body = fields(req, ['dry_run', 'concurrency']);
+    const body = bodyFields(req, ['dry_run', 'concurrency']);
     const concurrency = optionalInteger(body, 'concurrency', 1);
     if (optionalBoolean(body, 'dry_run')) {
       const plan = await planDrain(deps, id);
@@ -73,7 +63,7 @@ export function adminPlacementApi(deps: AdminPlacementDeps): Router {
   });
 
   router.post('/rebalance', async (req, res) => {
-    const body = fields(req, ['dry_run', 'max_moves', 'min_gain_bytes']);
+    const body = bodyFields(req, ['dry_run', 'max_moves', 'min_gain_bytes']);
     const request: RebalanceRequest = {};
     const maxMoves = optionalInteger(body, 'max_moves', 1);
     const minGain = optionalInteger(body, 'min_gain_bytes', 0);
