@@ -2,9 +2,8 @@ import { setTimeout as sleep } from 'node:timers/promises';
 import pg from 'pg';
 import { SQLSTATE, sqlStateOf } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
-import { beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
 import { SET_TENANT_SQL } from '../tenant-session/tenant-setting.js';
-import { streamRows, tenantLiteral } from './row-copier.js';
+import { copyRowsById, idArrays, tenantLiteral } from './row-copier.js';
 import type { TableLayout } from './table-layout.js';
 
 /**
@@ -39,9 +38,6 @@ const LOCK_TIMEOUT_MS = 200;
 const LOCK_ATTEMPTS = 25;
 /** Changes taken per catch-up round at most; the rest stay for the next round. */
 const CHANGES_PER_ROUND = 50000;
-/** Ids fetched per COPY when bringing changed rows over; keeps each statement a sane size. */
-const IDS_PER_COPY = 1000;
-const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
 
 const SETUP_SQL = `
   CREATE SCHEMA IF NOT EXISTS ${SCHEMA};
@@ -203,26 +199,11 @@ async function replaceRows(
   layout: TableLayout,
   ids: string[],
 ): Promise<number> {
-  if (!ids.every((id) => SAFE_ID.test(id))) throw new Error(`unexpected id in ${layout.table}`);
   const tenant = tenantLiteral(tenantId);
-  // Staged when row-level security binds the admin role: a shard's other tenants must not wait on a lock.
-  const load = await beginBulkLoad(target, {
-    table: layout.name,
-    columns: layout.columns,
-    tenantId,
-    exclusive: false,
-  });
-  for (let start = 0; start < ids.length; start += IDS_PER_COPY) {
-    const array = `${pg.escapeLiteral(`{${ids.slice(start, start + IDS_PER_COPY).join(',')}}`)}::${layout.idType}[]`;
+  for (const array of idArrays(layout, ids)) {
     await target.query(`DELETE FROM ${layout.table} WHERE tenant_id = ${tenant} AND id = ANY(${array})`);
-    await streamRows(
-      source,
-      `SELECT ${layout.columns} FROM ${layout.table} WHERE tenant_id = ${tenant} AND id = ANY(${array})`,
-      target,
-      load.copyInto,
-    );
   }
-  await load.finish();
+  await copyRowsById(source, target, tenantId, layout, ids);
   return ids.length;
 }
 

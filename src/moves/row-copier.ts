@@ -4,6 +4,7 @@ import pg from 'pg';
 import { from as copyFrom } from 'pg-copy-streams';
 import { assertSlug } from '../ids.js';
 import { copyOut } from '../postgres/copy-out.js';
+import { beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
 import type { TableLayout } from './table-layout.js';
 
 /**
@@ -72,4 +73,58 @@ export function copyTable(
     into,
     onRows,
   );
+}
+
+/** Ids fetched per COPY when copying rows by id; keeps each statement a sane size. */
+const IDS_PER_COPY = 1000;
+/** What a row id looks like as text (uuid, integer): anything else is refused before it reaches SQL. */
+const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
+
+/**
+ * The ids as typed SQL array literals of at most IDS_PER_COPY each, for statements that take no parameters
+ * (COPY). Throws on an id that does not look like one.
+ */
+export function idArrays(layout: TableLayout, ids: readonly string[]): string[] {
+  if (!ids.every((id) => SAFE_ID.test(id))) throw new Error(`unexpected id in ${layout.table}`);
+  const arrays: string[] = [];
+  for (let start = 0; start < ids.length; start += IDS_PER_COPY) {
+    arrays.push(
+      `${pg.escapeLiteral(`{${ids.slice(start, start + IDS_PER_COPY).join(',')}}`)}::${layout.idType}[]`,
+    );
+  }
+  return arrays;
+}
+
+/**
+ * Copies the tenant's rows with these ids from the source into its table on the target; returns the rows
+ * copied. Loaded as a shard's admin role may without locking the table (staged when row-level security
+ * binds it), so a shard's other tenants go on meanwhile; both clients are inside their transactions as
+ * the tenant.
+ */
+export async function copyRowsById(
+  source: pg.Client,
+  target: pg.Client,
+  tenantId: string,
+  layout: TableLayout,
+  ids: readonly string[],
+): Promise<number> {
+  const arrays = idArrays(layout, ids);
+  const tenant = tenantLiteral(tenantId);
+  const load = await beginBulkLoad(target, {
+    table: layout.name,
+    columns: layout.columns,
+    tenantId,
+    exclusive: false,
+  });
+  let copied = 0;
+  for (const array of arrays) {
+    copied += await streamRows(
+      source,
+      `SELECT ${layout.columns} FROM ${layout.table} WHERE tenant_id = ${tenant} AND id = ANY(${array})`,
+      target,
+      load.copyInto,
+    );
+  }
+  await load.finish();
+  return copied;
 }

@@ -1,11 +1,7 @@
 import pg from 'pg';
-import { beginBulkLoad } from '../provisioning/tenant-bulk-load.js';
-import { streamRows, tenantLiteral } from './row-copier.js';
+import { copyRowsById, streamRows, tenantLiteral } from './row-copier.js';
 import type { TableLayout } from './table-layout.js';
 
-/** Ids fetched per COPY when bringing changed rows over; keeps each statement a sane size. */
-const IDS_PER_COPY = 1000;
-const SAFE_ID = /^[A-Za-z0-9-]{1,64}$/;
 const SAFE_BUCKET = /^[0-9a-f]{1,4}$/;
 
 export interface ResyncCount {
@@ -85,28 +81,9 @@ export async function resyncTable(
       `SELECT s.id::text AS id FROM tp_move_source_rows AS s WHERE NOT EXISTS (
          SELECT 1 FROM ${layout.table} AS t WHERE t.tenant_id = ${tenant} AND t.id = s.id)`,
     );
-    let copied = 0;
     const ids = missing.rows.map((row) => row.id);
-    if (ids.length === 0) return { removed: removed.rowCount ?? 0, copied };
-    // Staged when row-level security binds the admin role: the pause is no time to lock a table.
-    const load = await beginBulkLoad(target, {
-      table: layout.name,
-      columns: layout.columns,
-      tenantId,
-      exclusive: false,
-    });
-    for (let start = 0; start < ids.length; start += IDS_PER_COPY) {
-      const chunk = ids.slice(start, start + IDS_PER_COPY);
-      if (!chunk.every((id) => SAFE_ID.test(id))) throw new Error(`unexpected id in ${layout.table}`);
-      const array = `${pg.escapeLiteral(`{${chunk.join(',')}}`)}::${layout.idType}[]`;
-      copied += await streamRows(
-        source,
-        `SELECT ${layout.columns} FROM ${layout.table} WHERE tenant_id = ${tenant} AND id = ANY(${array})`,
-        target,
-        load.copyInto,
-      );
-    }
-    await load.finish();
+    // The pause is no time to lock a table: copyRowsById stages the rows when row-level security binds.
+    const copied = ids.length === 0 ? 0 : await copyRowsById(source, target, tenantId, layout, ids);
     return { removed: removed.rowCount ?? 0, copied };
   } finally {
     // ON COMMIT DROP covers the usual path; this lets the next table of the same transaction reuse the name.
