@@ -473,6 +473,16 @@ export class ElasticPool {
     for (const connection of [...database.idle]) this.#close(connection);
   }
 
+  /**
+   * Evicts every database whose connections act as `tenantId` (its own databases, whatever their ids: a move
+   * to another server gives it a new one), e.g. when the tenant changed.
+   */
+  evictTenant(tenantId: string): void {
+    for (const [databaseId, database] of [...this.#databases]) {
+      if (database.target.tenantId === tenantId) this.evict(databaseId);
+    }
+  }
+
   /** Per database with connections or waiters: its pool size, connections open, idle and waiting requests. */
   stats(): Array<{
     databaseId: string;

@@ -1,7 +1,7 @@
 import knexFactory, { type Knex } from 'knex';
 import type { Catalog } from '../catalog/catalog.js';
 import { ROUTER_BUDGET_SHARE } from '../catalog/connection-budget.js';
-import { dedicatedDatabaseId, type TenantRoute } from '../catalog/records.js';
+import type { TenantRoute } from '../catalog/records.js';
 import type { TenantDirectory } from '../catalog/tenant-directory.js';
 import { ForbiddenError, UnavailableError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
@@ -37,11 +37,6 @@ export class TenantRouter {
   readonly #onChange: (tenantId: string) => void;
   /** Catalog changes heard so far: a handle made before the latest one re-checks its route (see #recheck). */
   #changes = 0;
-  /**
-   * The dedicated databases this router has handed out handles to, by tenant: a move to another server
-   * gives a tenant a database of another id (see nextDedicatedDatabase), and the old one's pool must close.
-   */
-  readonly #ownDatabases = new Map<string, Set<string>>();
 
   constructor(options: TenantRouterOptions) {
     this.#directory = options.directory;
@@ -58,9 +53,7 @@ export class TenantRouter {
     // ends; shard pools are shared and stay.
     this.#onChange = (tenantId) => {
       this.#changes += 1;
-      this.pools.evict(dedicatedDatabaseId(tenantId));
-      for (const databaseId of this.#ownDatabases.get(tenantId) ?? []) this.pools.evict(databaseId);
-      this.#ownDatabases.delete(tenantId);
+      this.pools.evictTenant(tenantId);
     };
     this.#directory.on('changed', this.#onChange);
   }
@@ -71,7 +64,6 @@ export class TenantRouter {
     const route = await this.#directory.lookup(tenantId);
     assertServable(tenantId, route);
     const seen = this.#changes;
-    if (route.placement === 'dedicated') this.#rememberOwnDatabase(tenantId, route.databaseId);
     return new TenantDatabase(
       tenantId,
       route.placement,
@@ -89,12 +81,6 @@ export class TenantRouter {
       route.tier,
       route.limits,
     ).guardedBy(() => this.#recheck(tenantId, route.databaseId, seen));
-  }
-
-  #rememberOwnDatabase(tenantId: string, databaseId: string): void {
-    const known = this.#ownDatabases.get(tenantId);
-    if (known) known.add(databaseId);
-    else this.#ownDatabases.set(tenantId, new Set([databaseId]));
   }
 
   /**
