@@ -3,6 +3,7 @@ import express, { type Express, type RequestHandler } from 'express';
 import { authenticate, requireAdmin } from '../auth/authenticate.js';
 import type { ServingServices } from '../plane/services.js';
 import { chain } from './chain.js';
+import { consoleAssets } from './console-assets.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { assertStorableBody } from './json-input.js';
 import { listen } from './listen.js';
@@ -20,6 +21,7 @@ import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsEndpoint } from './routes/metrics-endpoint.js';
 import { openApiRoute } from './routes/openapi.js';
+import { securityHeaders } from './security-headers.js';
 import { tenantContext } from './tenant-context.js';
 import { trackRequests } from './track-requests.js';
 
@@ -56,6 +58,7 @@ export function createApp(tp: ServingServices): Express {
   app.set('trust proxy', tp.config.trustProxy);
   const metrics = tp.config.metrics.enabled ? tp.metrics : undefined;
   app.use(trackRequests({ logger: tp.logger, metrics }));
+  app.use(securityHeaders());
   // The application API first, as one layer: it is the hot path, and every layer costs on each request.
   const hotPath: RequestHandler[] = [
     ...(metrics ? [mountedAt(APPLICATION_API)] : []),
@@ -86,6 +89,7 @@ export function createApp(tp: ServingServices): Express {
   app.get('/openapi.json', openApiRoute());
   const devIssuer = tp.devIssuer;
   if (devIssuer) app.get('/.well-known/jwks.json', (_req, res) => res.json(devIssuer.jwks()));
+  app.use('/console', consoleAssets());
   app.use(notFound());
   app.use(errorHandler(tp.logger));
   return app;
