@@ -1,4 +1,4 @@
-import { TenantplaneError } from '../errors/index.js';
+import { databaseUnavailableError, TenantplaneError } from '../errors/index.js';
 import type { JobContext, JobHandler } from '../jobs/job-queue.js';
 import type { BackupRecord } from './backup-catalog.js';
 import { deliverBackup } from './backup-delivery.js';
@@ -79,7 +79,9 @@ export function backupJobHandlers(backups: BackupServices): Record<string, JobHa
           await finish(data.requestId, {
             state: 'failed',
             error: error instanceof Error ? error.message : String(error),
-            errorCode: error instanceof TenantplaneError ? error.code : undefined,
+            // A server that went away mid-load fails with pg's or the socket's error, which says so by its
+            // code: recorded as the 503 it means, like every other job failure.
+            errorCode: error instanceof TenantplaneError ? error.code : databaseUnavailableError(error)?.code,
           });
         }
         throw error;

@@ -294,6 +294,11 @@ const schemas: Record<string, OpenApiObject> = {
       },
       result: { description: 'what the job returned, once completed' },
       error: { type: ['string', 'null'] },
+      error_code: {
+        type: ['string', 'null'],
+        description:
+          "a failed export's, backup's or restore's error code (snake_case), when its error carried one",
+      },
       last_drill: ref('schemas', 'LastDrill'),
     },
   },

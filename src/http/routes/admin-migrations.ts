@@ -88,7 +88,19 @@ export function adminMigrationsApi(tp: AdminMigrationsDeps): Router {
     // queue's process) answers from its request in the catalog.
     const job = (await tp.jobs.find(req.params.id)) ?? (await tp.backups.requests.jobById(req.params.id));
     if (!job) throw new NotFoundError('no such job', 'job_not_found');
-    res.json({ id: job.id, state: job.state, progress: job.progress, result: job.result, error: job.error });
+    // The queue keeps a failed job's message only; an export's, backup's or restore's code is in its request.
+    let errorCode: string | null | undefined = null;
+    if (job.state === 'failed') {
+      errorCode = 'errorCode' in job ? job.errorCode : (await tp.backups.requests.jobById(job.id))?.errorCode;
+    }
+    res.json({
+      id: job.id,
+      state: job.state,
+      progress: job.progress,
+      result: job.result,
+      error: job.error,
+      error_code: errorCode ?? null,
+    });
   });
 
   return router;
