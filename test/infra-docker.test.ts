@@ -28,9 +28,9 @@ describe('container and cluster files', () => {
       services = compose.services;
     });
 
-    it('has the stores, an S3/KMS emulator, its init, the migration, the API and a worker', () => {
+    it('has the stores, an S3/KMS emulator, its init, the migration, the API, a worker and monitoring', () => {
       expect(Object.keys(services).sort()).to.deep.equal(
-        ['api', 'aws', 'aws-init', 'migrate', 'postgres', 'redis', 'worker'].sort(),
+        ['api', 'aws', 'aws-init', 'grafana', 'migrate', 'postgres', 'prometheus', 'redis', 'worker'].sort(),
       );
       expect(services.aws?.image).to.match(/^motoserver\/moto:5\./);
       expect(services.redis?.command?.join(' ')).to.match(/--maxmemory-policy noeviction/);
