@@ -10,6 +10,7 @@ import { JOB_QUEUES } from '../src/jobs/job-handlers.js';
 import { MIGRATION_RUN_QUEUE } from '../src/migrations/migration-jobs.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { blockedOnLock, type ChildService, request, startTenantctl } from './support/child-service.js';
+import { parseExposition } from './support/prometheus-text.js';
 import {
   adminUrlFor,
   copyOfTenantMigrations,
@@ -133,5 +134,33 @@ describe('graceful shutdown of tenantctl worker', function () {
     const job = await plane.tp.jobs.get(MIGRATION_RUN_QUEUE, jobId);
     expect(job?.state).to.equal('waiting');
     expect(job?.error).to.equal(null);
+  });
+
+  it('serves the job series of the jobs it ran on /metrics beside the probes', async () => {
+    const worker = await startWorker(30000);
+    try {
+      const jobId = 'metrics-run';
+      await plane.tp.jobs.enqueue(
+        MIGRATION_RUN_QUEUE,
+        { direction: 'up', actor: 'test' },
+        { jobId, attempts: 1 },
+      );
+      await plane.tp.jobs.wait(MIGRATION_RUN_QUEUE, jobId);
+      // The run the previous test handed back is this worker's too.
+      await plane.tp.jobs.wait(MIGRATION_RUN_QUEUE, 'shutdown-0102-second-note');
+      const page = await request(worker.base, 'GET', '/metrics');
+      expect(page.status).to.equal(200);
+      const exposition = parseExposition(page.body);
+      expect(exposition.problems).to.deep.equal([]);
+      const runs = exposition.samples.find(
+        (sample) =>
+          sample.name === 'tenantplane_job_runs_total' &&
+          sample.labels.queue === MIGRATION_RUN_QUEUE &&
+          sample.labels.state === 'completed',
+      );
+      expect(runs?.value).to.equal(2);
+    } finally {
+      worker.child.kill('SIGKILL');
+    }
   });
 });

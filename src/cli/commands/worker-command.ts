@@ -3,6 +3,7 @@ import { startBackupSchedule } from '../../backup/schedules/backup-scheduler.js'
 import { ConfigError, InvalidInputError } from '../../errors/index.js';
 import { listenHealth } from '../../http/health-server.js';
 import { startWorkers } from '../../jobs/bullmq-job-queue.js';
+import { startUsageSampling } from '../../usage/usage-sampler.js';
 import { runCommand } from '../command-runner.js';
 import { openRuntime } from '../runtime.js';
 import { onShutdownSignal } from '../shutdown.js';
@@ -15,7 +16,7 @@ export function registerWorkerCommand(program: Command): void {
     .option('--concurrency <n>', 'jobs run at once per queue (default: WORKER_CONCURRENCY, else 4)')
     .option(
       '--health-port <port>',
-      'serve /health and /ready on this port (for container health checks and probes; default: WORKER_HEALTH_PORT)',
+      'serve /health, /ready and /metrics on this port (for container health checks, probes and Prometheus; default: WORKER_HEALTH_PORT)',
     )
     .action(
       runCommand(async (flags: { concurrency?: string; healthPort?: string }) => {
@@ -47,7 +48,13 @@ export function registerWorkerCommand(program: Command): void {
         });
         // The tick of the backup schedules: one job scheduler in Redis, whichever workers set it.
         await startBackupSchedule(tp.jobs);
-        const health = healthPort === undefined ? undefined : await listenHealth(tp, healthPort);
+        // The usage sampler's tick, likewise (see docs/usage.md).
+        await startUsageSampling(tp.jobs);
+        const metrics = tp.config.metrics.enabled
+          ? { metrics: tp.metrics, token: tp.config.metrics.token }
+          : undefined;
+        const health =
+          healthPort === undefined ? undefined : await listenHealth(tp, healthPort, undefined, metrics);
         const address = health?.address();
         logger.info(
           {
