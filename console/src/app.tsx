@@ -1,0 +1,73 @@
+import { useQueryClient } from '@tanstack/react-query';
+import { useState } from 'react';
+import { type Capabilities, capabilitiesOf } from './api/capabilities';
+import { currentToken, signOut } from './api/session';
+import { Link, usePath } from './navigation';
+import { AuditPage } from './pages/audit/audit-page';
+import { FleetPage } from './pages/fleet/fleet-page';
+import { MigrationsPage } from './pages/migrations/migrations-page';
+import { SignInPage } from './pages/sign-in/sign-in-page';
+import { TenantPage } from './pages/tenant/tenant-page';
+import { TenantsPage } from './pages/tenants/tenants-page';
+
+const SECTIONS = [
+  { path: '/tenants', label: 'Tenants' },
+  { path: '/fleet', label: 'Fleet' },
+  { path: '/migrations', label: 'Migrations' },
+  { path: '/audit', label: 'Audit log' },
+];
+
+function Page({ path, capabilities }: { path: string; capabilities: Capabilities }) {
+  const tenant = /^\/tenants\/([a-z][a-z0-9-]{1,38}[a-z0-9])$/.exec(path);
+  if (tenant) return <TenantPage id={tenant[1]!} capabilities={capabilities} />;
+  if (path === '/fleet') return <FleetPage />;
+  if (path === '/migrations') return <MigrationsPage capabilities={capabilities} />;
+  if (path === '/audit') return <AuditPage />;
+  return <TenantsPage />;
+}
+
+export function App() {
+  const [token, setToken] = useState(currentToken);
+  const path = usePath();
+  const queries = useQueryClient();
+  if (!token) return <SignInPage onSignedIn={() => setToken(currentToken())} />;
+  const capabilities = capabilitiesOf(token);
+  const section = SECTIONS.find((item) => path === item.path || path.startsWith(`${item.path}/`));
+  return (
+    <>
+      <a className="skip-link" href="#main">
+        Skip to content
+      </a>
+      <header className="top-bar">
+        <span className="brand">tenantplane</span>
+        <nav aria-label="Sections">
+          <ul>
+            {SECTIONS.map((item) => (
+              <li key={item.path}>
+                <Link to={item.path} aria-current={item === (section ?? SECTIONS[0]) ? 'page' : undefined}>
+                  {item.label}
+                </Link>
+              </li>
+            ))}
+          </ul>
+        </nav>
+        <span className="who">
+          {capabilities.subject} · {capabilities.scopes.join(' ') || 'no admin scope'}
+        </span>
+        <button
+          type="button"
+          onClick={() => {
+            signOut();
+            queries.clear();
+            setToken(null);
+          }}
+        >
+          Sign out
+        </button>
+      </header>
+      <main id="main">
+        <Page path={path} capabilities={capabilities} />
+      </main>
+    </>
+  );
+}
