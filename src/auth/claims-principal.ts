@@ -1,6 +1,7 @@
 import type { JWTPayload } from 'jose';
 import { UnauthenticatedError } from '../errors/index.js';
 import { isSlug } from '../ids.js';
+import { adminScopesOf } from './admin-scopes.js';
 import { ADMIN_SCOPE, type Principal } from './principal.js';
 
 function invalid(message: string): UnauthenticatedError {
@@ -25,6 +26,25 @@ function readScopes(claims: JWTPayload): string[] {
   return [...scopes];
 }
 
+/** RFC 8693's actor claim: `{sub}` of whoever acts through the token, here an operator impersonating. */
+function readActor(claims: JWTPayload): string | undefined {
+  const act = claims['act'];
+  if (act === undefined) return undefined;
+  const sub = (act as { sub?: unknown } | null)?.sub;
+  if (typeof act !== 'object' || act === null || typeof sub !== 'string' || sub === '') {
+    throw invalid('token "act" claim is not an object with a "sub"');
+  }
+  return sub;
+}
+
+/** The caller's role in its tenant; its value is checked by the application API (see tenant-role.ts). */
+function readTenantRole(claims: JWTPayload): string {
+  const role = claims['tenant_role'];
+  if (role === undefined) return 'member';
+  if (typeof role !== 'string') throw invalid('token "tenant_role" claim is not a string');
+  return role;
+}
+
 /** Turns the claims of a token whose signature and timing were already checked into a Principal. */
 export function principalFromClaims(claims: JWTPayload): Principal {
   if (claims.sub !== undefined && typeof claims.sub !== 'string') {
@@ -38,11 +58,18 @@ export function principalFromClaims(claims: JWTPayload): Principal {
   }
 
   const scopes = readScopes(claims);
-  const isAdmin = scopes.includes(ADMIN_SCOPE);
   // Such a token authorizes nothing; refusing it here beats every route having to remember the case.
-  if (tenantId === undefined && !isAdmin) {
-    throw invalid('token carries neither a "tenant_id" nor the admin scope');
+  if (tenantId === undefined && adminScopesOf(scopes).length === 0) {
+    throw invalid('token carries neither a "tenant_id" nor an admin scope');
   }
 
-  return { subject: claims.sub, tenantId, scopes, isAdmin, claims };
+  return {
+    subject: claims.sub,
+    tenantId,
+    scopes,
+    isAdmin: scopes.includes(ADMIN_SCOPE),
+    tenantRole: readTenantRole(claims),
+    actor: readActor(claims),
+    claims,
+  };
 }

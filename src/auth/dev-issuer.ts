@@ -10,11 +10,12 @@ import {
   type JSONWebKeySet,
   type JWK,
   type JWTPayload,
-  SignJWT,
 } from 'jose';
 import { ConfigError, InvalidInputError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
-import { ADMIN_SCOPE, type TokenVerifier } from './principal.js';
+import { ADMIN_SCOPES, adminScopesOf } from './admin-scopes.js';
+import type { TokenVerifier } from './principal.js';
+import { signToken } from './sign-token.js';
 import { createTokenVerifier, type TokenVerifierOptions } from './token-verifier.js';
 
 /** `iss` of every development token. */
@@ -29,6 +30,14 @@ export interface MintOptions {
   tenantId?: string;
   /** Grants the `tenantplane:admin` scope. Default false. */
   admin?: boolean;
+  /** Further scopes for the `scope` claim (`tenantplane:viewer`, ...). Default none. */
+  scopes?: readonly string[];
+  /** The `tenant_role` claim (`admin`, `member`, `viewer`). Default: none, which means `member`. */
+  tenantRole?: string;
+  /** RFC 8693's `act.sub`: the operator acting through the token (an impersonation). Default none. */
+  actor?: string;
+  /** The `jti` claim. Default none. */
+  jwtId?: string;
   /** The `sub` claim. Default 'dev'. */
   subject?: string;
   /** Lifetime in seconds. Default 3600. */
@@ -147,10 +156,14 @@ export class DevIssuer {
   /** Signs a token for a tenant, for the admin API, or both. */
   async mint(options: MintOptions = {}): Promise<string> {
     const { tenantId, admin = false, subject = 'dev', expiresInSeconds = 3600 } = options;
+    const scopes = [...new Set([...(admin ? [ADMIN_SCOPES.admin] : []), ...(options.scopes ?? [])])];
     // Refuse here what the verifier would refuse later, so a bad token is never handed out.
     if (tenantId !== undefined) assertSlug(tenantId);
-    if (tenantId === undefined && !admin) {
-      throw new InvalidInputError('a token needs a tenant id, the admin scope, or both');
+    if (tenantId === undefined && adminScopesOf(scopes).length === 0) {
+      throw new InvalidInputError('a token needs a tenant id, an admin scope, or both');
+    }
+    if (scopes.some((scope) => scope === '' || /\s/.test(scope))) {
+      throw new InvalidInputError('a scope is a non-empty word without spaces');
     }
     if (typeof subject !== 'string' || subject === '') {
       throw new InvalidInputError('subject must be a non-empty string');
@@ -161,19 +174,16 @@ export class DevIssuer {
 
     const claims: JWTPayload = {};
     if (tenantId !== undefined) claims['tenant_id'] = tenantId;
-    if (admin) claims['scope'] = ADMIN_SCOPE;
-    const now = Math.floor(Date.now() / 1000);
-    return new SignJWT(claims)
-      .setProtectedHeader({ alg: 'ES256', kid: this.#kid, typ: 'JWT' })
-      .setIssuer(DEV_ISSUER)
-      .setAudience(DEV_AUDIENCE)
-      .setSubject(subject)
-      .setIssuedAt(now)
-      .setExpirationTime(now + expiresInSeconds)
-      .sign(this.#privateKey);
+    if (scopes.length > 0) claims['scope'] = scopes.join(' ');
+    if (options.tenantRole !== undefined) claims['tenant_role'] = options.tenantRole;
+    if (options.actor !== undefined) claims['act'] = { sub: options.actor };
+    if (options.jwtId !== undefined) claims.jti = options.jwtId;
+    return signToken(
+      { kid: this.#kid, privateKey: this.#privateKey },
+      { issuer: DEV_ISSUER, audience: DEV_AUDIENCE, subject, expiresInSeconds, claims },
+    );
   }
 
-  /** A verifier that accepts exactly this issuer's tokens. */
   /** A verifier for this issuer's tokens; `options` apply to the first call only. */
   verifier(options: Pick<TokenVerifierOptions, 'verifiedTokenCacheSize'> = {}): TokenVerifier {
     this.#verifier ??= createTokenVerifier({

@@ -1,6 +1,8 @@
 import {
+  base64url,
   type CryptoKey,
   errors,
+  type FlattenedJWSInput,
   importJWK,
   type JSONWebKeySet,
   type JWK,
@@ -30,6 +32,12 @@ export interface TokenVerifierOptions {
    * to a loopback host only), or `{ jwks }` for keys held in memory (the development issuer).
    */
   keys: { jwksUrl: string } | { jwks: JSONWebKeySet };
+  /**
+   * Further issuers whose tokens are accepted, each with its own keys held in memory (tenantplane's
+   * impersonation key beside an identity provider). A token is checked only against the keys of the
+   * issuer its `iss` names, so no issuer can sign for another. Default none.
+   */
+  otherIssuers?: ReadonlyArray<{ issuer: string; jwks: JSONWebKeySet }>;
   /** Allowed clock skew, in seconds, when checking `exp` and `nbf`. Default 30. */
   clockToleranceSeconds?: number;
   /** Accepted `alg` header values; only RS256 and ES256 may be listed. Default ['RS256', 'ES256']. */
@@ -179,8 +187,32 @@ interface VerifiedToken {
   principal: Principal;
   kid: string;
   jwk: JWK;
+  source: KeySource;
   /** Epoch ms after which the token is verified afresh. */
   expiresAt: number;
+}
+
+/** The `iss` a token's payload names, unverified: it only picks whose keys verify the token. */
+function claimedIssuer(token: FlattenedJWSInput): unknown {
+  try {
+    return JSON.parse(new TextDecoder().decode(base64url.decode(token.payload ?? ''))).iss;
+  } catch {
+    return undefined;
+  }
+}
+
+function otherIssuersOption(value: unknown, issuer: string): Map<string, KeySource> {
+  const sources = new Map<string, KeySource>();
+  if (value === undefined) return sources;
+  if (!Array.isArray(value)) throw new TypeError('otherIssuers must be an array');
+  for (const other of value as Array<{ issuer?: unknown; jwks?: JSONWebKeySet }>) {
+    const name = requireString('otherIssuers[].issuer', other?.issuer);
+    if (name === issuer || sources.has(name)) {
+      throw new TypeError(`otherIssuers names the issuer ${JSON.stringify(name)} twice`);
+    }
+    sources.set(name, createLocalKeySource(other.jwks as JSONWebKeySet));
+  }
+  return sources;
 }
 
 /** Builds a verifier for bearer tokens; checks the options now so a bad configuration fails at start-up. */
@@ -204,6 +236,14 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         jwksTimeoutMs: numberOption(options, 'jwksTimeoutMs', 1),
       })
     : createLocalKeySource(keys!.jwks as JSONWebKeySet);
+  const otherSources = otherIssuersOption(options.otherIssuers, issuer);
+  const issuers = [issuer, ...otherSources.keys()];
+  /** Whose keys verify this token: the issuer it names, if that is one of the others. */
+  const sourceFor = (token: FlattenedJWSInput): KeySource => {
+    if (otherSources.size === 0) return keySource;
+    const named = claimedIssuer(token);
+    return (typeof named === 'string' ? otherSources.get(named) : undefined) ?? keySource;
+  };
 
   // Importing a JWK costs a WebCrypto call; a key set object is replaced on refetch, so entries for
   // keys that are gone are collected with it.
@@ -222,7 +262,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
   const verified =
     cacheSize > 0 ? new LRUCache<string, VerifiedToken>({ max: cacheSize, ttl: cacheMs }) : undefined;
 
-  const resolveKey = async (header: JWTHeaderParameters, used: { jwk?: JWK }): Promise<CryptoKey> => {
+  const resolveKey = async (
+    header: JWTHeaderParameters,
+    token: FlattenedJWSInput,
+    used: { jwk?: JWK; source?: KeySource },
+  ): Promise<CryptoKey> => {
     const { alg, kid } = header;
     // jose already enforces `algorithms`; checking again here keeps the key lookup safe on its own.
     if (typeof alg !== 'string' || !(algorithms as string[]).includes(alg)) {
@@ -231,9 +275,11 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
     if (typeof kid !== 'string' || kid === '' || kid.length > MAX_KID_LENGTH) {
       throw invalid('token header has no usable "kid"');
     }
-    const jwk = await keySource.getKey(kid);
+    const source = sourceFor(token);
+    const jwk = await source.getKey(kid);
     if (!keyFitsAlgorithm(jwk, alg)) throw invalid('token algorithm does not match its key');
     used.jwk = jwk;
+    used.source = source;
     return importKey(jwk, alg);
   };
 
@@ -243,32 +289,43 @@ export function createTokenVerifier(options: TokenVerifierOptions): TokenVerifie
         throw invalid('token is malformed');
       }
       const cached = verified?.get(token);
-      if (cached && Date.now() < cached.expiresAt && keySource.current(cached.kid) === cached.jwk) {
+      if (cached && Date.now() < cached.expiresAt && cached.source.current(cached.kid) === cached.jwk) {
         return cached.principal;
       }
       let payload: JWTPayload;
       let protectedHeader: JWTHeaderParameters;
-      const used: { jwk?: JWK } = {};
+      const used: { jwk?: JWK; source?: KeySource } = {};
       try {
-        ({ payload, protectedHeader } = await jwtVerify(token, (header) => resolveKey(header, used), {
-          issuer,
-          audience,
-          algorithms,
-          clockTolerance,
-          requiredClaims: ['exp'],
-        }));
+        ({ payload, protectedHeader } = await jwtVerify(
+          token,
+          (header, input) => resolveKey(header, input, used),
+          {
+            issuer: issuers,
+            audience,
+            algorithms,
+            clockTolerance,
+            requiredClaims: ['exp'],
+          },
+        ));
       } catch (error) {
         throw toAuthError(error);
       }
       const principal = principalFromClaims(payload);
       const nowSeconds = Date.now() / 1000;
       // Only tokens valid right now, without leaning on the clock tolerance, are remembered.
-      if (verified && used.jwk && typeof payload.exp === 'number' && payload.exp > nowSeconds) {
+      if (
+        verified &&
+        used.jwk &&
+        used.source &&
+        typeof payload.exp === 'number' &&
+        payload.exp > nowSeconds
+      ) {
         if (payload.nbf === undefined || payload.nbf <= nowSeconds) {
           verified.set(token, {
             principal,
             kid: protectedHeader.kid!,
             jwk: used.jwk,
+            source: used.source,
             expiresAt: Math.min(payload.exp * 1000, Date.now() + cacheMs),
           });
         }

@@ -61,11 +61,14 @@ export type UnauthenticatedCode =
 export type ForbiddenCode =
   | 'forbidden'
   | 'admin_scope_required'
+  | 'insufficient_scope'
   | 'quota_exceeded'
+  | 'read_only_role'
   | 'tenant_mismatch'
   | 'tenant_required'
   | 'tenant_suspended'
-  | 'tenant_unavailable';
+  | 'tenant_unavailable'
+  | 'unknown_tenant_role';
 
 /** 404: no such thing, or another tenant's. */
 export type NotFoundCode =
