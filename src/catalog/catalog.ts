@@ -24,6 +24,7 @@ import type {
   TierRecord,
 } from './records.js';
 import type { SecretBox } from './secret-box.js';
+import { applyTenantFilter, type TenantFilter } from './tenant-search.js';
 
 /** One row of the audit log. */
 export interface AuditEntry {
@@ -525,10 +526,15 @@ export class Catalog {
     return tenant;
   }
 
-  /** Live tenants in id order, a page at a time (`after` is the last id of the previous page). */
-  async listTenants(options: { after?: string; limit: number }): Promise<TenantRecord[]> {
+  /** Live tenants in id order, a page at a time (`after`: the last id of the previous page), maybe filtered. */
+  async listTenants(options: {
+    after?: string;
+    limit: number;
+    filter?: TenantFilter;
+  }): Promise<TenantRecord[]> {
     const query = this.knex('tenants').whereNot({ status: 'deleted' }).orderBy('id').limit(options.limit);
     if (options.after) query.where('id', '>', options.after);
+    if (options.filter) applyTenantFilter(query, options.filter);
     return (await query).map(toTenant);
   }
 

@@ -111,6 +111,46 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/api/v1/tenant': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: { 'X-Tenant-ID'?: string }; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['OwnTenant'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        429: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/api/v1/deployments': {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: {
@@ -507,7 +547,15 @@ export interface paths {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: {
       parameters: {
-        query?: { limit?: number; cursor?: string };
+        query?: {
+          q?: string;
+          tier?: string;
+          status?: 'provisioning' | 'active' | 'suspended' | 'moving' | 'deleting';
+          server?: string;
+          region?: string;
+          limit?: number;
+          cursor?: string;
+        };
         header?: never;
         path?: never;
         cookie?: never;
@@ -1143,6 +1191,75 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/admin/v1/tiers/{tier}': {
+    parameters: { query?: never; header?: never; path: { tier: string }; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: never; path: { tier: string }; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Tier'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch: {
+      parameters: { query?: never; header?: never; path: { tier: string }; cookie?: never };
+      requestBody: { content: { 'application/json': components['schemas']['TierFeaturesUpdate'] } };
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Tier'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    trace?: never;
+  };
   '/admin/v1/tenants/{id}/moves': {
     parameters: { query?: never; header?: never; path: { id: string }; cookie?: never };
     get?: never;
@@ -1505,6 +1622,181 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/admin/v1/me': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: never; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Me'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/v1/tenants/{id}/impersonations': {
+    parameters: { query?: never; header?: never; path: { id: string }; cookie?: never };
+    get?: never;
+    put?: never;
+    post: {
+      parameters: { query?: never; header?: never; path: { id: string }; cookie?: never };
+      requestBody: { content: { 'application/json': components['schemas']['ImpersonationRequest'] } };
+      responses: {
+        201: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Impersonation'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/.well-known/tenantplane-impersonation-jwks.json': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: never; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Jwks'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/v1/tenants/{id}/usage': {
+    parameters: { query?: never; header?: never; path: { id: string }; cookie?: never };
+    get: {
+      parameters: {
+        query?: { from?: string; to?: string; granularity?: 'hour' | 'day' };
+        header?: never;
+        path: { id: string };
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['TenantUsageReport'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/v1/usage.csv': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: {
+        query?: { from?: string; to?: string; granularity?: 'hour' | 'day' };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: { headers: { [name: string]: unknown }; content: { 'text/csv': string } };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 
 export interface components {
@@ -1554,6 +1846,7 @@ export interface components {
       tier: string;
       status: 'provisioning' | 'active' | 'suspended' | 'moving' | 'deleting' | 'deleted';
       region?: string | null;
+      feature_overrides?: components['schemas']['FeatureFlags'];
       placement: null | {
         kind: 'shard' | 'dedicated';
         database_id: string;
@@ -1565,22 +1858,25 @@ export interface components {
       backup_keys_destroyed?: boolean;
     };
     TenantDetail: components['schemas']['Tenant'] & {
-      limits?: {
-        requests_per_minute: number | null;
-        users?: number | null;
-        deployments?: number | null;
-        workflows?: number | null;
-        storage_bytes?: number | null;
-        [key: string]: number | null | undefined;
-      };
-      usage?: {
-        users?: number;
-        deployments?: number;
-        workflows?: number;
-        storage_bytes?: number;
-        [key: string]: number | undefined;
-      } | null;
+      features?: components['schemas']['FeatureFlags'];
+      limits?: components['schemas']['TenantLimits'];
+      usage?: components['schemas']['TenantUsage'];
     };
+    TenantLimits: {
+      requests_per_minute: number | null;
+      users?: number | null;
+      deployments?: number | null;
+      workflows?: number | null;
+      storage_bytes?: number | null;
+      [key: string]: number | null | undefined;
+    };
+    TenantUsage: {
+      users?: number;
+      deployments?: number;
+      workflows?: number;
+      storage_bytes?: number;
+      [key: string]: number | undefined;
+    } | null;
     TenantCreate: { id: string; name?: string; tier: string; region?: string | null };
     Server: {
       id: string;
@@ -1596,6 +1892,7 @@ export interface components {
       tier?: string;
       name?: string;
       requests_per_minute?: number | null;
+      features?: components['schemas']['FeatureFlagsUpdate'];
     };
     TenantPage: { data: components['schemas']['Tenant'][]; next_cursor: string | null };
     TierQuota: { name: string; counts: string; max: number | null };
@@ -1605,6 +1902,7 @@ export interface components {
       pool_size: number;
       requests_per_minute: number;
       quotas: components['schemas']['TierQuota'][];
+      features: components['schemas']['FeatureFlags'];
     };
     TierList: { data: components['schemas']['Tier'][] };
     TierQuotasUpdate: { quotas: { name: string; counts?: string; max: number | null }[] };
@@ -1615,6 +1913,7 @@ export interface components {
       progress: Record<string, unknown>;
       result: Record<string, unknown>;
       error: string | null;
+      error_code?: string | null;
       last_drill?: components['schemas']['LastDrill'];
     };
     MigrationStatus: {
@@ -1682,6 +1981,18 @@ export interface components {
       moves: { tenant_id: string; from: string; to: string; bytes: number }[];
       min_gain_bytes: number;
     };
+    FeatureFlags: { [key: string]: boolean | undefined };
+    FeatureFlagsUpdate: { [key: string]: boolean | null | undefined };
+    TierFeaturesUpdate: { features: components['schemas']['FeatureFlagsUpdate'] };
+    OwnTenant: {
+      id: string;
+      name: string;
+      tier: string;
+      status: 'active';
+      features: components['schemas']['FeatureFlags'];
+      limits: components['schemas']['TenantLimits'];
+      usage: components['schemas']['TenantUsage'];
+    };
     DrillAccepted: components['schemas']['JobAccepted'] & { backup_id: string };
     LastDrill: {
       id: string;
@@ -1708,5 +2019,31 @@ export interface components {
       updated_at?: string;
     };
     BackupScheduleList: { data: components['schemas']['BackupSchedule'][] };
+    Me: {
+      subject: string | null;
+      scopes: ('tenantplane:admin' | 'tenantplane:operator' | 'tenantplane:support' | 'tenantplane:viewer')[];
+      can: { write: boolean; delete_tenants: boolean; restore_in_place: boolean; impersonate: boolean };
+    };
+    ImpersonationRequest: { reason: string };
+    Impersonation: { token: string; expires_at: string };
+    UsagePeriod: {
+      period_start: string;
+      requests: number;
+      errors: number;
+      errors_4xx: number;
+      errors_5xx: number;
+      db_time_ms: number;
+      bytes_in: number;
+      bytes_out: number;
+      storage_bytes: number | null;
+      rows: number | null;
+    };
+    TenantUsageReport: {
+      tenant_id: string;
+      from: string;
+      to: string;
+      granularity: 'hour' | 'day';
+      data: components['schemas']['UsagePeriod'][];
+    };
   };
 }

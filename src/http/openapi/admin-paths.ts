@@ -24,8 +24,26 @@ export const adminPaths: Record<string, OpenApiObject> = {
         ...errorResponses(...COMMON_ERRORS, 409),
       },
     }),
-    get: operation('listTenants', 'tenants', 'Tenants in id order', {
-      parameters: [limit(500, 50), ref('parameters', 'Cursor')],
+    get: operation('listTenants', 'tenants', 'Tenants in id order, searched and filtered', {
+      parameters: [
+        {
+          name: 'q',
+          in: 'query',
+          schema: { type: 'string', minLength: 1, maxLength: 100 },
+          description: 'tenants whose id starts with it or whose name contains it (any case)',
+        },
+        { name: 'tier', in: 'query', schema: { type: 'string' }, description: 'only this tier' },
+        {
+          name: 'status',
+          in: 'query',
+          schema: { enum: ['provisioning', 'active', 'suspended', 'moving', 'deleting'] },
+          description: 'only this status',
+        },
+        { name: 'server', in: 'query', schema: { type: 'string' }, description: 'only those on this server' },
+        { name: 'region', in: 'query', schema: { type: 'string' }, description: 'only tenants pinned to it' },
+        limit(500, 50),
+        ref('parameters', 'Cursor'),
+      ],
       responses: { '200': jsonResponse('a page', 'TenantPage'), ...errorResponses(...COMMON_ERRORS) },
     }),
   },

@@ -18,6 +18,7 @@ import type { TenantProvisioner } from '../../provisioning/tenant-provisioner.js
 import { describeTenant, describeTenants } from '../../provisioning/tenant-view.js';
 import { parseLimit } from '../pagination.js';
 import { actorOf } from '../request-actor.js';
+import { tenantFilterOf } from '../tenant-list-query.js';
 
 function body(req: Request): Record<string, unknown> {
   if (req.body === null || typeof req.body !== 'object' || Array.isArray(req.body)) {
@@ -53,7 +54,8 @@ export function adminApi(tp: AdminApiDeps): Router {
   router.get('/tenants', async (req, res) => {
     const limit = parseLimit(req.query.limit, 50, 500);
     const after = req.query.cursor === undefined ? undefined : assertSlug(req.query.cursor, 'cursor');
-    const tenants = await tp.catalog.listTenants({ limit: limit + 1, ...(after ? { after } : {}) });
+    const filter = tenantFilterOf(req);
+    const tenants = await tp.catalog.listTenants({ limit: limit + 1, filter, ...(after ? { after } : {}) });
     const page = tenants.slice(0, limit);
     res.json({
       data: await describeTenants(tp.catalog, page),

@@ -1,19 +1,24 @@
 import { useQuery } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
 import { api, data } from '../../api/client';
+import type { paths } from '../../api/schema';
+
+/** The list route's query, as the served OpenAPI document declares it. */
+export type TenantListQuery = NonNullable<paths['/admin/v1/tenants']['get']['parameters']['query']>;
+type ListedStatus = NonNullable<TenantListQuery['status']>;
 
 /** The list's filters, as GET /admin/v1/tenants takes them; empty means "any". */
 export interface TenantFilter {
   q: string;
   tier: string;
-  status: string;
+  status: ListedStatus | '';
   server: string;
   region: string;
 }
 
 export const NO_FILTER: TenantFilter = { q: '', tier: '', status: '', server: '', region: '' };
 
-const STATUSES = ['provisioning', 'active', 'suspended', 'moving', 'deleting'];
+const STATUSES: ListedStatus[] = ['provisioning', 'active', 'suspended', 'moving', 'deleting'];
 
 /** Search and filters, applied together on submit so that each change is one request, not one per key. */
 export function TenantFilters({ onApply }: { onApply: (filter: TenantFilter) => void }) {

@@ -4,13 +4,19 @@ import { api, data } from '../../api/client';
 import { ErrorMessage } from '../../components/error-message';
 import { Pager } from '../../components/pager';
 import { Link } from '../../navigation';
-import { NO_FILTER, type TenantFilter, TenantFilters } from './tenant-filters';
+import { NO_FILTER, type TenantFilter, TenantFilters, type TenantListQuery } from './tenant-filters';
 
 const PAGE_SIZE = 50;
 
 /** Only the filters that are set: an empty one is no filter, not "equal to the empty string". */
-function queryOf(filter: TenantFilter): Partial<TenantFilter> {
-  return Object.fromEntries(Object.entries(filter).filter(([, value]) => value.trim() !== ''));
+function queryOf(filter: TenantFilter): TenantListQuery {
+  const query: TenantListQuery = {};
+  if (filter.q.trim() !== '') query.q = filter.q.trim();
+  if (filter.tier !== '') query.tier = filter.tier;
+  if (filter.status !== '') query.status = filter.status;
+  if (filter.server.trim() !== '') query.server = filter.server.trim();
+  if (filter.region.trim() !== '') query.region = filter.region.trim();
+  return query;
 }
 
 export function TenantsPage() {
