@@ -62,6 +62,17 @@ export interface Config {
    * (digests of the whole tenant on both sides, for sources where triggers are unwelcome).
    */
   moveCutover: 'capture' | 'compare';
+  /** Usage metering for billing (see docs/usage.md). */
+  usage: UsageConfig;
+}
+
+export interface UsageConfig {
+  /** USAGE_METERING=off: serving instances count no usage. Default on. */
+  metering: boolean;
+  /** USAGE_FLUSH_INTERVAL_MS: how often each instance writes its counts (100-3600000). Default 5000. */
+  flushIntervalMs: number;
+  /** USAGE_RETENTION_DAYS: hours of usage older than this many days are deleted (1-36500). Default 400. */
+  retentionDays: number;
 }
 
 /** pino's levels; `silent` logs nothing. */
@@ -200,6 +211,11 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Confi
     shutdownGraceMs: integer(env, 'SHUTDOWN_GRACE_MS', 10000, 0, 3600000),
     instances: instancesConfig(env),
     moveCutover: moveCutover(env),
+    usage: {
+      metering: toggle(env, 'USAGE_METERING', true),
+      flushIntervalMs: integer(env, 'USAGE_FLUSH_INTERVAL_MS', 5000, 100, 3_600_000),
+      retentionDays: integer(env, 'USAGE_RETENTION_DAYS', 400, 1, 36_500),
+    },
     worker: {
       concurrency: integer(env, 'WORKER_CONCURRENCY', 4, 1, 1000),
       healthPort:

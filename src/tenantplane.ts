@@ -27,6 +27,7 @@ import type { ServerProvisioner } from './provisioning/server-provisioner.js';
 import type { ShardProvisioner } from './provisioning/shard-provisioner.js';
 import type { TenantProvisioner } from './provisioning/tenant-provisioner.js';
 import type { TenantRouter } from './routing/tenant-router.js';
+import type { UsageMeter } from './usage/usage-meter.js';
 
 export type TenantplaneOptions = PlaneOptions;
 
@@ -137,6 +138,8 @@ export class ServingTenantplane extends Tenantplane implements ServingServices {
   readonly devIssuer: DevIssuer | undefined;
   /** Per-tenant request limits; undefined with RATE_LIMITS=off. */
   readonly rateLimiter: TenantRateLimiter | undefined;
+  /** Counts each tenant's requests for billing; undefined with USAGE_METERING=off. */
+  readonly usage: UsageMeter | undefined;
 
   constructor(services: ServingServices) {
     super(services);
@@ -146,6 +149,7 @@ export class ServingTenantplane extends Tenantplane implements ServingServices {
     this.verifier = services.verifier;
     this.devIssuer = services.devIssuer;
     this.rateLimiter = services.rateLimiter;
+    this.usage = services.usage;
   }
 
   /** Starts the HTTP API. */

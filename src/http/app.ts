@@ -17,6 +17,7 @@ import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { adminPlacementApi } from './routes/admin-placement.js';
 import { adminServersApi } from './routes/admin-servers.js';
+import { adminUsageApi } from './routes/admin-usage.js';
 import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
 import { metricsEndpoint } from './routes/metrics-endpoint.js';
@@ -57,7 +58,7 @@ export function createApp(tp: ServingServices): Express {
   app.disable('etag');
   app.set('trust proxy', tp.config.trustProxy);
   const metrics = tp.config.metrics.enabled ? tp.metrics : undefined;
-  app.use(trackRequests({ logger: tp.logger, metrics }));
+  app.use(trackRequests({ logger: tp.logger, metrics, usage: tp.usage }));
   app.use(securityHeaders());
   // The application API first, as one layer: it is the hot path, and every layer costs on each request.
   const hotPath: RequestHandler[] = [
@@ -83,6 +84,7 @@ export function createApp(tp: ServingServices): Express {
     adminBackupsApi(tp.backups),
     adminBackupDrillsApi(tp),
     adminBackupSchedulesApi(tp.backups),
+    adminUsageApi(tp),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));
   app.use(healthRoutes(tp));

@@ -3,6 +3,8 @@ import type { Request, RequestHandler, Response } from 'express';
 import type { Logger } from '../logging/logger.js';
 import { type RequestContext, runWithContext } from '../logging/request-context.js';
 import type { Metrics } from '../metrics/metrics.js';
+import { recordRequestUsage } from '../usage/request-usage.js';
+import type { UsageMeter } from '../usage/usage-meter.js';
 import { recordRequestMetrics } from './request-metrics.js';
 
 const ACCEPTABLE_REQUEST_ID = /^[A-Za-z0-9._-]{1,128}$/;
@@ -20,6 +22,8 @@ export interface TrackRequestsOptions {
   logger?: Logger | undefined;
   /** Counts and times each finished request (see `recordRequestMetrics`). */
   metrics?: Metrics | undefined;
+  /** Counts each finished request for its tenant's usage (see `recordRequestUsage`). */
+  usage?: UsageMeter | undefined;
 }
 
 /**
@@ -31,12 +35,13 @@ export interface TrackRequestsOptions {
  * tied to a response, or listener added to it, is paid for on every request of a busy service.
  */
 export function trackRequests(options: TrackRequestsOptions = {}): RequestHandler {
-  const { logger, metrics } = options;
+  const { logger, metrics, usage } = options;
   const finished =
-    logger || metrics
+    logger || metrics || usage
       ? (req: Request, res: Response, context: RequestContext): void => {
           if (logger) logFinished(logger, req, res, context);
           if (metrics) recordRequestMetrics(metrics, req, res, context);
+          if (usage) recordRequestUsage(usage, req, res, context);
         }
       : undefined;
   return (req, res, next) => {
@@ -48,6 +53,7 @@ export function trackRequests(options: TrackRequestsOptions = {}): RequestHandle
       tenantId: undefined,
       started: performance.now(),
       mountPath: '',
+      dbTimeMs: 0,
     };
     if (finished) res.once('finish', () => finished(req, res, context));
     runWithContext(context, next);

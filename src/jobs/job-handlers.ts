@@ -8,6 +8,7 @@ import {
 import { DRILL_QUEUE, drillJobHandlers } from '../backup/drills/drill-jobs.js';
 import { backupScheduleHandlers } from '../backup/schedules/backup-scheduler.js';
 import { BACKUP_SCHEDULE_QUEUE } from '../backup/schedules/schedule-tick.js';
+import type { Config } from '../config.js';
 import type { Metrics } from '../metrics/metrics.js';
 import {
   MIGRATION_RUN_QUEUE,
@@ -23,6 +24,7 @@ import {
   SHARD_REBALANCE_QUEUE,
 } from '../placement/placement-jobs.js';
 import type { DrainDeps } from '../placement/server-drain.js';
+import { USAGE_SAMPLE_QUEUE, usageSampleHandlers } from '../usage/usage-sampler.js';
 import { instrumentedHandlers } from './instrumented-handlers.js';
 import type { JobHandler, JobQueue } from './job-queue.js';
 
@@ -38,6 +40,7 @@ export const JOB_QUEUES = [
   RESTORE_QUEUE,
   BACKUP_SCHEDULE_QUEUE,
   DRILL_QUEUE,
+  USAGE_SAMPLE_QUEUE,
 ];
 
 /** What the jobs run with: the services they call. */
@@ -47,6 +50,8 @@ export interface JobHandlerDeps extends Omit<MigrationJobDeps, 'catalog'>, Drain
   /** The queue the scheduler's tick requests backups on. */
   jobs: JobQueue;
   metrics: Pick<Metrics, 'recordJob'>;
+  /** The usage sampler applies USAGE_RETENTION_DAYS. */
+  config: Pick<Config, 'usage'>;
 }
 
 /** Every kind of job tenantplane runs, by queue name. */
@@ -59,6 +64,7 @@ export function jobHandlers(deps: JobHandlerDeps): Record<string, JobHandler> {
       ...backupJobHandlers(deps.backups),
       ...drillJobHandlers(deps.backups),
       ...backupScheduleHandlers(deps),
+      ...usageSampleHandlers(deps),
     },
     deps.metrics,
   );

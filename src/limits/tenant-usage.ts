@@ -24,7 +24,7 @@ export interface UsageQueryable {
  * exports and backups see them; a partition is measured through its parent). Whatever the schema, from
  * tenant-migrations/ or a TENANT_MIGRATIONS_DIR of its own.
  */
-const TENANT_TABLES_SQL = `SELECT c.relname AS name FROM pg_class c
+export const TENANT_TABLES_SQL = `SELECT c.relname AS name FROM pg_class c
   JOIN pg_attribute a ON a.attrelid = c.oid AND a.attname = 'tenant_id' AND NOT a.attisdropped
  WHERE c.relnamespace = 'public'::regnamespace AND c.relkind IN ('r', 'p') AND NOT c.relispartition
  ORDER BY c.relname`;

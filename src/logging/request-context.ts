@@ -12,6 +12,8 @@ export interface RequestContext {
    * `req.baseUrl` once an error leaves the router, and the route's metric label still needs it.
    */
   mountPath: string;
+  /** Milliseconds the request held a tenant database connection, for usage metering (see chargeDatabaseTime). */
+  dbTimeMs?: number;
 }
 
 const storage = new AsyncLocalStorage<RequestContext>();

@@ -94,6 +94,7 @@ export function buildJobServices(parts: {
     metrics,
     placement: parts.placement,
     logger,
+    config,
   });
   register(handlers);
   return { jobs, jobHandlers: handlers, migrations, moves: new MoveLedger(catalog.knex), mover, backups };

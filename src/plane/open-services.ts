@@ -21,6 +21,8 @@ import type { ProvisioningContext } from '../provisioning/provisioning-context.j
 import { ServerProvisioner } from '../provisioning/server-provisioner.js';
 import { ShardProvisioner } from '../provisioning/shard-provisioner.js';
 import { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
+import { UsageMeter } from '../usage/usage-meter.js';
+import { startUsageSampling } from '../usage/usage-sampler.js';
 import { buildJobServices } from './job-services.js';
 import type { PlaneOptions, Services, ServingServices } from './services.js';
 import { openRoutingParts } from './serving-parts.js';
@@ -97,6 +99,7 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
   // Without REDIS_URL the serving process runs the backup schedules itself (with it, the workers do).
   if (kind === 'serve' && !jobServices.jobs.distributed) {
     await startBackupSchedule(jobServices.jobs, registry?.id);
+    await startUsageSampling(jobServices.jobs);
   }
   const services: Omit<Services, 'close'> = {
     config,
@@ -140,15 +143,21 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
         logger,
       })
     : undefined;
+  const usage = config.usage.metering
+    ? new UsageMeter({ knex, logger, flushIntervalMs: config.usage.flushIntervalMs }).start()
+    : undefined;
   return {
     ...services,
     ...routing,
     registry,
     rateLimiter,
+    usage,
     async close() {
       await jobServices.jobs.close();
       await rateLimiter?.close();
       await router.close();
+      // After the router: requests still finishing have been counted. Before the catalog closes.
+      await usage?.close();
       // Once the router's connections are closed, its share of the budget may go to the others.
       await registry.close();
       await directory.close();

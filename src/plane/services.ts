@@ -21,6 +21,7 @@ import type { ServerProvisioner } from '../provisioning/server-provisioner.js';
 import type { ShardProvisioner } from '../provisioning/shard-provisioner.js';
 import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
 import type { TenantRouter, TenantRouterOptions } from '../routing/tenant-router.js';
+import type { UsageMeter } from '../usage/usage-meter.js';
 
 export interface PlaneOptions {
   config: Config;
@@ -105,6 +106,8 @@ export interface ServingParts {
   readonly devIssuer: DevIssuer | undefined;
   /** Per-tenant request limits; undefined with RATE_LIMITS=off. */
   readonly rateLimiter: TenantRateLimiter | undefined;
+  /** Counts each tenant's requests for billing and flushes them to the catalog; undefined with USAGE_METERING=off. */
+  readonly usage: UsageMeter | undefined;
 }
 
 /** A plane that serves tenant traffic: everything of `Services`, and the router with what it needs. */

@@ -4,6 +4,7 @@ import type { Placement, TenantLimits } from '../catalog/records.js';
 import { ConnectionStateError, isSqlState, SQLSTATE_CLASS } from '../errors/index.js';
 import { leavesSessionUncertain, queryAsTenant } from '../tenant-session/tenant-scoped-query.js';
 import { beginAsTenantStatement } from '../tenant-session/tenant-setting.js';
+import { chargeDatabaseTime } from '../usage/request-usage.js';
 import type { ElasticPool, PoolTarget } from './elastic-pool.js';
 
 /** The slice of a pg client that knex's `.connection()` needs. */
@@ -190,11 +191,14 @@ function runStatement<R extends pg.QueryResultRow>(
 }
 
 async function runAndRelease<T>(client: pg.PoolClient, work: () => Promise<T>): Promise<T> {
+  const held = performance.now();
   try {
     const value = await work();
     client.release();
+    chargeDatabaseTime(held);
     return value;
   } catch (error) {
+    chargeDatabaseTime(held);
     // A statement error leaves the connection clean (its transaction was rolled back); anything else may
     // not, so that connection is destroyed rather than handed to the next tenant.
     const clean = !(error instanceof ConnectionStateError) && isStatementError(error);

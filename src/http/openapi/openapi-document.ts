@@ -6,6 +6,7 @@ import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
 import { placementPaths, placementSchemas } from './placement-paths.js';
 import { servicePaths } from './service-paths.js';
+import { usagePaths, usageSchemas } from './usage-paths.js';
 
 /**
  * The OpenAPI 3.1 document of the whole HTTP API, served at `GET /openapi.json`. The tests compare its
@@ -38,6 +39,7 @@ export function openApiDocument(version: string): OpenApiObject {
       { name: 'jobs', description: 'admin API' },
       { name: 'migrations', description: 'admin API: fleet migrations' },
       { name: 'audit', description: 'admin API' },
+      { name: 'usage', description: 'admin API: usage metering for billing' },
     ],
     paths: {
       ...servicePaths,
@@ -46,6 +48,7 @@ export function openApiDocument(version: string): OpenApiObject {
       ...placementPaths,
       ...backupDrillPaths,
       ...backupSchedulePaths,
+      ...usagePaths,
     },
     components: {
       ...components,
@@ -54,6 +57,7 @@ export function openApiDocument(version: string): OpenApiObject {
         ...placementSchemas,
         ...backupDrillSchemas,
         ...backupScheduleSchemas,
+        ...usageSchemas,
       },
     },
   };

@@ -1,0 +1,51 @@
+import { Readable } from 'node:stream';
+import { pipeline } from 'node:stream/promises';
+import { Router } from 'express';
+import type { Knex } from 'knex';
+import type { Catalog } from '../../catalog/catalog.js';
+import { NotFoundError } from '../../errors/index.js';
+import { assertSlug } from '../../ids.js';
+import { parseUsageRange } from '../../usage/usage-range.js';
+import { tenantUsagePeriods, usageCsvLines } from '../../usage/usage-store.js';
+
+/**
+ * `GET /admin/v1/tenants/:id/usage?from=&to=&granularity=hour|day`: a tenant's metered usage per period;
+ * `GET /admin/v1/usage.csv?from=&to=&granularity=`: every tenant's, as CSV streamed batch by batch.
+ */
+export function adminUsageApi(tp: { knex: Knex; catalog: Pick<Catalog, 'getTenant'> }): Router {
+  const router = Router();
+
+  router.get('/tenants/:id/usage', async (req, res) => {
+    const tenantId = assertSlug(req.params.id);
+    const range = parseUsageRange(req.query);
+    // A deleted tenant's usage is still there to bill, until the retention takes it.
+    if (!(await tp.catalog.getTenant(tenantId))) {
+      throw new NotFoundError(`no tenant ${tenantId}`, 'tenant_not_found');
+    }
+    res.json({
+      tenant_id: tenantId,
+      from: range.from.toISOString(),
+      to: range.to.toISOString(),
+      granularity: range.granularity,
+      data: await tenantUsagePeriods(tp.knex, tenantId, range),
+    });
+  });
+
+  router.get('/usage.csv', async (req, res) => {
+    const range = parseUsageRange(req.query);
+    const lines = usageCsvLines(tp.knex, range);
+    // The header comes once the first batch was read, so a catalog outage still answers 503 here.
+    const header = await lines.next();
+    const name = `usage-${range.from.toISOString()}-${range.to.toISOString()}.csv`.replaceAll(':', '');
+    res.type('text/csv; charset=utf-8');
+    res.setHeader('Content-Disposition', `attachment; filename="${name}"`);
+    async function* body() {
+      if (!header.done) yield header.value;
+      yield* lines;
+    }
+    // Backpressure: the next batch is read once the client has taken the last one.
+    await pipeline(Readable.from(body()), res);
+  });
+
+  return router;
+}
