@@ -1,5 +1,6 @@
 import type { RequestHandler, Response } from 'express';
 import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
+import { traceTokenVerification } from '../tracing/tenant-spans.js';
 import { ADMIN_SCOPE, type TokenVerifier } from './principal.js';
 
 /** RFC 6750 credentials: the scheme is case-insensitive, the token is base64url-ish ("b64token"). */
@@ -24,7 +25,7 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
       next(new UnauthenticatedError(message, 'missing_token'));
       return;
     }
-    verifier.verify(match[1]!).then(
+    traceTokenVerification(() => verifier.verify(match[1]!)).then(
       (principal) => {
         req.principal = principal;
         next();

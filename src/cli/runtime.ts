@@ -4,6 +4,7 @@ import { createLogger, type Logger } from '../logging/logger.js';
 import { openServices } from '../plane/open-services.js';
 import type { PlaneOptions, Services, ServingServices } from '../plane/services.js';
 import { createDatabaseIfMissing, withAdminClient } from '../provisioning/admin-connection.js';
+import { startTracing } from '../tracing/tracing-sdk.js';
 
 /** The embedded server's catalog database, beside the tenant databases the quick start creates on it. */
 const EMBEDDED_CONTROL_DATABASE = 'tenantplane_control';
@@ -40,6 +41,8 @@ async function openWith<S extends Services>(
 ): Promise<Runtime<S>> {
   const config = loadConfig(process.env, { logLevel: options.logLevel ?? 'warn' });
   const logger = createLogger(config.logLevel);
+  // Before anything is built: the app mounts its tracing layer only if tracing runs by then.
+  const tracing = startTracing(process.env, logger);
   let embedded: EmbeddedPostgres | undefined;
   let controlDatabaseUrl = config.controlDatabaseUrl;
   if (!controlDatabaseUrl) {
@@ -60,10 +63,13 @@ async function openWith<S extends Services>(
       async close() {
         await tp.close();
         await embedded?.stop();
+        // Last: the spans of the shutdown itself are exported too.
+        await tracing?.shutdown();
       },
     };
   } catch (error) {
     await embedded?.stop();
+    await tracing?.shutdown();
     throw error;
   }
 }

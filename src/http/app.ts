@@ -2,6 +2,8 @@ import { createServer, type Server } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
 import { authenticate, requireAdmin } from '../auth/authenticate.js';
 import type { ServingServices } from '../plane/services.js';
+import { traceRequests } from '../tracing/request-spans.js';
+import { tracingOn } from '../tracing/spans.js';
 import { chain } from './chain.js';
 import { consoleAssets } from './console-assets.js';
 import { errorHandler, notFound } from './error-handler.js';
@@ -59,6 +61,8 @@ export function createApp(tp: ServingServices): Express {
   app.set('trust proxy', tp.config.trustProxy);
   const metrics = tp.config.metrics.enabled ? tp.metrics : undefined;
   app.use(trackRequests({ logger: tp.logger, metrics, usage: tp.usage }));
+  // Only while tracing runs: off, the request path has no tracing layer at all.
+  if (tracingOn()) app.use(traceRequests());
   app.use(securityHeaders());
   // The application API first, as one layer: it is the hot path, and every layer costs on each request.
   const hotPath: RequestHandler[] = [

@@ -3,6 +3,7 @@ import { ForbiddenError } from '../errors/index.js';
 import { bindTenantToContext } from '../logging/request-context.js';
 import type { TenantDatabase } from '../routing/tenant-database.js';
 import type { TenantRouter } from '../routing/tenant-router.js';
+import { withTenant } from '../tracing/spans.js';
 
 declare global {
   namespace Express {
@@ -42,7 +43,8 @@ export function tenantContext(router: TenantRouter, options: TenantContextOption
       }
       bindTenantToContext(tenantId);
       req.tenantDb = await router.forTenant(tenantId);
-      next();
+      // Spans of the rest of the request (its statements) carry the tenant and its tier.
+      withTenant({ id: tenantId, tier: req.tenantDb.tier }, next);
     } catch (error) {
       next(error);
     }

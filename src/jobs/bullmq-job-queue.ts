@@ -1,6 +1,7 @@
 import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
+import { carryTraceContext } from '../tracing/job-spans.js';
 import {
   assertJobId,
   type EnqueueOptions,
@@ -94,7 +95,7 @@ export class BullJobQueue implements JobQueue {
   async enqueue(queue: string, data: unknown, options: EnqueueOptions): Promise<string> {
     const jobId = assertJobId(options.jobId);
     // BullMQ ignores an add whose jobId already exists: the same request twice is one job.
-    await this.#queue(queue).add(queue, data, {
+    await this.#queue(queue).add(queue, carryTraceContext(data), {
       jobId,
       attempts: options.attempts ?? 3,
       backoff: { type: 'exponential', delay: options.backoffMs ?? 1000 },

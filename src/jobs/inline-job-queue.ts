@@ -1,4 +1,5 @@
 import { setTimeout as sleep } from 'node:timers/promises';
+import { carryTraceContext } from '../tracing/job-spans.js';
 import {
   assertJobId,
   type EnqueueOptions,
@@ -50,12 +51,13 @@ export class InlineJobQueue implements JobQueue {
       attempts: 0,
     };
     const attempts = options.attempts ?? 3;
+    const carried = carryTraceContext(data);
     const run = async () => {
       for (let attempt = 1; ; attempt++) {
         snapshot.attempts = attempt;
         snapshot.state = 'active';
         try {
-          snapshot.result = await handler(data as never, {
+          snapshot.result = await handler(carried as never, {
             attempt,
             progress: async (value) => {
               snapshot.progress = value;

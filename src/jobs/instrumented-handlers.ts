@@ -1,7 +1,8 @@
 import type { Metrics } from '../metrics/metrics.js';
+import { traceJob } from '../tracing/job-spans.js';
 import type { JobHandler } from './job-queue.js';
 
-/** The same handlers, each attempt counted and timed by queue and outcome in `metrics`. */
+/** The same handlers, each attempt counted and timed by queue and outcome in `metrics`, and traced. */
 export function instrumentedHandlers(
   handlers: Record<string, JobHandler>,
   metrics: Pick<Metrics, 'recordJob'>,
@@ -12,7 +13,7 @@ export function instrumentedHandlers(
       async (data, context) => {
         const started = performance.now();
         try {
-          const result = await handler(data, context);
+          const result = await traceJob(queue, data, context.attempt, () => handler(data, context));
           metrics.recordJob(queue, 'completed', (performance.now() - started) / 1000);
           return result;
         } catch (error) {

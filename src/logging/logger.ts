@@ -1,4 +1,5 @@
 import pino, { type DestinationStream, type Logger } from 'pino';
+import { traceLogFields } from '../tracing/log-fields.js';
 import { currentContext } from './request-context.js';
 
 export type { Logger };
@@ -28,10 +29,10 @@ export function createLogger(level: string, destination?: DestinationStream): Lo
     {
       level,
       redact: { paths: REDACT_PATHS, censor: '[redacted]' },
-      // Every line written inside a request carries its request id and tenant.
+      // Every line written inside a request carries its request id and tenant; inside a trace, its ids.
       mixin() {
         const context = currentContext();
-        return context ? { requestId: context.requestId, tenantId: context.tenantId } : {};
+        return traceLogFields(context ? { requestId: context.requestId, tenantId: context.tenantId } : {});
       },
     },
     destination ?? pino.destination({ dest: 2, sync: false }),

@@ -5,6 +5,7 @@ import { MIGRATION_BUDGET_SHARE } from '../catalog/connection-budget.js';
 import type { DatabaseRecord } from '../catalog/records.js';
 import { InvalidInputError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
+import { traceMigrationTarget } from '../tracing/job-spans.js';
 import { LedgerWriter } from './ledger-writer.js';
 import type { MigrationLedger, RunStatus } from './migration-ledger.js';
 import type { Migration } from './migration-source.js';
@@ -149,9 +150,11 @@ export class FleetRunner extends EventEmitter<{ event: [FleetEvent] }> {
     const work = (wave: DatabaseRecord[], canary: boolean) =>
       this.#schedule(wave, concurrency, caps, async (database) => {
         this.emit('event', { type: 'target-start', databaseId: database.id });
-        const result = this.deps.executor
-          ? await this.deps.executor(runId, database, plan, canary)
-          : await migrateTarget(this.deps, runId, database, plan, canary, writer);
+        const result = await traceMigrationTarget(database, () =>
+          this.deps.executor
+            ? this.deps.executor(runId, database, plan, canary)
+            : migrateTarget(this.deps, runId, database, plan, canary, writer),
+        );
         results.push(result);
         this.emit('event', { type: 'target-done', result });
       });

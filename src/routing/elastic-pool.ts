@@ -4,6 +4,8 @@ import type { InstanceLease } from '../instances/instance-lease.js';
 import type { Logger } from '../logging/logger.js';
 import { LossReportingClient } from '../postgres/connection-loss.js';
 import { tenantStartupOption } from '../tenant-session/tenant-binding.js';
+import { tracingOn } from '../tracing/spans.js';
+import { tracePoolAcquire } from '../tracing/tenant-spans.js';
 import { connectFailure } from './connect-failure.js';
 
 /** Where a connection goes and how many this process may hold there. */
@@ -161,6 +163,10 @@ export class ElasticPool {
 
   /** A connection to the target's database; hand it back with `client.release()` (or `release(error)`). */
   connect(target: PoolTarget): Promise<PooledClient> {
+    return tracingOn() ? tracePoolAcquire(target, () => this.#acquire(target)) : this.#acquire(target);
+  }
+
+  #acquire(target: PoolTarget): Promise<PooledClient> {
     const database = this.#databases.get(target.databaseId) ?? this.#addDatabase(target);
     const connection = database.idle.pop();
     if (connection !== undefined) {

@@ -6,6 +6,7 @@ import type { TenantDirectory } from '../catalog/tenant-directory.js';
 import { ForbiddenError, UnavailableError } from '../errors/index.js';
 import { assertSlug } from '../ids.js';
 import type { Logger } from '../logging/logger.js';
+import { traceCatalogLookup } from '../tracing/tenant-spans.js';
 import { ElasticPool, type ElasticPoolOptions } from './elastic-pool.js';
 import { TenantDatabase } from './tenant-database.js';
 
@@ -61,7 +62,7 @@ export class TenantRouter {
   /** The tenant's database handle; throws 403 for an unknown, suspended or deleted tenant. */
   async forTenant(tenantId: string): Promise<TenantDatabase> {
     assertSlug(tenantId);
-    const route = await this.#directory.lookup(tenantId);
+    const route = await traceCatalogLookup(tenantId, () => this.#directory.lookup(tenantId));
     assertServable(tenantId, route);
     const seen = this.#changes;
     return new TenantDatabase(
