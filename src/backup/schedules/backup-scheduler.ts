@@ -1,6 +1,7 @@
 import type { JobHandler, JobQueue } from '../../jobs/job-queue.js';
 import type { BackupServices } from '../backup-jobs.js';
 import { pruneBackups } from '../retention/backup-retention.js';
+import { dropAbandonedScratchDatabases } from '../scratch-database.js';
 import { BACKUP_SCHEDULE_QUEUE, runScheduleTick, SCHEDULE_TICK_MS, type TickData } from './schedule-tick.js';
 
 const TICK_ID = 'backup-schedule-tick';
@@ -8,7 +9,8 @@ const TICK_ID = 'backup-schedule-tick';
 /**
  * How often a process's ticks also apply every tier's retention, beside the prune each backup job makes of
  * its own tenant: for backups that expire by age with no newer backup coming (a suspended tenant) and for
- * prunes that crashed halfway.
+ * prunes that crashed halfway; and drop the scratch databases killed drills and restores left on servers
+ * where none has been made since (see dropAbandonedScratchDatabases).
  */
 export const FULL_PRUNE_EVERY_MS = 3_600_000;
 
@@ -17,7 +19,7 @@ export function backupScheduleHandlers(deps: {
   backups: BackupServices;
   jobs: JobQueue;
 }): Record<string, JobHandler> {
-  const { logger, catalog, store } = deps.backups.deps;
+  const { logger, catalog, store, databasePrefix } = deps.backups.deps;
   let lastFullPrune = Number.NEGATIVE_INFINITY;
   const tick = async (data: TickData) => {
     try {
@@ -25,6 +27,12 @@ export function backupScheduleHandlers(deps: {
       if (result.ran && performance.now() - lastFullPrune >= FULL_PRUNE_EVERY_MS) {
         lastFullPrune = performance.now();
         await pruneBackups({ knex: catalog.knex, store, logger });
+        for (const server of await catalog.listServers()) {
+          await dropAbandonedScratchDatabases({ catalog, serverId: server.id, databasePrefix }).catch(
+            (error) =>
+              logger.warn({ err: error, server: server.id }, 'dropping abandoned scratch databases failed'),
+          );
+        }
       }
       return result;
     } catch (error) {
