@@ -20,7 +20,10 @@ export function TenantActions({ tenant }: { tenant: Tenant }) {
     queryFn: () => data(api.GET('/admin/v1/tiers')),
     staleTime: 60_000,
   });
-  const refresh = () => void queries.invalidateQueries({ queryKey: ['tenant', tenant.id] });
+  const refresh = () => {
+    void queries.invalidateQueries({ queryKey: ['tenant', tenant.id] });
+    void queries.invalidateQueries({ queryKey: ['audit'] });
+  };
   const update = useMutation({
     mutationFn: (body: Schemas['TenantUpdate']) =>
       data(api.PATCH('/admin/v1/tenants/{id}', { params: { path: { id: tenant.id } }, body })),
