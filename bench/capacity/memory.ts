@@ -108,6 +108,9 @@ async function backendPss(pid: number): Promise<number | undefined> {
   }
 }
 
+/** A tier's default feature flags; routes with the same effective flags share one object, as the catalog's do. */
+const TIER_FEATURES = Object.freeze({ 'audit-export': false, 'beta-ui': true });
+
 function cachedRoutes(): void {
   const before = memory();
   const cache = new LRUCache<string, { route: TenantRoute | undefined }>({ max: routes, ttl: 30000 });
@@ -127,6 +130,8 @@ function cachedRoutes(): void {
         serverId: `pg-${shard % 5}`.slice(0),
         serverMaxConnections: 80,
         limits: { requestsPerMinute: 600, quotas: SAMPLE_QUOTAS },
+        name: tenantId.slice(0),
+        features: TIER_FEATURES,
       },
     });
   }

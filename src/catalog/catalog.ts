@@ -2,6 +2,7 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Knex } from 'knex';
 import { ConflictError, InvalidQuotaError, NotFoundError, SQLSTATE } from '../errors/index.js';
 import { checkTierQuota } from '../limits/tier-quotas.js';
+import { routeFeatures, toFeatureFlags } from './feature-flags.js';
 import {
   loadServerTls,
   parseServerUrl,
@@ -97,6 +98,7 @@ function toTenant(row: Record<string, unknown>): TenantRecord {
     databaseId: (row.database_id as string | null) ?? null,
     requestsPerMinute: (row.requests_per_minute as number | null) ?? null,
     region: (row.region as string | null) ?? null,
+    featureOverrides: toFeatureFlags(row.feature_overrides),
     createdAt: row.created_at as Date,
     updatedAt: row.updated_at as Date,
   };
@@ -109,6 +111,7 @@ function toTier(row: Record<string, unknown>): TierRecord {
     poolSize: row.pool_size as number,
     requestsPerMinute: row.requests_per_minute as number,
     quotas: toQuotas(row.quotas),
+    features: toFeatureFlags(row.features),
   };
 }
 
@@ -576,11 +579,14 @@ export class Catalog {
       .where('t.id', id)
       .first(
         't.id',
+        't.name',
         't.status',
         't.tier',
         'ti.pool_size',
         this.knex.raw('COALESCE(t.requests_per_minute, ti.requests_per_minute) AS requests_per_minute'),
         quotasColumn(this.knex, 't.tier'),
+        // Computed here, once per read of the route, rather than on each request.
+        this.knex.raw('ti.features || t.feature_overrides AS features'),
         'd.id as database_id',
         'd.kind',
         'd.database_name',
@@ -590,6 +596,7 @@ export class Catalog {
     if (!row) return undefined;
     return {
       tenantId: row.id,
+      name: row.name,
       status: row.status,
       tier: row.tier,
       placement: row.kind,
@@ -599,6 +606,7 @@ export class Catalog {
       serverId: row.server_id,
       serverMaxConnections: row.max_connections,
       limits: { requestsPerMinute: row.requests_per_minute, quotas: routeQuotas(row.quotas) },
+      features: routeFeatures(row.features),
     };
   }
 

@@ -4,6 +4,9 @@ export type Placement = 'shard' | 'dedicated';
 export type TenantStatus = 'provisioning' | 'active' | 'suspended' | 'moving' | 'deleting' | 'deleted';
 export type DatabaseStatus = 'creating' | 'ready' | 'dropping';
 
+/** Feature flags by name (a slug), on or off (see src/catalog/feature-flags.ts). */
+export type FeatureFlags = Readonly<Record<string, boolean>>;
+
 export interface TierRecord {
   id: string;
   placement: Placement;
@@ -11,6 +14,8 @@ export interface TierRecord {
   requestsPerMinute: number;
   /** The tier's quotas (catalog table tier_quotas), by name. */
   quotas: TierQuota[];
+  /** The feature flags every tenant of the tier has unless it overrides them. */
+  features: FeatureFlags;
 }
 
 /**
@@ -60,6 +65,8 @@ export interface TenantRecord {
   requestsPerMinute: number | null;
   /** The region the tenant is pinned to: it is only placed on servers of that region. null: unpinned. */
   region: string | null;
+  /** The tenant's own feature flags, overriding its tier's defaults. */
+  featureOverrides: FeatureFlags;
   createdAt: Date;
   updatedAt: Date;
 }
@@ -74,6 +81,8 @@ export interface TenantLimits {
 /** Everything the router needs to reach a tenant's rows. */
 export interface TenantRoute {
   tenantId: string;
+  /** The tenant's display name. */
+  name: string;
   status: TenantStatus;
   tier: string;
   placement: Placement;
@@ -84,6 +93,8 @@ export interface TenantRoute {
   serverMaxConnections: number;
   /** Rate limit and quotas, cached with the route so no request needs a catalog query for them. */
   limits: TenantLimits;
+  /** Effective feature flags (the tier's overlaid by the tenant's), frozen and shared between routes. */
+  features: FeatureFlags;
 }
 
 /** The catalog id of a tenant's dedicated database; ':' never appears in a shard id, so the two cannot clash. */

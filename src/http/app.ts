@@ -19,6 +19,7 @@ import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { adminPlacementApi } from './routes/admin-placement.js';
 import { adminServersApi } from './routes/admin-servers.js';
+import { adminTiersApi } from './routes/admin-tiers.js';
 import { adminUsageApi } from './routes/admin-usage.js';
 import { applicationApi } from './routes/application-api.js';
 import { healthRoutes } from './routes/health.js';
@@ -81,6 +82,7 @@ export function createApp(tp: ServingServices): Express {
     requireAdmin(),
     jsonBodies(),
     adminApi(tp),
+    adminTiersApi(tp),
     adminMigrationsApi(tp),
     adminAuditApi(tp),
     adminServersApi(tp),

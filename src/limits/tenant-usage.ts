@@ -1,5 +1,6 @@
 import type { Catalog } from '../catalog/catalog.js';
-import type { TenantLimits, TenantRecord, TierQuota } from '../catalog/records.js';
+import { tenantFeatures } from '../catalog/feature-flags.js';
+import type { FeatureFlags, TenantLimits, TenantRecord, TierQuota } from '../catalog/records.js';
 import { UnavailableError } from '../errors/index.js';
 import { quoteIdent } from '../ids.js';
 import { withAdminClient } from '../provisioning/admin-connection.js';
@@ -142,19 +143,25 @@ export async function tenantUsage(
   );
 }
 
-/** A tenant as `GET /admin/v1/tenants/:id` and `tenants show` present it: with its limits and usage. */
+/**
+ * A tenant as `GET /admin/v1/tenants/:id` and `tenants show` present it: with its effective feature flags,
+ * its limits and its usage.
+ */
 export async function describeTenantWithUsage(
   catalog: Catalog,
   tenant: TenantRecord,
-): Promise<TenantView & { limits: Record<string, number | null>; usage: TenantUsage | null }> {
+): Promise<
+  TenantView & { features: FeatureFlags; limits: Record<string, number | null>; usage: TenantUsage | null }
+> {
   const limits = await tenantLimits(catalog, tenant);
-  const [view, usage] = await Promise.all([
+  const [view, features, usage] = await Promise.all([
     describeTenant(catalog, tenant),
+    tenantFeatures(catalog, tenant),
     // A server that is down leaves usage unknown rather than failing the whole answer.
     tenantUsage(catalog, tenant, limits).catch((error: unknown) => {
       if (error instanceof UnavailableError) return undefined;
       throw error;
     }),
   ]);
-  return { ...view, limits: limitsView(limits), usage: usage ?? null };
+  return { ...view, features, limits: limitsView(limits), usage: usage ?? null };
 }

@@ -76,7 +76,10 @@ export function parseQuotaSetting(text: string): TierQuota {
   return checkTierQuota({ name, counts, max });
 }
 
-/** A tier as `tenantctl tiers` presents it, its quotas as rows and as the limits a tenant of it gets. */
+/**
+ * A tier as `tenantctl tiers` and the admin API present it: its quotas as rows and as the limits a tenant
+ * of it gets, and its default feature flags.
+ */
 export function tierView(tier: TierRecord) {
   return {
     id: tier.id,
@@ -84,6 +87,7 @@ export function tierView(tier: TierRecord) {
     pool_size: tier.poolSize,
     requests_per_minute: tier.requestsPerMinute,
     quotas: tier.quotas.map((quota) => ({ name: quota.name, counts: quota.counts, max: quota.max })),
+    features: tier.features,
   };
 }
 

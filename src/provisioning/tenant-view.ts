@@ -1,5 +1,5 @@
 import type { Catalog } from '../catalog/catalog.js';
-import type { DatabaseRecord, TenantRecord } from '../catalog/records.js';
+import type { DatabaseRecord, FeatureFlags, TenantRecord } from '../catalog/records.js';
 
 /** A tenant as the admin API and `tenantctl tenants show --json` present it. */
 export interface TenantView {
@@ -10,6 +10,8 @@ export interface TenantView {
   /** The region the tenant is pinned to; null: unpinned. */
   region: string | null;
   placement: { kind: string; database_id: string; server_id: string; database_name: string } | null;
+  /** The tenant's own feature flags, overriding its tier's. */
+  feature_overrides: FeatureFlags;
   created_at: string;
   updated_at: string;
 }
@@ -29,6 +31,7 @@ function view(tenant: TenantRecord, database: DatabaseRecord | undefined): Tenan
           database_name: database.databaseName,
         }
       : null,
+    feature_overrides: tenant.featureOverrides,
     created_at: tenant.createdAt.toISOString(),
     updated_at: tenant.updatedAt.toISOString(),
   };

@@ -1,6 +1,6 @@
 import type { Knex } from 'knex';
 import type pg from 'pg';
-import type { Placement, TenantLimits } from '../catalog/records.js';
+import type { FeatureFlags, Placement, TenantLimits } from '../catalog/records.js';
 import { ConnectionStateError, isSqlState, SQLSTATE_CLASS } from '../errors/index.js';
 import { leavesSessionUncertain, queryAsTenant } from '../tenant-session/tenant-scoped-query.js';
 import { beginAsTenantStatement } from '../tenant-session/tenant-setting.js';
@@ -49,6 +49,10 @@ export class TenantDatabase {
     /** The tenant's tier and limits as the router found them (cached with its route). */
     readonly tier: string,
     readonly limits: TenantLimits,
+    /** The tenant's effective feature flags, cached with its route (frozen: read them, do not change them). */
+    readonly features: FeatureFlags,
+    /** The tenant's display name, cached with its route. */
+    readonly tenantName: string,
   ) {}
 
   /**

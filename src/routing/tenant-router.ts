@@ -81,6 +81,8 @@ export class TenantRouter {
       this.#builder,
       route.tier,
       route.limits,
+      route.features,
+      route.name,
     ).guardedBy(() => this.#recheck(tenantId, route.databaseId, seen));
   }
 

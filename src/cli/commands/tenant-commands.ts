@@ -1,5 +1,6 @@
 import type { Command } from 'commander';
 import { deleteTenant } from '../../backup/tenant-deletion.js';
+import { changeTenantFeatures, parseFeatureSettings, tenantFeatures } from '../../catalog/feature-flags.js';
 import { InvalidInputError } from '../../errors/index.js';
 import { assertSlug } from '../../ids.js';
 import { setRequestRate } from '../../limits/tenant-limits.js';
@@ -13,6 +14,7 @@ import { printResult, table } from '../output.js';
 import { withRuntime } from '../runtime.js';
 import { CLI_ACTOR } from './catalog-commands.js';
 import { registerTenantMoveCommand } from './placement-commands.js';
+import { collect, describeFeatures } from './tier-commands.js';
 
 function showTenant(view: TenantView): string {
   const placement = view.placement
@@ -167,6 +169,40 @@ export function registerTenantCommands(program: Command): void {
           });
         },
       ),
+    );
+
+  tenants
+    .command('features <id>')
+    .description(
+      'show or change the tenant’s own feature flags, which override its tier’s (audited tenant.set_features)',
+    )
+    .option('--set <name=on|off>', 'turn a flag on or off for this tenant (repeatable)', collect)
+    .option('--unset <name>', 'drop the tenant’s own setting: its tier’s applies again (repeatable)', collect)
+    .option('--json', 'machine-readable output')
+    .action(
+      runCommand(async (id: string, options: CommonOptions & { set?: string[]; unset?: string[] }) => {
+        assertSlug(id);
+        const change = parseFeatureSettings(options.set ?? [], options.unset ?? []);
+        await withRuntime({ serveTraffic: false }, async ({ tp }) => {
+          const tenant =
+            Object.keys(change).length > 0
+              ? await changeTenantFeatures(tp.catalog, id, change, CLI_ACTOR)
+              : await tp.catalog.requireTenant(id);
+          const view = {
+            id: tenant.id,
+            tier: tenant.tier,
+            features: await tenantFeatures(tp.catalog, tenant),
+            feature_overrides: tenant.featureOverrides,
+          };
+          printResult(Boolean(options.json), view, () =>
+            [
+              `tenant ${id} (tier ${view.tier})`,
+              `  features:  ${describeFeatures(view.features)}`,
+              `  overrides: ${describeFeatures(view.feature_overrides)}`,
+            ].join('\n'),
+          );
+        });
+      }),
     );
 
   for (const [command, status, verb] of [

@@ -70,7 +70,7 @@ export const adminPaths: Record<string, OpenApiObject> = {
         ...errorResponses(...COMMON_ERRORS, 404),
       },
     }),
-    patch: operation('updateTenant', 'tenants', 'Suspend or resume, rename, change tier or request rate', {
+    patch: operation('updateTenant', 'tenants', 'Suspend, resume, rename; change tier, rate or flags', {
       requestBody: jsonBody('TenantUpdate'),
       responses: {
         '200': jsonResponse('the tenant', 'TenantDetail'),

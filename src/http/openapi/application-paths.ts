@@ -62,6 +62,18 @@ function resourcePaths(collection: string, schema: string, tag: string): Record<
 
 /** The application API: the tenant is the verified token's `tenant_id` claim. */
 export const applicationPaths: Record<string, OpenApiObject> = {
+  '/api/v1/tenant': {
+    get: {
+      operationId: 'getOwnTenant',
+      tags: ['tenant'],
+      summary: "The tenant's own view: effective feature flags, limits and quota usage",
+      parameters: [ref('parameters', 'XTenantId')],
+      responses: {
+        '200': jsonResponse('the tenant', 'OwnTenant', RATE_LIMIT_HEADERS),
+        ...errorResponses(...COMMON_ERRORS),
+      },
+    },
+  },
   ...resourcePaths('deployments', 'Deployment', 'deployments'),
   ...resourcePaths('workflows', 'Workflow', 'workflows'),
 };

@@ -121,6 +121,10 @@ const schemas: Record<string, OpenApiObject> = {
         pattern: REGION,
         description: 'the region the tenant is pinned to; null: unpinned',
       },
+      feature_overrides: {
+        ...ref('schemas', 'FeatureFlags'),
+        description: "the tenant's own feature flags, overriding its tier's",
+      },
       placement: {
         oneOf: [
           { type: 'null' },
@@ -152,32 +156,38 @@ const schemas: Record<string, OpenApiObject> = {
       {
         type: 'object',
         properties: {
-          limits: {
-            type: 'object',
-            required: ['requests_per_minute'],
-            properties: {
-              requests_per_minute: nullableCount,
-              users: nullableCount,
-              deployments: nullableCount,
-              workflows: nullableCount,
-              storage_bytes: nullableCount,
-            },
-            additionalProperties: { ...nullableCount, description: "a quota of the tenant's tier" },
+          features: {
+            ...ref('schemas', 'FeatureFlags'),
+            description: "effective feature flags: the tier's defaults overlaid by the tenant's own",
           },
-          usage: {
-            type: ['object', 'null'],
-            description: "each quota's use, and storage_bytes always",
-            properties: {
-              users: { type: 'integer' },
-              deployments: { type: 'integer' },
-              workflows: { type: 'integer' },
-              storage_bytes: { type: 'integer' },
-            },
-            additionalProperties: { type: 'integer', minimum: 0 },
-          },
+          limits: ref('schemas', 'TenantLimits'),
+          usage: ref('schemas', 'TenantUsage'),
         },
       },
     ],
+  },
+  TenantLimits: {
+    type: 'object',
+    required: ['requests_per_minute'],
+    properties: {
+      requests_per_minute: nullableCount,
+      users: nullableCount,
+      deployments: nullableCount,
+      workflows: nullableCount,
+      storage_bytes: nullableCount,
+    },
+    additionalProperties: { ...nullableCount, description: "a quota of the tenant's tier" },
+  },
+  TenantUsage: {
+    type: ['object', 'null'],
+    description: "each quota's use, and storage_bytes always",
+    properties: {
+      users: { type: 'integer' },
+      deployments: { type: 'integer' },
+      workflows: { type: 'integer' },
+      storage_bytes: { type: 'integer' },
+    },
+    additionalProperties: { type: 'integer', minimum: 0 },
   },
   TenantCreate: {
     type: 'object',
@@ -217,6 +227,7 @@ const schemas: Record<string, OpenApiObject> = {
       tier: { type: 'string', description: 'a change of placement (shard ⇄ dedicated) is a job: 202' },
       name: { type: 'string', minLength: 1, maxLength: 200 },
       requests_per_minute: { ...nullableCount, description: "the tenant's own rate; null for its tier's" },
+      features: ref('schemas', 'FeatureFlagsUpdate'),
     },
   },
   TenantPage: page('Tenant'),
@@ -241,13 +252,17 @@ const schemas: Record<string, OpenApiObject> = {
   },
   Tier: {
     type: 'object',
-    required: ['id', 'placement', 'pool_size', 'requests_per_minute', 'quotas'],
+    required: ['id', 'placement', 'pool_size', 'requests_per_minute', 'quotas', 'features'],
     properties: {
       id: { type: 'string', examples: ['starter', 'pro', 'enterprise'] },
       placement: { enum: ['shard', 'dedicated'] },
       pool_size: { type: 'integer', minimum: 1 },
       requests_per_minute: { type: 'integer', minimum: 1 },
       quotas: { type: 'array', items: ref('schemas', 'TierQuota') },
+      features: {
+        ...ref('schemas', 'FeatureFlags'),
+        description: 'default feature flags of its tenants, which each may override',
+      },
     },
   },
   TierList: {

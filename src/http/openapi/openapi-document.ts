@@ -6,6 +6,7 @@ import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
 import { placementPaths, placementSchemas } from './placement-paths.js';
 import { servicePaths } from './service-paths.js';
+import { tierPaths, tierSchemas } from './tier-paths.js';
 import { usagePaths, usageSchemas } from './usage-paths.js';
 
 /**
@@ -29,10 +30,11 @@ export function openApiDocument(version: string): OpenApiObject {
     security: [{ bearerAuth: [] }],
     tags: [
       { name: 'service', description: 'probes, metrics and discovery' },
+      { name: 'tenant', description: "the application API: the calling tenant's own view" },
       { name: 'deployments', description: "the sample application's API (tenant-migrations/)" },
       { name: 'workflows', description: "the sample application's API (tenant-migrations/)" },
       { name: 'tenants', description: 'admin API' },
-      { name: 'tiers', description: 'admin API: tiers and their quotas' },
+      { name: 'tiers', description: 'admin API: tiers, their quotas and their default feature flags' },
       { name: 'servers', description: 'admin API: the PostgreSQL servers tenants are placed on' },
       { name: 'placement', description: 'admin API: moves, drains and rebalances' },
       { name: 'backups', description: 'admin API: exports, backups, restores, schedules and legal holds' },
@@ -45,6 +47,7 @@ export function openApiDocument(version: string): OpenApiObject {
       ...servicePaths,
       ...applicationPaths,
       ...adminPaths,
+      ...tierPaths,
       ...placementPaths,
       ...backupDrillPaths,
       ...backupSchedulePaths,
@@ -55,6 +58,7 @@ export function openApiDocument(version: string): OpenApiObject {
       schemas: {
         ...(components.schemas as OpenApiObject),
         ...placementSchemas,
+        ...tierSchemas,
         ...backupDrillSchemas,
         ...backupScheduleSchemas,
         ...usageSchemas,

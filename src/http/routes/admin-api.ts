@@ -2,6 +2,7 @@ import { type Request, Router } from 'express';
 import type { ObjectStore } from '../../backup/object-store.js';
 import { deleteTenant } from '../../backup/tenant-deletion.js';
 import type { TenantKeyring } from '../../backup/tenant-keyring.js';
+import { changeTenantFeatures, checkFeatureChange } from '../../catalog/feature-flags.js';
 import {
   InvalidFieldError,
   InvalidInputError,
@@ -93,13 +94,14 @@ export function adminApi(tp: AdminApiDeps): Router {
 
   router.patch('/tenants/:id', async (req, res) => {
     const id = assertSlug(req.params.id);
-    const { tier, status, name, requests_per_minute: rate, ...rest } = body(req);
+    const { tier, status, name, requests_per_minute: rate, features, ...rest } = body(req);
     if (Object.keys(rest).length > 0) throw new UnknownFieldError('unknown fields in body');
-    if (tier === undefined && status === undefined && name === undefined && rate === undefined) {
-      throw new InvalidInputError('give tier, status, name or requests_per_minute', 'empty_update');
+    if ([tier, status, name, rate, features].every((field) => field === undefined)) {
+      throw new InvalidInputError('give tier, status, name, requests_per_minute or features', 'empty_update');
     }
     // Checked before anything changes, so a bad field leaves the tenant as it was.
     if (rate !== undefined) checkRequestRate(rate);
+    const featureChange = features === undefined ? undefined : checkFeatureChange(features);
     const actor = actorOf(req);
     if (status !== undefined) {
       if (status !== 'active' && status !== 'suspended') {
@@ -122,6 +124,7 @@ export function adminApi(tp: AdminApiDeps): Router {
       await tp.catalog.audit(actor, 'tenant.rename', id, { from: before.name, to: name });
     }
     if (rate !== undefined) await setRequestRate(tp.catalog, id, rate as number | null, actor);
+    if (featureChange) await changeTenantFeatures(tp.catalog, id, featureChange, actor);
     if (moveJob !== undefined) {
       res.status(202).json({ job_id: moveJob });
       return;

@@ -1,5 +1,6 @@
 import { type ErrorRequestHandler, Router } from 'express';
 import { NotFoundError, SQLSTATE } from '../../errors/index.js';
+import { ownTenant } from './own-tenant.js';
 import { registerResource } from './resource-router.js';
 
 /**
@@ -25,6 +26,7 @@ const sampleTablesMissing: ErrorRequestHandler = (error, _req, _res, next) => {
  */
 export function applicationApi(): Router {
   const router = Router();
+  router.get('/tenant', ownTenant);
   registerResource(router, '/deployments', {
     table: 'deployments',
     fields: {
