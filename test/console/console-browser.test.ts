@@ -107,7 +107,7 @@ describe('operator console in a browser', function () {
     await page.getByLabel('Search id or name').fill('acme');
     await page.getByRole('button', { name: 'Search' }).click();
     await page.getByRole('link', { name: 'acme-corp' }).waitFor();
-    await page.waitForFunction(() => document.querySelectorAll('table tbody tr').length === 1);
+    await page.waitForFunction("document.querySelectorAll('table tbody tr').length === 1");
     // The token went into this tab's session storage, and into no URL.
     expect(page.url()).to.not.include(adminToken);
     expect(tab.requests.filter((url) => url.includes(adminToken))).to.deep.equal([]);
