@@ -1,6 +1,7 @@
 import type { Server } from 'node:http';
 import type { Knex } from 'knex';
 import type { DevIssuer } from './auth/dev-issuer.js';
+import type { ImpersonationIssuer } from './auth/impersonation-issuer.js';
 import type { TokenVerifier } from './auth/principal.js';
 import type { BackupServices } from './backup/backup-jobs.js';
 import type { ObjectStore } from './backup/object-store.js';
@@ -136,6 +137,8 @@ export class ServingTenantplane extends Tenantplane implements ServingServices {
   readonly verifier: TokenVerifier;
   /** The development token issuer, when no JWKS is configured. */
   readonly devIssuer: DevIssuer | undefined;
+  /** Mints read-only impersonation tokens. */
+  readonly impersonation: ImpersonationIssuer;
   /** Per-tenant request limits; undefined with RATE_LIMITS=off. */
   readonly rateLimiter: TenantRateLimiter | undefined;
   /** Counts each tenant's requests for billing; undefined with USAGE_METERING=off. */
@@ -148,6 +151,7 @@ export class ServingTenantplane extends Tenantplane implements ServingServices {
     this.router = services.router;
     this.verifier = services.verifier;
     this.devIssuer = services.devIssuer;
+    this.impersonation = services.impersonation;
     this.rateLimiter = services.rateLimiter;
     this.usage = services.usage;
   }

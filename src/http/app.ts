@@ -1,6 +1,9 @@
 import { createServer, type Server } from 'node:http';
 import express, { type Express, type RequestHandler } from 'express';
-import { authenticate, requireAdmin } from '../auth/authenticate.js';
+import { authenticate } from '../auth/authenticate.js';
+import { authorizeAdmin } from '../auth/authorize-admin.js';
+import { auditImpersonatedRequests } from '../auth/impersonation-audit.js';
+import { enforceTenantRole } from '../auth/tenant-role.js';
 import type { ServingServices } from '../plane/services.js';
 import { traceRequests } from '../tracing/request-spans.js';
 import { tracingOn } from '../tracing/spans.js';
@@ -16,6 +19,7 @@ import { adminAuditApi } from './routes/admin-audit.js';
 import { adminBackupDrillsApi } from './routes/admin-backup-drills.js';
 import { adminBackupSchedulesApi } from './routes/admin-backup-schedules.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
+import { adminImpersonationsApi } from './routes/admin-impersonations.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { adminPlacementApi } from './routes/admin-placement.js';
 import { adminServersApi } from './routes/admin-servers.js';
@@ -53,6 +57,8 @@ function jsonBodies(): RequestHandler {
 /** Where the application API and the admin API are mounted. */
 const APPLICATION_API = '/api/v1';
 const ADMIN_API = '/admin/v1';
+/** Where applications find the keys of impersonation tokens (docs/roles-and-impersonation.md). */
+const IMPERSONATION_JWKS_PATH = '/.well-known/tenantplane-impersonation-jwks.json';
 
 /** The service's express app: the application API, the admin API, health and, in development, the JWKS. */
 export function createApp(tp: ServingServices): Express {
@@ -69,6 +75,7 @@ export function createApp(tp: ServingServices): Express {
   const hotPath: RequestHandler[] = [
     ...(metrics ? [mountedAt(APPLICATION_API)] : []),
     authenticate(tp.verifier),
+    enforceTenantRole({ beforeImpersonatedRequest: auditImpersonatedRequests(tp) }),
     tenantContext(tp.router, tp.config.tenantDomain ? { tenantDomain: tp.config.tenantDomain } : {}),
     ...(tp.rateLimiter ? [rateLimit(tp.rateLimiter)] : []),
     jsonBodies(),
@@ -79,8 +86,9 @@ export function createApp(tp: ServingServices): Express {
     ADMIN_API,
     mountedAt(ADMIN_API),
     authenticate(tp.verifier),
-    requireAdmin(),
     jsonBodies(),
+    // After the body: whether a restore overwrites the tenant depends on it (see admin-scopes.ts).
+    authorizeAdmin(),
     adminApi(tp),
     adminTiersApi(tp),
     adminMigrationsApi(tp),
@@ -91,12 +99,14 @@ export function createApp(tp: ServingServices): Express {
     adminBackupDrillsApi(tp),
     adminBackupSchedulesApi(tp.backups),
     adminUsageApi(tp),
+    adminImpersonationsApi(tp),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));
   app.use(healthRoutes(tp));
   app.get('/openapi.json', openApiRoute());
   const devIssuer = tp.devIssuer;
   if (devIssuer) app.get('/.well-known/jwks.json', (_req, res) => res.json(devIssuer.jwks()));
+  app.get(IMPERSONATION_JWKS_PATH, (_req, res) => res.json(tp.impersonation.jwks()));
   app.use('/console', consoleAssets());
   app.use(notFound());
   app.use(errorHandler(tp.logger));

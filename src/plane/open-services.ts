@@ -72,7 +72,10 @@ export async function openServices(options: PlaneOptions): Promise<Services | Se
   }
   const routing =
     serveTraffic && registry
-      ? await openRoutingParts({ config, catalog, controlDatabaseUrl, logger, registry }, options.router)
+      ? await openRoutingParts(
+          { config, catalog, controlDatabaseUrl, logger, registry, secrets },
+          options.router,
+        )
       : undefined;
   await registry?.start();
 

@@ -1,5 +1,6 @@
 import type { Knex } from 'knex';
 import type { DevIssuer } from '../auth/dev-issuer.js';
+import type { ImpersonationIssuer } from '../auth/impersonation-issuer.js';
 import type { TokenVerifier } from '../auth/principal.js';
 import type { BackupServices } from '../backup/backup-jobs.js';
 import type { ObjectStore } from '../backup/object-store.js';
@@ -104,6 +105,8 @@ export interface ServingParts {
   readonly verifier: TokenVerifier;
   /** The development token issuer, when no JWKS is configured. */
   readonly devIssuer: DevIssuer | undefined;
+  /** Mints read-only impersonation tokens (the development issuer's, or signed with the catalog's key). */
+  readonly impersonation: ImpersonationIssuer;
   /** Per-tenant request limits; undefined with RATE_LIMITS=off. */
   readonly rateLimiter: TenantRateLimiter | undefined;
   /** Counts each tenant's requests for billing and flushes them to the catalog; undefined with USAGE_METERING=off. */

@@ -1,7 +1,14 @@
 import { DevIssuer } from '../auth/dev-issuer.js';
+import {
+  devImpersonationIssuer,
+  type ImpersonationIssuer,
+  keyImpersonationIssuer,
+} from '../auth/impersonation-issuer.js';
+import { loadImpersonationKeys } from '../auth/impersonation-keys.js';
 import type { TokenVerifier } from '../auth/principal.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import type { Catalog } from '../catalog/catalog.js';
+import type { SecretBox } from '../catalog/secret-box.js';
 import { ALL_TENANTS, TenantDirectory } from '../catalog/tenant-directory.js';
 import type { Config } from '../config.js';
 import type { InstanceRegistry } from '../instances/instance-registry.js';
@@ -14,6 +21,8 @@ export interface RoutingParts {
   router: TenantRouter;
   verifier: TokenVerifier;
   devIssuer: DevIssuer | undefined;
+  /** Mints read-only impersonation tokens; the verifier accepts them. */
+  impersonation: ImpersonationIssuer;
 }
 
 /**
@@ -27,6 +36,8 @@ export async function openRoutingParts(
     controlDatabaseUrl: string;
     logger: Logger;
     registry: InstanceRegistry;
+    /** Seals the impersonation key in the catalog. */
+    secrets: SecretBox;
   },
   router: PlaneOptions['router'],
 ): Promise<RoutingParts> {
@@ -56,15 +67,25 @@ export async function openRoutingParts(
   });
   registry.attach(tenantRouter.pools);
   if (config.auth.jwksUrl && config.auth.issuer && config.auth.audience) {
+    // The provider signs every token but impersonation tokens, which tenantplane signs with its own key.
+    const keys = await loadImpersonationKeys(catalog.knex, parts.secrets);
+    const impersonation = keyImpersonationIssuer(keys, config.auth.audience);
     const verifier = createTokenVerifier({
       issuer: config.auth.issuer,
       audience: config.auth.audience,
       keys: { jwksUrl: config.auth.jwksUrl },
+      otherIssuers: [{ issuer: impersonation.issuer, jwks: keys.jwks }],
       verifiedTokenCacheSize: config.auth.tokenCacheSize,
     });
-    return { directory, router: tenantRouter, verifier, devIssuer: undefined };
+    return { directory, router: tenantRouter, verifier, devIssuer: undefined, impersonation };
   }
   const devIssuer = await DevIssuer.load(config.dataDir);
   const verifier = devIssuer.verifier({ verifiedTokenCacheSize: config.auth.tokenCacheSize });
-  return { directory, router: tenantRouter, verifier, devIssuer };
+  return {
+    directory,
+    router: tenantRouter,
+    verifier,
+    devIssuer,
+    impersonation: devImpersonationIssuer(devIssuer),
+  };
 }

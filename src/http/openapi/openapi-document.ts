@@ -2,6 +2,7 @@ import { adminPaths } from './admin-paths.js';
 import { applicationPaths } from './application-paths.js';
 import { backupDrillPaths, backupDrillSchemas } from './backup-drill-paths.js';
 import { backupSchedulePaths, backupScheduleSchemas } from './backup-schedule-paths.js';
+import { impersonationPaths, impersonationSchemas } from './impersonation-paths.js';
 import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
 import { placementPaths, placementSchemas } from './placement-paths.js';
@@ -41,6 +42,7 @@ export function openApiDocument(version: string): OpenApiObject {
       { name: 'jobs', description: 'admin API' },
       { name: 'migrations', description: 'admin API: fleet migrations' },
       { name: 'audit', description: 'admin API' },
+      { name: 'access', description: "admin API: the caller's scopes and impersonation of tenants" },
       { name: 'usage', description: 'admin API: usage metering for billing' },
     ],
     paths: {
@@ -51,6 +53,7 @@ export function openApiDocument(version: string): OpenApiObject {
       ...placementPaths,
       ...backupDrillPaths,
       ...backupSchedulePaths,
+      ...impersonationPaths,
       ...usagePaths,
     },
     components: {
@@ -61,6 +64,7 @@ export function openApiDocument(version: string): OpenApiObject {
         ...tierSchemas,
         ...backupDrillSchemas,
         ...backupScheduleSchemas,
+        ...impersonationSchemas,
         ...usageSchemas,
       },
     },
