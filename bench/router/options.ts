@@ -42,6 +42,11 @@ export interface BenchOptions {
   profile: boolean;
   /** Only the cases whose name contains one of these (e.g. `shard`); empty: all. */
   only: string[];
+  /**
+   * `on`: every tenantplane service exports its spans over OTLP to a sink in the bench process that
+   * discards them, and the tracing comparison (tracing-on against tracing-off) runs. Default `off`.
+   */
+  tracing: 'off' | 'on';
 }
 
 const HELP = `npm run bench:router -- [flags]
@@ -67,6 +72,8 @@ const HELP = `npm run bench:router -- [flags]
                           (below 0.25 busy cores), 0 to disable (default 20)
   --only NAME[,NAME]      only cases whose name contains one of these (e.g. shard, dedicated, fleet, ops)
   --profile               write CPU profiles of the services to bench/results/
+  --tracing off|on        on: the tenantplane services export traces over OTLP to a sink in this process,
+                          and tracing-on is compared with tracing-off (default off)
   --help
 `;
 
@@ -96,10 +103,12 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       only: { type: 'string' },
       'quiet-wait': { type: 'string' },
       profile: { type: 'boolean', default: false },
+      tracing: { type: 'string', default: 'off' },
     },
     HELP,
   );
   if (!values) return undefined;
+  if (values.tracing !== 'off' && values.tracing !== 'on') throw new Error('--tracing must be off or on');
   const duration = positive('duration', values.duration, 10);
   const fleetDatabases = positive('fleet-databases', values['fleet-databases'], 6);
   return {
@@ -126,5 +135,6 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     quietWait: positive('quiet-wait', values['quiet-wait'], 20, 0),
     profile: values.profile,
     only: listOption(values.only),
+    tracing: values.tracing,
   };
 }

@@ -16,14 +16,18 @@ import { measureFleet } from './fleet-case.js';
 import { stopCurrentLoad } from './load.js';
 import { measureOperations, OPS_CASE_NAMES } from './operations.js';
 import { type BenchOptions, parseOptions } from './options.js';
+import { type OtlpSink, startOtlpSink } from './otlp-sink.js';
 import { printResults } from './report.js';
 import { stopAllServices } from './services.js';
 import { measureSingleTenant, singleTenantCases } from './single-tenant.js';
+import { measureTracing, TRACING_CASE_NAMES, tracingEnv } from './tracing-case.js';
 
 /** What cleanup has to undo, as far as the run got. */
 interface Created {
   scope?: BenchScope;
   plane?: BenchPlane;
+  /** The OTLP sink of `--tracing on`. */
+  sink?: OtlpSink;
 }
 
 async function cleanUp(created: Created): Promise<void> {
@@ -33,6 +37,7 @@ async function cleanUp(created: Created): Promise<void> {
     await closeWithin(created.plane.tp.close()).catch((error) => warn(`cleanup: closing failed: ${error}`));
   }
   if (created.scope) await dropScope(created.scope, warn);
+  await created.sink?.close();
 }
 
 /** The control database, server, shard, tenants and rows, and the tenantplane services' environment. */
@@ -68,19 +73,22 @@ async function setUp(
     },
     rowsPerTenant: options.rows,
   };
+  if (options.tracing === 'on') created.sink = await startOtlpSink();
   const tenantplaneEnv = serviceEnv(plane, {
     ROUTER_SHARD_POOL_SIZE: String(options.poolSize),
     AUTH_TOKEN_CACHE_SIZE: String(options.tokenCacheSize),
+    ...(created.sink ? tracingEnv(created.sink) : {}),
   });
   return { plane, tenantplaneEnv };
 }
 
 /** The parts `--only` (and `--fleet-tenants 0`) leave, one after another. */
-async function measureAll(run: RouterRun): Promise<void> {
+async function measureAll(run: RouterRun, sink: OtlpSink | undefined): Promise<void> {
   const { options } = run;
   const single = singleTenantCases(run);
   if (single.length > 0) await measureSingleTenant(run, single);
   if (OPS_CASE_NAMES.some((name) => wanted(options.only, name))) await measureOperations(run);
+  if (sink && TRACING_CASE_NAMES.some((name) => wanted(options.only, name))) await measureTracing(run, sink);
   if (options.fleetTenants > 0 && wanted(options.only, 'fleet')) await measureFleet(run);
 }
 
@@ -109,7 +117,10 @@ async function main(options: BenchOptions): Promise<number> {
   cleanUpOnSignal('stopping the load, the services and dropping the bench databases', cleanup, true);
   try {
     const { plane, tenantplaneEnv } = await setUp(options, created, results);
-    await measureAll({ options, plane, tenantplaneEnv, filePrefix: files.prefix, profileDir, results });
+    await measureAll(
+      { options, plane, tenantplaneEnv, filePrefix: files.prefix, profileDir, results },
+      created.sink,
+    );
   } catch (error) {
     results.failures.push(failureText(error));
   } finally {

@@ -20,6 +20,8 @@ const SCRUBBED = [
   /^NODE_ENV$/,
   /^LOG_LEVEL$/,
   /^PORT$/,
+  // A tenantplane service traces only when the run asks for it (--tracing on).
+  /^OTEL_/,
 ];
 
 export interface ServiceSpec {
