@@ -8,6 +8,7 @@ import { registerServeCommand } from './commands/serve-command.js';
 import { registerTenantCommands } from './commands/tenant-commands.js';
 import { registerTierCommands } from './commands/tier-commands.js';
 import { registerTokenCommand } from './commands/token-command.js';
+import { registerUsageCommands } from './commands/usage-commands.js';
 import { registerWorkerCommand } from './commands/worker-command.js';
 
 const program = new Command('tenantctl')
@@ -20,6 +21,7 @@ registerTierCommands(program);
 registerMigrateCommands(program);
 registerBackupCommands(program);
 registerTokenCommand(program);
+registerUsageCommands(program);
 registerServeCommand(program);
 registerWorkerCommand(program);
 

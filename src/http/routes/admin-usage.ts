@@ -3,10 +3,9 @@ import { pipeline } from 'node:stream/promises';
 import { Router } from 'express';
 import type { Knex } from 'knex';
 import type { Catalog } from '../../catalog/catalog.js';
-import { NotFoundError } from '../../errors/index.js';
-import { assertSlug } from '../../ids.js';
 import { parseUsageRange } from '../../usage/usage-range.js';
-import { tenantUsagePeriods, usageCsvLines } from '../../usage/usage-store.js';
+import { tenantUsageReport } from '../../usage/usage-report.js';
+import { usageCsvLines } from '../../usage/usage-store.js';
 
 /**
  * `GET /admin/v1/tenants/:id/usage?from=&to=&granularity=hour|day`: a tenant's metered usage per period;
@@ -16,19 +15,7 @@ export function adminUsageApi(tp: { knex: Knex; catalog: Pick<Catalog, 'getTenan
   const router = Router();
 
   router.get('/tenants/:id/usage', async (req, res) => {
-    const tenantId = assertSlug(req.params.id);
-    const range = parseUsageRange(req.query);
-    // A deleted tenant's usage is still there to bill, until the retention takes it.
-    if (!(await tp.catalog.getTenant(tenantId))) {
-      throw new NotFoundError(`no tenant ${tenantId}`, 'tenant_not_found');
-    }
-    res.json({
-      tenant_id: tenantId,
-      from: range.from.toISOString(),
-      to: range.to.toISOString(),
-      granularity: range.granularity,
-      data: await tenantUsagePeriods(tp.knex, tenantId, range),
-    });
+    res.json(await tenantUsageReport(tp, req.params.id, parseUsageRange(req.query)));
   });
 
   router.get('/usage.csv', async (req, res) => {
