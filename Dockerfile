@@ -8,6 +8,9 @@ COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
 COPY src ./src
+# The operator console, built by the same npm run build (Vite) into dist/console, which the runtime stage
+# copies with the rest of dist/ and `tenantctl serve` serves at /console.
+COPY console ./console
 RUN npm run build
 
 FROM node:22-bookworm-slim AS runtime

@@ -82,6 +82,11 @@ export async function seedQuickStart(
   return { tenants, adminToken: await devIssuer.mint({ admin: true, expiresInSeconds: 86400 }) };
 }
 
+/** The console URL that signs in with `adminToken` directly (development only: it is printed, never logged). */
+export function consoleLink(baseUrl: string, adminToken: string): string {
+  return `${baseUrl}/console/#token=${encodeURIComponent(adminToken)}`;
+}
+
 /** The text `npm start` prints: where the API is, a token per tenant and commands to try. */
 export function printQuickStart(summary: QuickStartSummary, baseUrl: string): string {
   const lines = [
@@ -94,7 +99,15 @@ export function printQuickStart(summary: QuickStartSummary, baseUrl: string): st
     lines.push(`${tenant.id} (${tenant.tier}, on ${tenant.placement})`);
     lines.push(`  export TOKEN_${tenant.id.replaceAll('-', '_').toUpperCase()}=${tenant.token}`);
   }
-  lines.push(`admin`, `  export TOKEN_ADMIN=${summary.adminToken}`, '', 'Try:');
+  lines.push(`admin`, `  export TOKEN_ADMIN=${summary.adminToken}`, '');
+  // The token rides in the fragment, which the browser never sends; the console moves it to the tab's
+  // session storage and erases it from the address bar on load.
+  lines.push(
+    'Operator console (signs in as admin):',
+    `  ${consoleLink(baseUrl, summary.adminToken)}`,
+    '',
+    'Try:',
+  );
   const pro = 'TOKEN_DEMO_PRO';
   lines.push(
     `  curl -s -H "Authorization: Bearer $${pro}" ${baseUrl}/api/v1/deployments`,

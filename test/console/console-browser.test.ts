@@ -3,6 +3,7 @@ import { writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
+import { consoleLink, printQuickStart } from '../../src/embedded/quick-start.js';
 import { TEST_REDIS_URL } from '../setup/hooks.js';
 import {
   ensureConsoleBuilt,
@@ -166,12 +167,18 @@ describe('operator console in a browser', function () {
   it('offers a viewer no change, and the server refuses one anyway', async () => {
     const viewer = await browser.newPage();
     const { page } = viewer;
-    // The development link: the token comes in the fragment, which is erased from the URL at once.
-    await page.goto(`${serve.base}/console/tenants/acme-corp#token=${viewerToken}`);
+    // The link `npm start` prints: the token comes in the fragment, which is erased from the URL at once.
+    const link = consoleLink(serve.base, viewerToken);
+    expect(printQuickStart({ tenants: [], adminToken: viewerToken }, serve.base)).to.include(link);
+    await page.goto(link);
+    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
+    expect(page.url()).to.equal(`${serve.base}/console/`);
+    expect(await page.evaluate('location.hash')).to.equal('');
+    await page.getByLabel('Search id or name').fill('acme-corp');
+    await page.getByRole('button', { name: 'Search' }).click();
+    await page.getByRole('link', { name: 'acme-corp' }).click();
     await page.getByRole('heading', { name: 'Tenant acme-corp' }).waitFor();
     await page.getByRole('table', { name: 'Backups' }).getByRole('cell', { name: 'complete' }).waitFor();
-    expect(page.url()).to.equal(`${serve.base}/console/tenants/acme-corp`);
-    expect(await page.evaluate('location.hash')).to.equal('');
     for (const name of ['Take backup', 'Change tier', 'Suspend', 'Delete acme-corp']) {
       expect(await page.getByRole('button', { name }).count(), name).to.equal(0);
     }
