@@ -39,3 +39,5 @@ export { ElasticPool, type ElasticPoolOptions } from './routing/elastic-pool.js'
 export { TenantDatabase, type TenantKnex, TenantTransaction } from './routing/tenant-database.js';
 export { TenantRouter, type TenantRouterOptions } from './routing/tenant-router.js';
 export { ServingTenantplane, Tenantplane, type TenantplaneOptions } from './tenantplane.js';
+export { traceRequests } from './tracing/request-spans.js';
+export { startTracing, type TracingSdk } from './tracing/tracing-sdk.js';

@@ -252,10 +252,10 @@ describe('tracing over OTLP', function () {
 
   describe('without OTEL_EXPORTER_OTLP_ENDPOINT', () => {
     it('starts no SDK: the request path records no spans and logs no trace ids', async () => {
-      expect(startTracing({}, plane.tp.logger)).to.equal(undefined);
-      expect(startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }, plane.tp.logger)).to.equal(undefined);
+      expect(await startTracing({}, plane.tp.logger)).to.equal(undefined);
+      expect(await startTracing({ OTEL_EXPORTER_OTLP_ENDPOINT: ' ' }, plane.tp.logger)).to.equal(undefined);
       expect(
-        startTracing(
+        await startTracing(
           { OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint, OTEL_SDK_DISABLED: 'true' },
           plane.tp.logger,
         ),

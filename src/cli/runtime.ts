@@ -42,7 +42,7 @@ async function openWith<S extends Services>(
   const config = loadConfig(process.env, { logLevel: options.logLevel ?? 'warn' });
   const logger = createLogger(config.logLevel);
   // Before anything is built: the app mounts its tracing layer only if tracing runs by then.
-  const tracing = startTracing(process.env, logger);
+  const tracing = await startTracing(process.env, logger);
   let embedded: EmbeddedPostgres | undefined;
   let controlDatabaseUrl = config.controlDatabaseUrl;
   if (!controlDatabaseUrl) {

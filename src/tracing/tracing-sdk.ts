@@ -1,7 +1,4 @@
 import { context, propagation, trace } from '@opentelemetry/api';
-import { OTLPTraceExporter } from '@opentelemetry/exporter-trace-otlp-http';
-import { detectResources, envDetector, resourceFromAttributes } from '@opentelemetry/resources';
-import { BatchSpanProcessor, NodeTracerProvider } from '@opentelemetry/sdk-trace-node';
 import { type Logger, redactUrl } from '../logging/logger.js';
 import { tracePostgresStatements } from './postgres-statements.js';
 import { setTracingOn } from './spans.js';
@@ -23,22 +20,29 @@ export function tracingRequested(env: NodeJS.ProcessEnv): boolean {
 }
 
 /**
- * Starts the OpenTelemetry SDK when the environment asks for traces (see tracingRequested), else returns
- * undefined and nothing is loaded into the request path. Spans go in batches over OTLP/HTTP; the exporter,
- * the batch processor and the resource read the standard OTEL_* variables themselves (endpoint, headers,
- * OTEL_BSP_*, OTEL_SERVICE_NAME, OTEL_RESOURCE_ATTRIBUTES). The service name defaults to `tenantplane`.
+ * Starts the OpenTelemetry SDK when `env` asks for traces (see tracingRequested), else resolves to
+ * undefined: then the SDK's packages are not even loaded, and nothing is added to the request path. Spans
+ * go in batches over OTLP/HTTP; the exporter, the batch processor and the resource read the standard
+ * OTEL_* variables of the process themselves (endpoint, headers, OTEL_BSP_*, OTEL_SERVICE_NAME,
+ * OTEL_RESOURCE_ATTRIBUTES, OTEL_TRACES_SAMPLER). The service name defaults to `tenantplane`.
  *
  * Registers the provider globally, with the AsyncLocalStorage context manager and the W3C trace-context
  * propagator, which is what makes incoming `traceparent` headers and job hand-offs continue a trace.
  */
-export function startTracing(env: NodeJS.ProcessEnv, logger: Logger): TracingSdk | undefined {
+export async function startTracing(env: NodeJS.ProcessEnv, logger: Logger): Promise<TracingSdk | undefined> {
   if (!tracingRequested(env)) return undefined;
+  const [{ OTLPTraceExporter }, { detectResources, envDetector, resourceFromAttributes }, sdk] =
+    await Promise.all([
+      import('@opentelemetry/exporter-trace-otlp-http'),
+      import('@opentelemetry/resources'),
+      import('@opentelemetry/sdk-trace-node'),
+    ]);
   const resource = resourceFromAttributes({ 'service.name': 'tenantplane' }).merge(
     detectResources({ detectors: [envDetector] }),
   );
-  const provider = new NodeTracerProvider({
+  const provider = new sdk.NodeTracerProvider({
     resource,
-    spanProcessors: [new BatchSpanProcessor(new OTLPTraceExporter())],
+    spanProcessors: [new sdk.BatchSpanProcessor(new OTLPTraceExporter())],
   });
   provider.register();
   const stopStatements = tracePostgresStatements();
