@@ -47,6 +47,11 @@ export interface BenchOptions {
    * discards them, and the tracing comparison (tracing-on against tracing-off) runs. Default `off`.
    */
   tracing: 'off' | 'on';
+  /**
+   * USAGE_METERING of the tenantplane services: `on` (the default, as in production) or `off`; `both` also
+   * runs the metering comparison (metering-on against metering-off).
+   */
+  metering: 'on' | 'off' | 'both';
 }
 
 const HELP = `npm run bench:router -- [flags]
@@ -74,6 +79,8 @@ const HELP = `npm run bench:router -- [flags]
   --profile               write CPU profiles of the services to bench/results/
   --tracing off|on        on: the tenantplane services export traces over OTLP to a sink in this process,
                           and tracing-on is compared with tracing-off (default off)
+  --metering on|off|both  USAGE_METERING of the tenantplane services (default on); both: on, and
+                          metering-on is compared with metering-off
   --help
 `;
 
@@ -104,11 +111,16 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
       'quiet-wait': { type: 'string' },
       profile: { type: 'boolean', default: false },
       tracing: { type: 'string', default: 'off' },
+      metering: { type: 'string', default: 'on' },
     },
     HELP,
   );
   if (!values) return undefined;
   if (values.tracing !== 'off' && values.tracing !== 'on') throw new Error('--tracing must be off or on');
+  const metering = values.metering;
+  if (metering !== 'on' && metering !== 'off' && metering !== 'both') {
+    throw new Error('--metering must be on, off or both');
+  }
   const duration = positive('duration', values.duration, 10);
   const fleetDatabases = positive('fleet-databases', values['fleet-databases'], 6);
   return {
@@ -136,5 +148,6 @@ export function parseOptions(argv: string[]): BenchOptions | undefined {
     profile: values.profile,
     only: listOption(values.only),
     tracing: values.tracing,
+    metering,
   };
 }

@@ -14,6 +14,7 @@ import type { RouterResults, RouterRun } from './context.js';
 import { type BenchPlane, type BenchScope, createPlane, createScope, serviceEnv } from './fixtures.js';
 import { measureFleet } from './fleet-case.js';
 import { stopCurrentLoad } from './load.js';
+import { METERING_CASE_NAMES, measureMetering } from './metering-case.js';
 import { measureOperations, OPS_CASE_NAMES } from './operations.js';
 import { type BenchOptions, parseOptions } from './options.js';
 import { type OtlpSink, startOtlpSink } from './otlp-sink.js';
@@ -77,6 +78,7 @@ async function setUp(
   const tenantplaneEnv = serviceEnv(plane, {
     ROUTER_SHARD_POOL_SIZE: String(options.poolSize),
     AUTH_TOKEN_CACHE_SIZE: String(options.tokenCacheSize),
+    USAGE_METERING: options.metering === 'off' ? 'off' : 'on',
     ...(created.sink ? tracingEnv(created.sink) : {}),
   });
   return { plane, tenantplaneEnv };
@@ -89,6 +91,9 @@ async function measureAll(run: RouterRun, sink: OtlpSink | undefined): Promise<v
   if (single.length > 0) await measureSingleTenant(run, single);
   if (OPS_CASE_NAMES.some((name) => wanted(options.only, name))) await measureOperations(run);
   if (sink && TRACING_CASE_NAMES.some((name) => wanted(options.only, name))) await measureTracing(run, sink);
+  if (options.metering === 'both' && METERING_CASE_NAMES.some((name) => wanted(options.only, name))) {
+    await measureMetering(run);
+  }
   if (options.fleetTenants > 0 && wanted(options.only, 'fleet')) await measureFleet(run);
 }
 
