@@ -4,6 +4,10 @@
 
 FROM node:22-bookworm-slim AS build
 WORKDIR /app
+# zstd-napi (backup compression) ships C sources, not binaries: its install script downloads a prebuilt
+# binding or, failing that, compiles it with node-gyp against the image's own Node headers (nodedir).
+ENV npm_config_nodedir=/usr/local
+RUN apt-get update && apt-get install -y --no-install-recommends python3 make g++ && rm -rf /var/lib/apt/lists/*
 COPY package.json package-lock.json ./
 RUN npm ci --no-audit --no-fund
 COPY tsconfig.json tsconfig.build.json ./
@@ -20,7 +24,11 @@ WORKDIR /app
 COPY package.json package-lock.json ./
 # The embedded PostgreSQL of the quick start is an optional dependency; production never uses it. tsx stays:
 # it compiles `.ts` tenant migrations when they are loaded.
-RUN npm ci --omit=dev --omit=optional --no-audit --no-fund && npm cache clean --force
+# Install scripts stay off but esbuild's (tsx's compiler): zstd-napi's would need the build stage's compiler,
+# so its binding comes from there instead (the same base image, and Node-API, so it loads here as is).
+RUN npm ci --omit=dev --omit=optional --no-audit --no-fund --ignore-scripts && npm rebuild esbuild \
+ && npm cache clean --force
+COPY --from=build /app/node_modules/zstd-napi/build/Release/binding.node ./node_modules/zstd-napi/build/Release/binding.node
 COPY --from=build /app/dist ./dist
 COPY control-migrations ./control-migrations
 COPY tenant-migrations ./tenant-migrations

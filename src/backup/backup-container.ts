@@ -1,20 +1,27 @@
-import { promisify } from 'node:util';
-import { deflateRaw, inflateRaw } from 'node:zlib';
 import { BackupIntegrityError } from '../errors/index.js';
+import {
+  type ContainerCodec,
+  decompressBlock,
+  ROW_BLOCK_BYTES,
+  type RowCodec,
+  rowCodecOf,
+} from './codec/row-codecs.js';
 
 /**
  * The plaintext inside an encrypted backup, built to stream at COPY speed:
  *
  *   "TPDATA1\n" | record*    record = u8 kind | u32 length | payload
  *
- *   B  JSON {tenantId, backupId, schemaVersion, migrations, createdAt}   once, first
- *   T  JSON {name, columns}                                              a table starts
- *   D  rows in PostgreSQL's COPY text format, one row per line           (C: the same, raw-deflated)
- *   E  JSON {rows}                                                       the table ends
- *   Z  JSON {tables: {name: rows}}                                       once, last
+ *   B  JSON {tenantId, backupId, schemaVersion, migrations, createdAt, codec}   once, first
+ *   T  JSON {name, columns}                                                     a table starts
+ *   D  rows in PostgreSQL's COPY text format, one row per line
+ *   C  the same, gathered into blocks of about ROW_BLOCK_BYTES and compressed with the header's codec
+ *   E  JSON {rows}                                                              the table ends
+ *   Z  JSON {tables: {name: rows}}                                              once, last
  *
  * Row counts are stated twice (per table and in the trailer) and rows can be counted by newlines, so
- * verify and restore check them without loading anything.
+ * verify and restore check them without loading anything. Records may cut rows anywhere. Backups written
+ * before the header named its codec have no `codec`: their 'C' records are raw deflate (see row-codecs.ts).
  */
 export const CONTAINER_MAGIC = Buffer.from('TPDATA1\n', 'utf8');
 
@@ -24,6 +31,8 @@ export interface ContainerHeader {
   schemaVersion: string;
   migrations: string[];
   createdAt: string;
+  /** How the rows are stored; absent in backups from before it was recorded (see row-codecs.ts). */
+  codec?: ContainerCodec;
 }
 
 export type ContainerRecord =
@@ -32,9 +41,6 @@ export type ContainerRecord =
   | { kind: 'rows'; data: Buffer }
   | { kind: 'table-end'; rows: number }
   | { kind: 'trailer'; tables: Record<string, number> };
-
-const deflate = promisify(deflateRaw);
-const inflate = promisify(inflateRaw);
 
 function record(kind: string, payload: Buffer): Buffer[] {
   const prefix = Buffer.alloc(5);
@@ -47,25 +53,46 @@ function json(kind: string, value: unknown): Buffer[] {
   return record(kind, Buffer.from(JSON.stringify(value), 'utf8'));
 }
 
-/** Builds the container as a stream of buffers from the snapshot's tables. */
+/**
+ * Builds the container as a stream of buffers from the snapshot's tables; with a codec, each table's rows
+ * are gathered into blocks and compressed, the next block gathered while the last one compresses.
+ */
 export async function* writeContainer(
-  header: ContainerHeader,
+  header: Omit<ContainerHeader, 'codec'>,
   tables: AsyncIterable<{ name: string; columns: string[]; rows: AsyncIterable<Buffer>; rowCount(): number }>,
-  options: { compress?: boolean } = {},
+  options: { codec?: RowCodec | undefined } = {},
 ): AsyncGenerator<Buffer> {
+  const codec = options.codec;
   yield CONTAINER_MAGIC;
-  yield* json('B', header);
+  yield* json('B', { ...header, codec: codec?.name ?? 'none' } satisfies ContainerHeader);
   const counts: Record<string, number> = {};
   for await (const table of tables) {
     yield* json('T', { name: table.name, columns: table.columns });
+    let gathered: Buffer[] = [];
+    let gatheredBytes = 0;
     let pending: Promise<Buffer> | undefined;
+    const compressGathered = () => {
+      const next = codec!.compress(gathered.length === 1 ? gathered[0]! : Buffer.concat(gathered));
+      // Awaited in turn below; this keeps a failure while an earlier block is awaited from going unhandled.
+      next.catch(() => {});
+      gathered = [];
+      gatheredBytes = 0;
+      return next;
+    };
     for await (const chunk of table.rows) {
-      if (!options.compress) {
+      if (!codec) {
         yield* record('D', chunk);
         continue;
       }
-      // Deflate runs on libuv's thread pool: compress one chunk while the next one is read.
-      const next = deflate(chunk, { level: 1 });
+      gathered.push(chunk);
+      gatheredBytes += chunk.length;
+      if (gatheredBytes < ROW_BLOCK_BYTES) continue;
+      const next = compressGathered();
+      if (pending) yield* record('C', await pending);
+      pending = next;
+    }
+    if (gatheredBytes > 0) {
+      const next = compressGathered();
       if (pending) yield* record('C', await pending);
       pending = next;
     }
@@ -96,16 +123,21 @@ export async function* readContainer(source: AsyncIterable<Buffer>): AsyncGenera
   let lines = 0;
   let table = '';
   const counts: Record<string, number> = {};
+  /** How 'C' records decode, from the header; none when it says the rows are stored as they are. */
+  let codec: RowCodec | undefined;
   const handle = async (kind: string, payload: Buffer): Promise<ContainerRecord> => {
     const expect = (...states: (typeof position.state)[]) => {
       if (!states.includes(position.state))
         throw new BackupIntegrityError(`unexpected ${kind} record in the backup`);
     };
     switch (kind) {
-      case 'B':
+      case 'B': {
         expect('header');
+        const header = parseJson<ContainerHeader>(payload, 'header');
+        codec = header.codec === 'none' ? undefined : rowCodecOf(header.codec);
         position.state = 'tables';
-        return { kind: 'header', header: parseJson<ContainerHeader>(payload, 'header') };
+        return { kind: 'header', header };
+      }
       case 'T': {
         expect('tables');
         const value = parseJson<{ name: string; columns: string[] }>(payload, 'table');
@@ -117,7 +149,9 @@ export async function* readContainer(source: AsyncIterable<Buffer>): AsyncGenera
       case 'D':
       case 'C': {
         expect('rows');
-        const data = kind === 'C' ? await inflate(payload) : payload;
+        if (kind === 'C' && !codec)
+          throw new BackupIntegrityError('compressed rows in a backup stored as is');
+        const data = kind === 'C' ? await decompressBlock(codec!, payload) : payload;
         for (let at = data.indexOf(10); at !== -1; at = data.indexOf(10, at + 1)) lines += 1;
         return { kind: 'rows', data };
       }

@@ -93,7 +93,8 @@ export async function requestBackup(
     'backup',
     BACKUP_QUEUE,
     tenantId,
-    options.compress ? { compress: true } : {},
+    // Written out either way, so the job does what was asked whatever a later version's default.
+    { compress: options.compress ?? true },
     options,
   );
 }

@@ -29,13 +29,16 @@ export async function completeBackup(deps: BackupReadDeps, tenantId: string, bac
 }
 
 /**
- * Decrypts a backup object and yields its container records, each checked as it passes. Once the
- * iteration ends cleanly, the object's size and SHA-256 are checked against the catalog too, so a consumer
- * must treat everything as provisional until then (restore loads inside a transaction it commits only then).
+ * Decrypts a backup object and yields its container records, each checked as it passes: the header against
+ * the catalog row (tenant, backup, schema version) as it arrives, the trailer's row counts against the
+ * catalog's. Once the iteration ends cleanly, the object's size and SHA-256 are checked against the catalog
+ * too, so a consumer must treat everything as provisional until then (restore loads inside a transaction it
+ * commits only then). `headerOnly` stops after the header, which checks the key and the first frames alone.
  */
 export async function* readBackup(
   deps: BackupReadDeps,
   backup: BackupRecord,
+  options: { headerOnly?: boolean } = {},
 ): AsyncGenerator<ContainerRecord> {
   const raw: Readable = await deps.store.get(backup.objectKey);
   const hash = createHash('sha256');
@@ -55,11 +58,14 @@ export async function* readBackup(
   const plaintext = pipeline(raw, tap, decrypt, () => {});
   try {
     for await (const record of readContainer(plaintext)) {
-      if (
-        record.kind === 'header' &&
-        (record.header.tenantId !== backup.tenantId || record.header.backupId !== backup.id)
-      ) {
-        throw new BackupIntegrityError('the backup data names another tenant or backup');
+      if (record.kind === 'header') {
+        checkHeader(backup, record.header);
+        yield record;
+        if (options.headerOnly) return;
+        continue;
+      }
+      if (record.kind === 'trailer' && backup.rowCounts && !sameCounts(backup.rowCounts, record.tables)) {
+        throw new BackupIntegrityError('the backup data and the catalog disagree on its row counts');
       }
       yield record;
     }
@@ -74,6 +80,26 @@ export async function* readBackup(
   }
 }
 
+function checkHeader(backup: BackupRecord, header: ContainerHeader): void {
+  if (header.tenantId !== backup.tenantId || header.backupId !== backup.id) {
+    throw new BackupIntegrityError('the backup data names another tenant or backup');
+  }
+  if (header.schemaVersion !== backup.schemaVersion) {
+    throw new BackupIntegrityError('the backup data and the catalog disagree on its schema version');
+  }
+}
+
+/**
+ * A backup's container header, read from its first frames (key, header and those frames authenticated):
+ * what a restore needs to decide how to load it. The rest is checked as it loads (readBackup).
+ */
+export async function readBackupHeader(deps: BackupReadDeps, backup: BackupRecord): Promise<ContainerHeader> {
+  for await (const record of readBackup(deps, backup, { headerOnly: true })) {
+    if (record.kind === 'header') return record.header;
+  }
+  throw new BackupIntegrityError('the backup has no header');
+}
+
 /** Reads a whole backup and checks everything (key, header, frames, order, row counts, digest), writing nothing. */
 export async function verifyBackup(
   deps: BackupReadDeps,
@@ -82,18 +108,13 @@ export async function verifyBackup(
 ): Promise<VerifiedBackup> {
   const backup = await completeBackup(deps, tenantId, backupId);
   let header: ContainerHeader | undefined;
-  let tables: Record<string, number> = {};
+  let tables: Record<string, number> | undefined;
   for await (const record of readBackup(deps, backup)) {
     if (record.kind === 'header') header = record.header;
     if (record.kind === 'trailer') tables = record.tables;
   }
-  if (!header) throw new BackupIntegrityError('the backup has no header');
-  if (header.schemaVersion !== backup.schemaVersion) {
-    throw new BackupIntegrityError('the backup data and the catalog disagree on its schema version');
-  }
-  if (backup.rowCounts && !sameCounts(backup.rowCounts, tables)) {
-    throw new BackupIntegrityError('the backup data and the catalog disagree on its row counts');
-  }
+  // readContainer ends only after a header and a trailer; this states it for the compiler.
+  if (!header || !tables) throw new BackupIntegrityError('the backup has no header or trailer');
   return { backup, header, tables };
 }
 

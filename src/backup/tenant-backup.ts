@@ -3,6 +3,7 @@ import type { Catalog } from '../catalog/catalog.js';
 import { assertSlug } from '../ids.js';
 import type { BackupCatalog, BackupRecord } from './backup-catalog.js';
 import { writeContainer } from './backup-container.js';
+import { DEFAULT_ROW_CODEC } from './codec/row-codecs.js';
 import { RowDigest } from './drills/row-digest.js';
 import { recordTableDigests } from './drills/table-digests.js';
 import { createEncryptStream } from './envelope-format.js';
@@ -56,6 +57,8 @@ async function* tablesOf(
  * fresh data key bound to the tenant and backup id, and stored in one all-or-nothing upload. The catalog row
  * is `pending` throughout and becomes `complete` only after the object is stored, with its size and
  * SHA-256, and a digest of each table's rows that restore drills check (src/backup/drills/). Running it again for a pending backup (a retry after a crash) redoes it under the same key.
+ *
+ * Rows are compressed (DEFAULT_ROW_CODEC, named in the container header) unless `compress` is false.
  */
 export async function backupTenant(
   deps: BackupDeps,
@@ -88,7 +91,7 @@ export async function backupTenant(
         rowCounts[progress.table] = progress.rows;
         options.onProgress?.(progress);
       }),
-      { compress: options.compress ?? false },
+      { codec: (options.compress ?? true) ? DEFAULT_ROW_CODEC : undefined },
     );
     const stored = await uploadStream(deps.store, objectKey, Readable.from(container), [encrypt]);
     // On the pending row, so a complete backup always has them (a retry records its own again).

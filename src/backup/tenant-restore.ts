@@ -6,7 +6,7 @@ import { withAdminClient } from '../provisioning/admin-connection.js';
 import type { TenantProvisioner } from '../provisioning/tenant-provisioner.js';
 import { inTenantTransaction } from '../tenant-session/tenant-transaction.js';
 import type { ContainerRecord } from './backup-container.js';
-import { type BackupReadDeps, readBackup, verifyBackup } from './backup-reader.js';
+import { type BackupReadDeps, completeBackup, readBackup, readBackupHeader } from './backup-reader.js';
 import { withScratchDatabase } from './scratch-database.js';
 import { clearTenantRows, loadRecords, snapshotRecords } from './table-loader.js';
 import type { BackupDeps } from './tenant-backup.js';
@@ -40,10 +40,13 @@ export interface RestoreResult {
 }
 
 /**
- * Restores a tenant from a backup. The whole backup is read and checked first (keys, frames, counts,
- * digest) before anything is touched; then it is loaded in ONE transaction into the target, replacing the
- * target's rows, so a failure at any point leaves the target as it was. A backup taken at an older schema
- * is loaded into a scratch database at that schema, migrated forward there, then copied into the target.
+ * Restores a tenant from a backup. Its header is read first (key, header, first frames): the schema it was
+ * taken at decides how it loads. Then it is loaded in ONE transaction into the target, replacing the
+ * target's rows, and checked as it loads (frames, order, row counts, the object's SHA-256), the transaction
+ * committing only once the whole backup has checked out: a failure at any point, a damaged backup included,
+ * leaves the target as it was. The backup is read once, not once to verify and again to load. A backup
+ * taken at an older schema is loaded into a scratch database at that schema, migrated forward there, then
+ * copied into the target.
  *
  * The load runs fenced (withTenantFenced): the target is paused, its writers drained, and its moves kept
  * out, so no write made during the load survives the replace and none lands on a placement it just left.
@@ -63,7 +66,8 @@ export async function restoreTenant(
       throw new ConflictError(`tenant ${options.into} already exists`, 'tenant_exists');
     }
   }
-  const verified = await verifyBackup(deps, tenantId, backupId);
+  const backup = await completeBackup(deps, tenantId, backupId);
+  const header = await readBackupHeader(deps, backup);
   const targetId = options.into ?? tenantId;
   let created = false;
   if (options.into !== undefined) {
@@ -73,19 +77,19 @@ export async function restoreTenant(
   try {
     const target = await locateTenant(deps.catalog, targetId);
     const targetMigrations = await withAdminClient(target.adminUrl, appliedMigrations);
-    const backupMigrations = verified.header.migrations;
+    const backupMigrations = header.migrations;
     const same = backupMigrations.join('\n') === targetMigrations.join('\n');
     const older =
       backupMigrations.length < targetMigrations.length &&
       backupMigrations.every((name, index) => targetMigrations[index] === name);
     if (!same && !older) {
       throw new BackupSchemaError(
-        `backup ${backupId} is at schema ${verified.header.schemaVersion || '(none)'}, which ${target.databaseId} (at ${targetMigrations.at(-1) ?? '(none)'}) cannot take`,
+        `backup ${backupId} is at schema ${header.schemaVersion || '(none)'}, which ${target.databaseId} (at ${targetMigrations.at(-1) ?? '(none)'}) cannot take`,
       );
     }
     const source = (load: (records: AsyncIterable<ContainerRecord>) => Promise<Record<string, number>>) =>
       same
-        ? load(readBackup(deps, verified.backup))
+        ? load(readBackup(deps, backup))
         : withScratchDatabase(
             {
               catalog: deps.catalog,
@@ -97,10 +101,10 @@ export async function restoreTenant(
               tenantId,
             },
             async (scratch) => {
-              await scratch.migrate(verified.header.schemaVersion);
+              await scratch.migrate(header.schemaVersion);
               await withAdminClient(scratch.adminUrl, (client) =>
                 inTenantTransaction(client, tenantId, () =>
-                  loadRecords(client, readBackup(deps, verified.backup), {
+                  loadRecords(client, readBackup(deps, backup), {
                     tenantId,
                     sourceTenantId: tenantId,
                     exclusive: true,

@@ -93,12 +93,13 @@ export function registerBackupCommands(program: Command): void {
     program
       .command('backup <id>')
       .description('an encrypted, consistent backup of the tenant to BACKUP_URL')
-      .option('--compress', 'deflate the rows before encryption (smaller, more CPU)'),
+      .option('--compress', 'compress the rows (zstd) before encryption: the default')
+      .option('--no-compress', 'store the rows uncompressed (larger, less CPU)'),
   ).action(
     runCommand(async (id: string, flags: QueueFlags & { compress?: boolean }) => {
       await withRuntime({ serveTraffic: false }, async ({ tp }) => {
         const queued = await requestBackup(tp.backups, assertSlug(id), {
-          compress: Boolean(flags.compress),
+          ...(flags.compress === undefined ? {} : { compress: flags.compress }),
           actor: CLI_ACTOR,
           idempotencyKey: flags.idempotencyKey,
         });

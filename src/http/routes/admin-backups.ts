@@ -32,7 +32,7 @@ export function adminBackupsApi(backups: BackupServices): Router {
       throw new InvalidFieldError('compress must be true or false');
     }
     const queued = await requestBackup(backups, assertSlug(req.params.id), {
-      compress: compress === true,
+      ...(compress === undefined ? {} : { compress }),
       actor: actorOf(req),
       idempotencyKey: idempotencyKey(req),
     });
