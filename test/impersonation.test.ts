@@ -1,17 +1,22 @@
 import http from 'node:http';
 import { expect } from 'chai';
 import { createRemoteJWKSet, decodeJwt, jwtVerify } from 'jose';
+import { createLogger, type Logger } from '../src/logging/logger.js';
 import { type ChildService, startTenantctl } from './support/child-service.js';
 import { callJson } from './support/http-client.js';
 import { AUDIENCE, closer, fakeIdentityProvider, ISSUER, listen, sign } from './support/identity-provider.js';
+import { logSink } from './support/log-sink.js';
 import { addManagedServer } from './support/managed-admin.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 const FIFTEEN_MINUTES = 15 * 60;
 
 /** A plane on a managed-PostgreSQL admin with tenant `acme` and one deployment. */
-async function planeWithTenant(env: Record<string, string> = {}): Promise<TestPlane> {
-  const plane = await createTestPlane({}, env);
+async function planeWithTenant(
+  env: Record<string, string> = {},
+  options: { logger?: Logger } = {},
+): Promise<TestPlane> {
+  const plane = await createTestPlane(options, env);
   await addManagedServer(plane, 'pg-main');
   await plane.tp.shards.add({ id: 'shard-one', serverId: 'pg-main' }, TEST_ACTOR);
   await plane.tp.tenants.create({ id: 'acme', tier: 'starter' }, TEST_ACTOR);
@@ -44,9 +49,10 @@ describe('Impersonation with the development issuer', () => {
   let plane: TestPlane;
   let base: string;
   let support: string;
+  const logs = logSink();
 
   before(async () => {
-    plane = await planeWithTenant();
+    plane = await planeWithTenant({}, { logger: createLogger('info', logs.stream) });
     base = await plane.listen();
     support = await plane.mint({ scopes: ['tenantplane:support'], subject: 'sam' });
     const created = await callJson(
@@ -102,6 +108,53 @@ describe('Impersonation with the development issuer', () => {
       ['token:sam', 'POST', '/api/v1/deployments', claims.jti],
     ]);
     expect(requests[0]!.request_id).to.equal('imp-read-1');
+  });
+
+  it('logs each impersonated request with the operator, and serves none it cannot audit', async () => {
+    const minted = await callJson(base, support, 'POST', '/admin/v1/tenants/acme/impersonations', {
+      reason: 'r',
+    });
+    const token = minted.body.token as string;
+    expect((await callJson(base, token, 'GET', '/api/v1/deployments?limit=5')).status).to.equal(200);
+    const logged = logs.lines
+      .map((line) => JSON.parse(line))
+      .filter(
+        (entry) => entry.msg === 'impersonated request' && entry.impersonation.jti === decodeJwt(token).jti,
+      );
+    expect(logged.map((entry) => entry.impersonation)).to.deep.include.members([
+      {
+        operator: 'sam',
+        tenantId: 'acme',
+        method: 'GET',
+        path: '/api/v1/deployments?limit=5',
+        jti: decodeJwt(token).jti,
+        status: 200,
+      },
+    ]);
+
+    // The catalog refuses the audit row: the request is not served, an ordinary one still is.
+    const control = `${plane.prefix}_control`;
+    await adminQuery(
+      control,
+      `CREATE FUNCTION refuse_impersonation_audit() RETURNS trigger LANGUAGE plpgsql AS
+         $$ BEGIN RAISE EXCEPTION 'audit refused'; END $$;
+       CREATE TRIGGER refuse_impersonation_audit BEFORE INSERT ON audit_log FOR EACH ROW
+         WHEN (NEW.action = 'tenant.impersonation.request') EXECUTE FUNCTION refuse_impersonation_audit()`,
+    );
+    try {
+      const unaudited = await callJson(base, token, 'GET', '/api/v1/deployments');
+      expect(unaudited.status).to.be.at.least(500);
+      expect(unaudited.body).to.not.have.property('data');
+      const ordinary = await callJson(
+        base,
+        await plane.mint({ tenantId: 'acme' }),
+        'GET',
+        '/api/v1/deployments',
+      );
+      expect(ordinary.status).to.equal(200);
+    } finally {
+      await adminQuery(control, 'DROP TRIGGER refuse_impersonation_audit ON audit_log');
+    }
   });
 
   it('refuses a missing, empty or too long reason with 400 invalid_field', async () => {
