@@ -130,7 +130,6 @@ function cachedRoutes(): void {
         serverId: `pg-${shard % 5}`.slice(0),
         serverMaxConnections: 80,
         limits: { requestsPerMinute: 600, quotas: SAMPLE_QUOTAS },
-        name: tenantId.slice(0),
         features: TIER_FEATURES,
       },
     });

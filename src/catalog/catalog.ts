@@ -2,7 +2,6 @@ import type { ConnectionOptions } from 'node:tls';
 import type { Knex } from 'knex';
 import { ConflictError, InvalidQuotaError, NotFoundError, SQLSTATE } from '../errors/index.js';
 import { checkTierQuota } from '../limits/tier-quotas.js';
-import { routeFeatures, toFeatureFlags } from './feature-flags.js';
 import {
   loadServerTls,
   parseServerUrl,
@@ -13,6 +12,7 @@ import {
   summarizeTls,
   type TlsSummary,
 } from './connection-config.js';
+import { routeFeatures, toFeatureFlags } from './feature-flags.js';
 import type {
   DatabaseRecord,
   DatabaseStatus,
@@ -579,7 +579,6 @@ export class Catalog {
       .where('t.id', id)
       .first(
         't.id',
-        't.name',
         't.status',
         't.tier',
         'ti.pool_size',
@@ -596,7 +595,6 @@ export class Catalog {
     if (!row) return undefined;
     return {
       tenantId: row.id,
-      name: row.name,
       status: row.status,
       tier: row.tier,
       placement: row.kind,

@@ -81,8 +81,6 @@ export interface TenantLimits {
 /** Everything the router needs to reach a tenant's rows. */
 export interface TenantRoute {
   tenantId: string;
-  /** The tenant's display name. */
-  name: string;
   status: TenantStatus;
   tier: string;
   placement: Placement;

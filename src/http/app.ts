@@ -79,7 +79,7 @@ export function createApp(tp: ServingServices): Express {
     tenantContext(tp.router, tp.config.tenantDomain ? { tenantDomain: tp.config.tenantDomain } : {}),
     ...(tp.rateLimiter ? [rateLimit(tp.rateLimiter)] : []),
     jsonBodies(),
-    applicationApi(),
+    applicationApi(tp),
   ];
   app.use(APPLICATION_API, chain(...hotPath));
   app.use(

@@ -51,8 +51,6 @@ export class TenantDatabase {
     readonly limits: TenantLimits,
     /** The tenant's effective feature flags, cached with its route (frozen: read them, do not change them). */
     readonly features: FeatureFlags,
-    /** The tenant's display name, cached with its route. */
-    readonly tenantName: string,
   ) {}
 
   /**

@@ -82,7 +82,6 @@ export class TenantRouter {
       route.tier,
       route.limits,
       route.features,
-      route.name,
     ).guardedBy(() => this.#recheck(tenantId, route.databaseId, seen));
   }
 

@@ -1,4 +1,5 @@
 import { type ErrorRequestHandler, Router } from 'express';
+import type { Catalog } from '../../catalog/catalog.js';
 import { NotFoundError, SQLSTATE } from '../../errors/index.js';
 import { ownTenant } from './own-tenant.js';
 import { registerResource } from './resource-router.js';
@@ -24,9 +25,9 @@ const sampleTablesMissing: ErrorRequestHandler = (error, _req, _res, next) => {
  * own (TENANT_MIGRATIONS_DIR) serves its own routes the same way, through the router; creates count
  * against the tier's quotas on the table's rows (the sample's are rows of tier_quotas like any other).
  */
-export function applicationApi(): Router {
+export function applicationApi(deps: { catalog: Catalog }): Router {
   const router = Router();
-  router.get('/tenant', ownTenant);
+  router.get('/tenant', ownTenant(deps.catalog));
   registerResource(router, '/deployments', {
     table: 'deployments',
     fields: {
