@@ -141,6 +141,29 @@ describe('operator console in a browser', function () {
     expect(backups).to.have.length(1);
   });
 
+  it('verifies the backup, restores it into a new tenant and exports the rows, each followed to the end', async () => {
+    const { page } = tab;
+    const finished = (label: string) =>
+      page
+        .getByRole('status')
+        .filter({ hasText: label })
+        .getByText('completed')
+        .waitFor({ timeout: JOB_TIMEOUT_MS });
+    await page.getByRole('button', { name: 'Verify' }).click();
+    await finished('Verify');
+    await page.getByRole('button', { name: 'Restore…' }).click();
+    await page.getByLabel('New tenant id').fill('acme-copy');
+    await page.getByRole('button', { name: 'Restore into new tenant' }).click();
+    await finished('Restore into acme-copy');
+    expect(await plane.tp.catalog.requireTenant('acme-copy')).to.include({
+      tier: 'enterprise',
+      status: 'active',
+    });
+    await page.getByRole('button', { name: 'Export rows' }).click();
+    await finished('Export');
+    await checkPage(page, 'tenant-backups');
+  });
+
   it('shows the fleet, the migrations and the audit log of what was done', async () => {
     const { page } = tab;
     await section(page, 'Fleet').click();
@@ -179,7 +202,15 @@ describe('operator console in a browser', function () {
     await page.getByRole('link', { name: 'acme-corp' }).click();
     await page.getByRole('heading', { name: 'Tenant acme-corp' }).waitFor();
     await page.getByRole('table', { name: 'Backups' }).getByRole('cell', { name: 'complete' }).waitFor();
-    for (const name of ['Take backup', 'Change tier', 'Suspend', 'Delete acme-corp']) {
+    for (const name of [
+      'Take backup',
+      'Export rows',
+      'Verify',
+      'Restore…',
+      'Change tier',
+      'Suspend',
+      'Delete acme-corp',
+    ]) {
       expect(await page.getByRole('button', { name }).count(), name).to.equal(0);
     }
     const refused = await page.evaluate<{ status: number; code: string }>(`

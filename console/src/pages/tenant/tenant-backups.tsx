@@ -1,8 +1,10 @@
 import { useMutation, useQuery, useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
+import type { Capabilities } from '../../api/capabilities';
 import { api, data } from '../../api/client';
 import { ErrorMessage } from '../../components/error-message';
 import { JobProgress } from '../../components/job-progress';
+import { BackupActions, ExportButton, type StartedJob } from './backup-actions';
 
 function size(bytes: number | null | undefined): string {
   if (typeof bytes !== 'number') return '';
@@ -11,10 +13,22 @@ function size(bytes: number | null | undefined): string {
   return `${(bytes / 1024 ** 2).toFixed(1)} MiB`;
 }
 
-/** The tenant's backups, newest first, and taking one (a job whose progress shows until it finishes). */
-export function TenantBackups({ id, canWrite }: { id: string; canWrite: boolean }) {
+/**
+ * The tenant's backups, newest first: taking one, verifying, restoring and exporting, each a job whose
+ * progress shows until it finishes.
+ */
+export function TenantBackups({
+  id,
+  tier,
+  capabilities,
+}: {
+  id: string;
+  tier: string;
+  capabilities: Capabilities;
+}) {
   const queries = useQueryClient();
-  const [jobId, setJobId] = useState<string | null>(null);
+  const [job, setJob] = useState<StartedJob | null>(null);
+  const canWrite = capabilities.can.write;
   const backups = useQuery({
     queryKey: ['backups', id],
     queryFn: () => data(api.GET('/admin/v1/tenants/{id}/backups', { params: { path: { id } } })),
@@ -28,7 +42,7 @@ export function TenantBackups({ id, canWrite }: { id: string; canWrite: boolean 
         }),
       ),
     onSuccess: (accepted) => {
-      setJobId(accepted.job_id);
+      setJob({ label: 'Backup', jobId: accepted.job_id });
       void queries.invalidateQueries({ queryKey: ['backups', id] });
     },
   });
@@ -36,15 +50,19 @@ export function TenantBackups({ id, canWrite }: { id: string; canWrite: boolean 
     <section aria-labelledby="backups-heading">
       <h2 id="backups-heading">Backups</h2>
       {canWrite ? (
-        <button type="button" onClick={() => take.mutate()} disabled={take.isPending}>
-          Take backup
-        </button>
+        <div className="row-actions">
+          <button type="button" onClick={() => take.mutate()} disabled={take.isPending}>
+            Take backup
+          </button>
+          <ExportButton tenantId={id} onStarted={setJob} />
+        </div>
       ) : null}
       <ErrorMessage error={take.error ?? backups.error} />
-      {jobId ? (
+      {job ? (
         <JobProgress
-          jobId={jobId}
-          label="Backup"
+          key={job.jobId}
+          jobId={job.jobId}
+          label={job.label}
           onFinished={() => void queries.invalidateQueries({ queryKey: ['backups', id] })}
         />
       ) : null}
@@ -55,6 +73,7 @@ export function TenantBackups({ id, canWrite }: { id: string; canWrite: boolean 
             <th scope="col">State</th>
             <th scope="col">Size</th>
             <th scope="col">Id</th>
+            {canWrite ? <th scope="col">Actions</th> : null}
           </tr>
         </thead>
         <tbody>
@@ -69,6 +88,17 @@ export function TenantBackups({ id, canWrite }: { id: string; canWrite: boolean 
               <td>
                 <code>{backup.id}</code>
               </td>
+              {canWrite ? (
+                <td>
+                  <BackupActions
+                    tenantId={id}
+                    tier={tier}
+                    backup={backup}
+                    capabilities={capabilities}
+                    onStarted={setJob}
+                  />
+                </td>
+              ) : null}
             </tr>
           ))}
         </tbody>

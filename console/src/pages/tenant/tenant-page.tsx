@@ -46,7 +46,7 @@ export function TenantPage({ id, capabilities }: { id: string; capabilities: Cap
           </section>
           <QuotaBars tenant={shown} />
           {capabilities.can.write && shown.status !== 'deleted' ? <TenantActions tenant={shown} /> : null}
-          <TenantBackups id={id} canWrite={capabilities.can.write} />
+          <TenantBackups id={id} tier={shown.tier} capabilities={capabilities} />
           {shown.status !== 'deleted' ? <TenantDeletion tenant={shown} capabilities={capabilities} /> : null}
           <section aria-labelledby="trail-heading">
             <h2 id="trail-heading">Audit trail</h2>
