@@ -52,6 +52,8 @@ export interface AdminFigures {
   restoreMs: number;
   restoreRunsMs: number[];
   restoreRssMb: number;
+  /** The best restore's phases, in ms since it began: paused, loaded (the last table), resuming, done. */
+  restorePhasesMs: Record<string, number>;
   backupRatio: number;
   restoreRatio: number;
 }
@@ -71,6 +73,14 @@ export interface SizeResult {
 }
 
 const best = <T extends { ms: number }>(runs: T[]) => runs.reduce((a, b) => (b.ms < a.ms ? b : a));
+
+/** A restore's phases as operation.ts reports them (ms since it began), as the time each one took. */
+function phasesText(phases: unknown): string {
+  const at = phases as Record<string, number>;
+  const span = (from: number | undefined, to: number | undefined) =>
+    from === undefined || to === undefined ? '?' : `${((to - from) / 1000).toFixed(2)} s`;
+  return `header and fence ${span(0, at.paused)}, load ${span(at.paused, at.loaded)}, indexes and commit ${span(at.loaded, at.resuming)}, resume ${span(at.resuming, at.done)}`;
+}
 
 function stepLine(step: string, admin: AdminName, text: string): void {
   log(`  ${step.padEnd(10)} ${admin.padEnd(9)} ${text}`);
@@ -134,7 +144,11 @@ export async function measure(sides: Side[], settings: Settings): Promise<Record
         await checkpoint();
         const restore = await operation(side.env, 'restore', tenant, own.backups.at(-1)!.backupId as string);
         own.restores.push(restore);
-        stepLine('restore', side.admin, `${seconds(restore.ms)}, peak RSS ${restore.maxRssMb.toFixed(0)} MB`);
+        stepLine(
+          'restore',
+          side.admin,
+          `${seconds(restore.ms)}, peak RSS ${restore.maxRssMb.toFixed(0)} MB, ${phasesText(restore.phases)}`,
+        );
       }
       const scratch = `${reference.plane.prefix}_pgrestore`;
       await adminQuery('postgres', `CREATE DATABASE "${scratch}"`);
@@ -167,6 +181,7 @@ export async function measure(sides: Side[], settings: Settings): Promise<Record
         restoreMs: restore.ms,
         restoreRunsMs: own.restores.map((run) => run.ms),
         restoreRssMb: Math.max(...own.restores.map((run) => run.maxRssMb)),
+        restorePhasesMs: restore.phases as Record<string, number>,
         backupRatio: backup.ms / pgDumpMs,
         restoreRatio: restore.ms / pgRestoreMs,
       };

@@ -18,7 +18,7 @@ const HELP = `npm run bench:backup -- [flags]
 
   --size-mb N        approximate size of the big tenant's rows on disk (default 1024)
   --small-mb N       size of the second tenant, for the memory comparison (default size/8)
-  --compress         deflate rows before encryption (default off: plain COPY text, encrypted)
+  --uncompressed     store the rows as COPY text (default: compressed with zstd, as backups are)
   --repeat N         rounds of backup (each admin) + pg_dump, restore (each admin) + pg_restore per size;
                      best kept (default 2)
 ${ADMIN_HELP}
@@ -32,7 +32,7 @@ async function main(): Promise<void> {
     {
       'size-mb': { type: 'string' },
       'small-mb': { type: 'string' },
-      compress: { type: 'boolean', default: false },
+      uncompressed: { type: 'boolean', default: false },
       repeat: { type: 'string' },
       admin: { type: 'string', default: 'both' },
     },
@@ -43,7 +43,7 @@ async function main(): Promise<void> {
   const smallMb = numberOption('small-mb', values['small-mb'], Math.max(16, Math.round(sizeMb / 8)));
   const repeat = numberOption('repeat', values.repeat, 2);
   const admins = parseAdmins(values.admin);
-  const settings: Settings = { sizeMb, smallMb, repeat, compress: values.compress };
+  const settings: Settings = { sizeMb, smallMb, repeat, compress: !values.uncompressed };
 
   const results = await withAdminPlanes(
     { admins, serverId: 'pg-bench', maxConnections: 20, options: { serveTraffic: false } },
@@ -51,7 +51,7 @@ async function main(): Promise<void> {
       measure(
         planes.map((plane) => ({
           ...plane,
-          env: plane.plane.cliEnv({ BENCH_COMPRESS: values.compress ? '1' : '0' }),
+          env: plane.plane.cliEnv({ BENCH_COMPRESS: values.uncompressed ? '0' : '1' }),
         })),
         settings,
       ),
