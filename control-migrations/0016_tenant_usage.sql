@@ -4,8 +4,10 @@
 -- a deleted tenant's usage is still billed, until the retention (USAGE_RETENTION_DAYS) deletes old hours.
 CREATE TABLE tenant_usage (
   tenant_id text NOT NULL,
-  -- The start of the hour (UTC) the counts belong to.
-  period_start timestamptz NOT NULL CHECK (date_trunc('hour', period_start) = period_start),
+  -- The start of the hour (UTC) the counts belong to: truncated in UTC, since in a session time zone with a
+  -- half-hour offset the local hour starts at another moment.
+  period_start timestamptz NOT NULL
+    CHECK (date_trunc('hour', period_start AT TIME ZONE 'UTC') = period_start AT TIME ZONE 'UTC'),
   requests bigint NOT NULL DEFAULT 0 CHECK (requests >= 0),
   errors_4xx bigint NOT NULL DEFAULT 0 CHECK (errors_4xx >= 0),
   errors_5xx bigint NOT NULL DEFAULT 0 CHECK (errors_5xx >= 0),

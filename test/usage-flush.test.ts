@@ -4,9 +4,10 @@ import { connectControlDatabase } from '../src/catalog/control-database.js';
 import { createLogger } from '../src/logging/logger.js';
 import type { Tenantplane } from '../src/tenantplane.js';
 import { UsageMeter } from '../src/usage/usage-meter.js';
+import { tenantUsagePeriods } from '../src/usage/usage-store.js';
 import { rejection } from './support/async-helpers.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
-import { createTestPlane, type TestPlane } from './support/test-plane.js';
+import { adminUrlFor, createTestPlane, type TestPlane } from './support/test-plane.js';
 
 const TENANTS = 10_000;
 
@@ -86,6 +87,26 @@ describe('usage flush: one statement per interval at 10,000 tenants', function (
     ).rows;
     expect(one.requests).to.equal(4);
     await meter.close();
+  });
+
+  it('keeps hours in UTC whatever the session time zone (one with a half-hour offset)', async () => {
+    const url = new URL(adminUrlFor(controlDatabase));
+    url.searchParams.set('options', '-c TimeZone=Asia/Kolkata');
+    const knex = connectControlDatabase(url.toString());
+    try {
+      const meter = new UsageMeter({ knex, logger, flushIntervalMs: 3_600_000 });
+      meter.record('tenant-09999', 200, 1, 0, 10);
+      await meter.close();
+      const hour = new Date(Math.floor(Date.now() / 3_600_000) * 3_600_000);
+      const range = { from: new Date(hour.getTime() - 3_600_000), to: new Date(hour.getTime() + 3_600_000) };
+      for (const granularity of ['hour', 'day'] as const) {
+        const periods = await tenantUsagePeriods(knex, 'tenant-09999', { ...range, granularity });
+        const expected = granularity === 'hour' ? hour : new Date(hour.toISOString().slice(0, 10));
+        expect(periods.map((period) => period.period_start)).to.include(expected.toISOString());
+      }
+    } finally {
+      await knex.destroy();
+    }
   });
 
   describe('while the control database is away', () => {
