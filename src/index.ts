@@ -2,9 +2,12 @@
  * tenantplane as a library: open the control plane, then route requests of your own express app to each
  * tenant's database. docs/embedding.md shows how, in examples that run as tests.
  */
-export { authenticate, requireAdmin } from './auth/authenticate.js';
+export { ADMIN_SCOPES } from './auth/admin-scopes.js';
+export { authenticate } from './auth/authenticate.js';
+export { authorizeAdmin, requireAdmin } from './auth/authorize-admin.js';
 export { DevIssuer } from './auth/dev-issuer.js';
 export { ADMIN_SCOPE, type Principal, type TokenVerifier } from './auth/principal.js';
+export { enforceTenantRole, TENANT_ROLES } from './auth/tenant-role.js';
 export { createTokenVerifier, type TokenVerifierOptions } from './auth/token-verifier.js';
 export { Catalog } from './catalog/catalog.js';
 export type {

@@ -88,10 +88,11 @@ describe('auth', () => {
       }
     });
 
-    it('answers 403 admin_scope_required on an admin route with a tenant token', async () => {
+    it('answers 403 insufficient_scope on an admin route with a tenant token', async () => {
       const tenant = await get('/admin', `Bearer ${await issuer.mint({ tenantId: 'acme' })}`);
       expect(tenant.status).to.equal(403);
-      expect(tenant.body.error?.code).to.equal('admin_scope_required');
+      expect(tenant.body.error?.code).to.equal('insufficient_scope');
+      expect(tenant.headers.get('www-authenticate')).to.include('scope="tenantplane:admin"');
 
       const admin = await get('/admin', `Bearer ${await issuer.mint({ admin: true })}`);
       expect(admin.status).to.equal(200);

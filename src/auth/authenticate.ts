@@ -1,7 +1,7 @@
 import type { RequestHandler, Response } from 'express';
-import { ForbiddenError, UnauthenticatedError } from '../errors/index.js';
+import { UnauthenticatedError } from '../errors/index.js';
 import { traceTokenVerification } from '../tracing/tenant-spans.js';
-import { ADMIN_SCOPE, type TokenVerifier } from './principal.js';
+import type { TokenVerifier } from './principal.js';
 
 /** RFC 6750 credentials: the scheme is case-insensitive, the token is base64url-ish ("b64token"). */
 const BEARER_PATTERN = /^Bearer +([A-Za-z0-9\-._~+/]+=*) *$/i;
@@ -35,19 +35,5 @@ export function authenticate(verifier: TokenVerifier): RequestHandler {
         next(error);
       },
     );
-  };
-}
-
-/** Lets only principals holding the admin scope through; mount after authenticate(). */
-export function requireAdmin(): RequestHandler {
-  return (req, _res, next) => {
-    if (req.principal === undefined) {
-      // authenticate() was not mounted before this route: refuse rather than guess.
-      next(new UnauthenticatedError('request is not authenticated', 'missing_token'));
-    } else if (!req.principal.isAdmin) {
-      next(new ForbiddenError(`this route needs the ${ADMIN_SCOPE} scope`, 'admin_scope_required'));
-    } else {
-      next();
-    }
   };
 }

@@ -60,7 +60,6 @@ export type UnauthenticatedCode =
 /** 403: the token is valid, the action is not allowed (or past a quota). */
 export type ForbiddenCode =
   | 'forbidden'
-  | 'admin_scope_required'
   | 'insufficient_scope'
   | 'quota_exceeded'
   | 'read_only_role'
