@@ -109,6 +109,9 @@ describe('Admin scopes per route', () => {
     const operatorInPlace = await callJson(base, tokens[OPERATOR], 'POST', path, { backup_id: 'b-1' });
     expect(operatorInPlace.status).to.equal(403);
     expect(operatorInPlace.body.error.code).to.equal('insufficient_scope');
+    expect(operatorInPlace.body.error.message).to.equal(
+      `POST /admin/v1/tenants/${NO_SUCH_ID}/restores (it cannot be undone) requires ${ADMIN}`,
+    );
     const viewerInto = await callJson(base, tokens[VIEWER], 'POST', path, intoNew);
     expect(viewerInto.body.error.message).to.include(`requires ${OPERATOR}`);
     const adminInPlace = await callJson(base, tokens[ADMIN], 'POST', path, { backup_id: 'b-1' });
