@@ -494,7 +494,7 @@ export const components: OpenApiObject = {
       scheme: 'bearer',
       bearerFormat: 'JWT',
       description:
-        'RS256/ES256 JWT from the identity provider. Application API: a `tenant_id` claim. Admin API: `scope` containing `tenantplane:admin`.',
+        'RS256/ES256 JWT from the identity provider. Application API: a `tenant_id` claim, and optionally `tenant_role` (`admin`, `member`, `viewer`: read-only). Admin API: `scope` containing `tenantplane:admin`, `:operator`, `:support` or `:viewer`; what each allows is in docs/roles-and-impersonation.md, and a missing one is 403 `insufficient_scope`.',
     },
     metricsToken: {
       type: 'http',
