@@ -118,6 +118,27 @@ describe('Admin scopes per route', () => {
     expect(adminInPlace.status).to.equal(404);
   });
 
+  it('keeps an operator from deleting a tenant however the path is spelt', async () => {
+    const spellings = [
+      `/admin/v1/tenants/${NO_SUCH_ID}`,
+      `/admin/v1/tenants/${NO_SUCH_ID}/`,
+      `/admin/v1/TENANTS/${NO_SUCH_ID}`,
+      `/admin/v1/tenants/%6Eo-such-thing`,
+      `/admin/v1//tenants/${NO_SUCH_ID}`,
+      `/admin/v1/./tenants/${NO_SUCH_ID}`,
+      `/admin/v1/tenants/${NO_SUCH_ID}?destroy_backups=true`,
+    ];
+    for (const path of spellings) {
+      const answer = await callJson(base, tokens[OPERATOR], 'DELETE', path);
+      // Refused, or no route at all; never the delete route itself (which answers tenant_not_found).
+      expect(answer.body.error?.code, path).to.be.oneOf(['insufficient_scope', 'route_not_found']);
+      const admin = await callJson(base, tokens[ADMIN], 'DELETE', path);
+      if (answer.body.error.code === 'insufficient_scope') {
+        expect(admin.body.error?.code, path).to.equal('tenant_not_found');
+      }
+    }
+  });
+
   it('refuses tokens without an admin scope: tenant tokens and unknown scopes', async () => {
     const tenantToken = await plane.mint({ tenantId: 'acme', scopes: ['tenantplane:superuser'] });
     for (const [method, path] of [
