@@ -7,6 +7,7 @@ export { authenticate } from './auth/authenticate.js';
 export { authorizeAdmin, requireAdmin } from './auth/authorize-admin.js';
 export { DevIssuer } from './auth/dev-issuer.js';
 export { ADMIN_SCOPE, type Principal, type TokenVerifier } from './auth/principal.js';
+export { auditImpersonatedRequests } from './auth/impersonation-audit.js';
 export { enforceTenantRole, TENANT_ROLES } from './auth/tenant-role.js';
 export { createTokenVerifier, type TokenVerifierOptions } from './auth/token-verifier.js';
 export { Catalog } from './catalog/catalog.js';
