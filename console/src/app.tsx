@@ -1,7 +1,8 @@
 import { useQueryClient } from '@tanstack/react-query';
 import { useState } from 'react';
-import { type Capabilities, capabilitiesOf } from './api/capabilities';
+import { type Capabilities, useCapabilities } from './api/capabilities';
 import { currentToken, signOut } from './api/session';
+import { ErrorMessage } from './components/error-message';
 import { Link, usePath } from './navigation';
 import { AuditPage } from './pages/audit/audit-page';
 import { FleetPage } from './pages/fleet/fleet-page';
@@ -28,10 +29,14 @@ function Page({ path, capabilities }: { path: string; capabilities: Capabilities
 
 export function App() {
   const [token, setToken] = useState(currentToken);
+  if (!token) return <SignInPage onSignedIn={() => setToken(currentToken())} />;
+  return <SignedIn onSignOut={() => setToken(null)} />;
+}
+
+function SignedIn({ onSignOut }: { onSignOut: () => void }) {
   const path = usePath();
   const queries = useQueryClient();
-  if (!token) return <SignInPage onSignedIn={() => setToken(currentToken())} />;
-  const capabilities = capabilitiesOf(token);
+  const me = useCapabilities();
   const section = SECTIONS.find((item) => path === item.path || path.startsWith(`${item.path}/`));
   return (
     <>
@@ -52,21 +57,22 @@ export function App() {
           </ul>
         </nav>
         <span className="who">
-          {capabilities.subject} · {capabilities.scopes.join(' ') || 'no admin scope'}
+          {me.data ? `${me.data.subject ?? 'unknown'} · ${me.data.scopes.join(' ') || 'no admin scope'}` : ''}
         </span>
         <button
           type="button"
           onClick={() => {
             signOut();
             queries.clear();
-            setToken(null);
+            onSignOut();
           }}
         >
           Sign out
         </button>
       </header>
       <main id="main">
-        <Page path={path} capabilities={capabilities} />
+        <ErrorMessage error={me.error} />
+        {me.data ? <Page path={path} capabilities={me.data} /> : null}
       </main>
     </>
   );

@@ -17,7 +17,7 @@ export function SignInPage({ onSignedIn }: { onSignedIn: () => void }) {
     setProblem(null);
     signIn(token);
     try {
-      await data(api.GET('/admin/v1/tenants', { params: { query: { limit: 1 } } }));
+      await data(api.GET('/admin/v1/me'));
       onSignedIn();
     } catch (error) {
       signOut();
