@@ -3,7 +3,7 @@ import { callJson } from './support/http-client.js';
 import { addManagedServer } from './support/managed-admin.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
-/** Rows of `table` of tenant `acme`, counted through the application API itself. */
+/** How many rows `path` lists for the token's tenant, counted through the application API itself. */
 async function count(base: string, token: string, path: string): Promise<number> {
   const answer = await callJson(base, token, 'GET', `${path}?limit=100`);
   expect(answer.status).to.equal(200);
