@@ -1,5 +1,6 @@
 /**
- * bench:router:instructions — what rate limits and metrics cost per request, counted in instructions
+ * bench:router:instructions — what rate limits and metrics (or, with `--compare metering`, usage metering)
+ * cost per request, counted in instructions
  * under callgrind rather than timed: two tenantplane services that differ only in RATE_LIMITS and METRICS
  * serve the shard tenant's list, each under valgrind, and only their measured requests are counted. The
  * count is the same whatever else the machine does, which the throughput comparison of bench:router
@@ -19,18 +20,32 @@ import { LIST_PATH } from './load.js';
 import { parseOptions } from './options.js';
 import { REPO_ROOT } from './services.js';
 
-const USAGE = `npm run bench:router:instructions -- [--warmup-requests N] [--requests N] [--connections N]
+const USAGE = `npm run bench:router:instructions -- [--warmup-requests N] [--requests N] [--connections N] [--compare ops|metering]
 
   --warmup-requests N  requests per service before counting starts (default 6000)
   --requests N         requests counted per service (default 8000)
-  --connections N      concurrent requests per service (default 8)`;
+  --connections N      concurrent requests per service (default 8)
+  --compare WHAT       ops: RATE_LIMITS and METRICS on against off (default); metering: USAGE_METERING
+                       on against off (rate limits and metrics on in both)`;
 
-function readOptions(): { warmupRequests: number; requests: number; connections: number } {
+/** What each comparison switches, by the name of its "on" service. */
+const COMPARISONS = {
+  ops: { on: 'ops-on', off: 'ops-off', env: (toggle: string) => ({ RATE_LIMITS: toggle, METRICS: toggle }) },
+  metering: { on: 'metering-on', off: 'metering-off', env: (toggle: string) => ({ USAGE_METERING: toggle }) },
+} as const;
+
+function readOptions(): {
+  warmupRequests: number;
+  requests: number;
+  connections: number;
+  compare: keyof typeof COMPARISONS;
+} {
   const { values } = parseArgs({
     options: {
       'warmup-requests': { type: 'string', default: '6000' },
       requests: { type: 'string', default: '8000' },
       connections: { type: 'string', default: '8' },
+      compare: { type: 'string', default: 'ops' },
       help: { type: 'boolean', default: false },
     },
   });
@@ -47,7 +62,13 @@ function readOptions(): { warmupRequests: number; requests: number; connections:
     warmupRequests: count('warmup-requests', values['warmup-requests']),
     requests: count('requests', values.requests),
     connections: count('connections', values.connections),
+    compare: compareOption(values.compare),
   };
+}
+
+function compareOption(value: string | undefined): keyof typeof COMPARISONS {
+  if (value !== 'ops' && value !== 'metering') throw new Error('--compare must be ops or metering');
+  return value;
 }
 
 let options: ReturnType<typeof readOptions>;
@@ -58,6 +79,7 @@ try {
   process.exit(2);
 }
 const { warmupRequests, requests, connections } = options;
+const comparison = COMPARISONS[options.compare];
 
 for (const tool of ['valgrind', 'callgrind_control', 'callgrind_annotate']) {
   try {
@@ -171,7 +193,9 @@ function report(on: InstructionCounts, off: InstructionCounts): Record<string, u
   });
   const onFigures = figures(on);
   const offFigures = figures(off);
-  console.log('\ninstructions per request   ops-on     ops-off    on / off');
+  console.log(
+    `\ninstructions per request   ${comparison.on.padEnd(9)}  ${comparison.off.padEnd(9)}  on / off`,
+  );
   for (const key of ['total', 'garbageCollection', 'rest'] as const) {
     console.log(
       `${key.padEnd(25)} ${onFigures[key].toFixed(0).padStart(9)}  ${offFigures[key].toFixed(0).padStart(9)}` +
@@ -190,7 +214,15 @@ function report(on: InstructionCounts, off: InstructionCounts): Record<string, u
         `${row.off.toFixed(0).padStart(8)}  ${row.name.slice(0, 110)}`,
     );
   }
-  return { requests, warmupRequests, connections, on: onFigures, off: offFigures, differences };
+  return {
+    compare: options.compare,
+    requests,
+    warmupRequests,
+    connections,
+    on: onFigures,
+    off: offFigures,
+    differences,
+  };
 }
 
 async function main(): Promise<void> {
@@ -214,22 +246,21 @@ async function main(): Promise<void> {
         ROUTER_ACQUIRE_TIMEOUT_MS: '60000',
       }),
     );
-    console.log('starting ops-on and ops-off under callgrind (about a minute)');
+    console.log(`starting ${comparison.on} and ${comparison.off} under callgrind (about a minute)`);
     for (const [name, toggle] of [
-      ['ops-on', 'on'],
-      ['ops-off', 'off'],
+      [comparison.on, 'on'],
+      [comparison.off, 'off'],
     ] as const) {
-      services.push(
-        await startUnderCallgrind(name, { ...env, RATE_LIMITS: toggle, METRICS: toggle }, outDir),
-      );
+      services.push(await startUnderCallgrind(name, { ...env, ...comparison.env(toggle) }, outDir));
     }
     const [on, off] = services as [CountedService, CountedService];
     const headers = { authorization: `Bearer ${plane.shard.token}` };
     const limited = await fetch(`${on.url}${LIST_PATH}`, { headers });
     const unlimited = await fetch(`${off.url}${LIST_PATH}`, { headers });
     if (
-      limited.headers.get('x-ratelimit-limit') === null ||
-      unlimited.headers.get('x-ratelimit-limit') !== null
+      options.compare === 'ops' &&
+      (limited.headers.get('x-ratelimit-limit') === null ||
+        unlimited.headers.get('x-ratelimit-limit') !== null)
     ) {
       throw new Error('ops-on must send X-RateLimit headers and ops-off none');
     }
