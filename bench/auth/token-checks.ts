@@ -9,7 +9,7 @@
  * - enforceTenantRole for an ordinary (member) token, against a middleware that only calls next().
  *
  * `npx tsx bench/auth/token-checks.ts [--rounds N] [--ops N]`; prints ns per operation (medians of the
- * rounds) and the ratios; the targets are ratios, not times.
+ * rounds) and the median of each round's paired ratio with its interquartile range: ratios, not times.
  */
 import { parseArgs } from 'node:util';
 import type { Request, RequestHandler, Response } from 'express';
@@ -17,7 +17,7 @@ import { exportJWK, generateKeyPair, SignJWT } from 'jose';
 import type { Principal } from '../../src/auth/principal.js';
 import { enforceTenantRole } from '../../src/auth/tenant-role.js';
 import { createTokenVerifier } from '../../src/auth/token-verifier.js';
-import { median } from '../lib/stats.js';
+import { median, pairedRatios, quantile } from '../lib/stats.js';
 
 const { values } = parseArgs({
   options: { rounds: { type: 'string', default: '15' }, ops: { type: 'string', default: '2000' } },
@@ -124,7 +124,12 @@ const ns = Object.fromEntries(
 );
 console.log(`ns per operation, medians of ${rounds} rounds of ${ops}:`);
 console.table(ns);
-const ratio = (a: string, b: string) => (ns[a]! / ns[b]!).toFixed(3);
+/** The median of the rounds' paired ratios a/b, with their interquartile range. */
+const ratio = (a: string, b: string) => {
+  const ratios = pairedRatios(samples[a]!, samples[b]!);
+  const [q1, q3] = [quantile(ratios, 0.25), quantile(ratios, 0.75)];
+  return `${median(ratios).toFixed(3)} (IQR ${q1.toFixed(3)}-${q3.toFixed(3)})`;
+};
 console.log(
   `verify, no cache: with the impersonation issuer / provider only = ${ratio('verifyWithImpersonation', 'verifyBaseline')}`,
 );
