@@ -40,7 +40,9 @@ interface Operation {
   path: string;
 }
 
-describe('Admin scopes per route', () => {
+describe('Admin scopes per route', function () {
+  // Every admin route with every scope: a few hundred requests.
+  this.timeout(60000);
   let plane: TestPlane;
   let base: string;
   let operations: Operation[];

@@ -45,7 +45,9 @@ function checkClaims(token: string, expiresAt: string, operator: string) {
   return claims;
 }
 
-describe('Impersonation with the development issuer', () => {
+describe('Impersonation with the development issuer', function () {
+  // Provisioning a tenant on a busy machine outlasts mocha's default.
+  this.timeout(60000);
   let plane: TestPlane;
   let base: string;
   let support: string;
@@ -184,7 +186,9 @@ describe('Impersonation with the development issuer', () => {
   });
 });
 
-describe('Impersonation beside an external identity provider', () => {
+describe('Impersonation beside an external identity provider', function () {
+  // Provisioning a tenant and starting a serve process on a busy machine outlast mocha's default.
+  this.timeout(60000);
   const idp = fakeIdentityProvider();
   let jwks: { url: string; close(): Promise<void> };
   let plane: TestPlane;

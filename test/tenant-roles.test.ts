@@ -10,7 +10,9 @@ async function count(base: string, token: string, path: string): Promise<number>
   return answer.body.data.length;
 }
 
-describe('Tenant roles on the application API (managed-PostgreSQL admin)', () => {
+describe('Tenant roles on the application API (managed-PostgreSQL admin)', function () {
+  // Provisioning a tenant on a busy machine outlasts mocha's default.
+  this.timeout(60000);
   let plane: TestPlane;
   let base: string;
   const tokens: Record<string, string> = {};

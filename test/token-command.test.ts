@@ -7,7 +7,8 @@ import { DevIssuer } from '../src/auth/dev-issuer.js';
 import { runTenantctl } from './support/tenantctl.js';
 
 describe('tenantctl token: scopes and tenant roles', function () {
-  this.timeout(60000);
+  // Each tenantctl child loads the CLI from source.
+  this.timeout(120000);
   let dataDir: string;
   let env: NodeJS.ProcessEnv;
 
