@@ -19,6 +19,7 @@ import { adminAuditApi } from './routes/admin-audit.js';
 import { adminBackupDrillsApi } from './routes/admin-backup-drills.js';
 import { adminBackupSchedulesApi } from './routes/admin-backup-schedules.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
+import { adminFleetApi } from './routes/admin-fleet.js';
 import { adminImpersonationsApi } from './routes/admin-impersonations.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { adminPlacementApi } from './routes/admin-placement.js';
@@ -100,6 +101,7 @@ export function createApp(tp: ServingServices): Express {
     adminBackupSchedulesApi(tp.backups),
     adminUsageApi(tp),
     adminImpersonationsApi(tp),
+    adminFleetApi(tp),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));
   app.use(healthRoutes(tp));

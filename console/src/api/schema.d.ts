@@ -1797,6 +1797,78 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/admin/v1/fleet/servers': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: never; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['FleetServerList'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/v1/fleet/shards': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: never; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['FleetShardList'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 
 export interface components {
@@ -2045,5 +2117,26 @@ export interface components {
       granularity: 'hour' | 'day';
       data: components['schemas']['UsagePeriod'][];
     };
+    FleetServer: {
+      id: string;
+      region: string | null;
+      draining: boolean;
+      max_connections: number;
+      router_budget: number;
+      router_budget_assigned: number;
+      instances: { instance_id: string; kind: 'serve' | 'worker'; host: string; may_hold: number }[];
+      shards: number;
+      dedicated_databases: number;
+      tenants: number;
+    };
+    FleetServerList: { data: components['schemas']['FleetServer'][] };
+    FleetShard: {
+      id: string;
+      server_id: string;
+      status: 'creating' | 'ready' | 'dropping';
+      tenants: number;
+      bytes: number;
+    };
+    FleetShardList: { data: components['schemas']['FleetShard'][] };
   };
 }

@@ -2,6 +2,7 @@ import { adminPaths } from './admin-paths.js';
 import { applicationPaths } from './application-paths.js';
 import { backupDrillPaths, backupDrillSchemas } from './backup-drill-paths.js';
 import { backupSchedulePaths, backupScheduleSchemas } from './backup-schedule-paths.js';
+import { fleetPaths, fleetSchemas } from './fleet-paths.js';
 import { impersonationPaths, impersonationSchemas } from './impersonation-paths.js';
 import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
@@ -55,6 +56,7 @@ export function openApiDocument(version: string): OpenApiObject {
       ...backupSchedulePaths,
       ...impersonationPaths,
       ...usagePaths,
+      ...fleetPaths,
     },
     components: {
       ...components,
@@ -66,6 +68,7 @@ export function openApiDocument(version: string): OpenApiObject {
         ...backupScheduleSchemas,
         ...impersonationSchemas,
         ...usageSchemas,
+        ...fleetSchemas,
       },
     },
   };
