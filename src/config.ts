@@ -9,6 +9,15 @@ export interface AuthConfig {
   audience: string | undefined;
   /** AUTH_TOKEN_CACHE_SIZE: verified tokens remembered (0 = verify every request). */
   tokenCacheSize: number;
+  /** The console's sign-in through the identity provider; unset offers only a pasted token. */
+  consoleOidc: ConsoleOidcConfig | undefined;
+}
+
+export interface ConsoleOidcConfig {
+  /** CONSOLE_OIDC_CLIENT_ID: the console's public client (PKCE, no secret) at AUTH_ISSUER. */
+  clientId: string;
+  /** CONSOLE_OIDC_SCOPE: the scopes the console asks for. Default `openid tenantplane:admin`. */
+  scope: string;
 }
 
 export interface Config {
@@ -172,11 +181,13 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Confi
     issuer: optional(env, 'AUTH_ISSUER'),
     audience: optional(env, 'AUTH_AUDIENCE'),
     tokenCacheSize: integer(env, 'AUTH_TOKEN_CACHE_SIZE', 10000, 0, 10_000_000),
+    consoleOidc: consoleOidc(env),
   };
   const authSet = [auth.jwksUrl, auth.issuer, auth.audience].filter((v) => v !== undefined).length;
   if (authSet !== 0 && authSet !== 3) {
     throw new ConfigError('set all of AUTH_JWKS_URL, AUTH_ISSUER and AUTH_AUDIENCE, or none of them');
   }
+  if (auth.consoleOidc) assertConsoleIssuer(auth.issuer);
   const databasePrefix = optional(env, 'TENANT_DATABASE_PREFIX') ?? 'tp';
   if (!DATABASE_PREFIX_PATTERN.test(databasePrefix)) {
     throw new ConfigError(
@@ -226,6 +237,57 @@ export function loadConfig(env: NodeJS.ProcessEnv = process.env, defaults: Confi
   };
   if (production) assertNoDevelopmentFallbacks(config, env);
   return config;
+}
+
+/** An OAuth client id or scope token: visible ASCII, no quote or backslash (RFC 6749, appendix A). */
+const OAUTH_TOKEN = /^[\x21\x23-\x5b\x5d-\x7e]+$/;
+
+function consoleOidc(env: NodeJS.ProcessEnv): ConsoleOidcConfig | undefined {
+  const clientId = optional(env, 'CONSOLE_OIDC_CLIENT_ID');
+  const scope = optional(env, 'CONSOLE_OIDC_SCOPE');
+  if (clientId === undefined) {
+    if (scope !== undefined) throw new ConfigError('CONSOLE_OIDC_SCOPE needs CONSOLE_OIDC_CLIENT_ID');
+    return undefined;
+  }
+  if (!OAUTH_TOKEN.test(clientId)) {
+    throw new ConfigError(
+      `CONSOLE_OIDC_CLIENT_ID must be visible ASCII characters, got ${JSON.stringify(clientId)}`,
+    );
+  }
+  const scopes = (scope ?? 'openid tenantplane:admin').split(/\s+/);
+  if (!scopes.every((part) => OAUTH_TOKEN.test(part))) {
+    throw new ConfigError(
+      `CONSOLE_OIDC_SCOPE must be space-separated scope names, got ${JSON.stringify(scope)}`,
+    );
+  }
+  return { clientId, scope: scopes.join(' ') };
+}
+
+/**
+ * The console talks to the identity provider from the browser, at `<AUTH_ISSUER>/.well-known/...`: the
+ * issuer must be that provider's URL (https, or http on a loopback host for development).
+ */
+function assertConsoleIssuer(issuer: string | undefined): void {
+  if (issuer === undefined) {
+    throw new ConfigError(
+      'CONSOLE_OIDC_CLIENT_ID needs AUTH_ISSUER (with AUTH_JWKS_URL and AUTH_AUDIENCE): the console signs in through that identity provider',
+    );
+  }
+  let url: URL;
+  try {
+    url = new URL(issuer);
+  } catch {
+    throw new ConfigError(
+      `CONSOLE_OIDC_CLIENT_ID needs AUTH_ISSUER to be a URL, got ${JSON.stringify(issuer)}`,
+    );
+  }
+  const loopback =
+    url.hostname === 'localhost' || url.hostname === '[::1]' || /^127(\.\d{1,3}){3}$/.test(url.hostname);
+  if (url.protocol !== 'https:' && !(url.protocol === 'http:' && loopback)) {
+    throw new ConfigError(
+      `CONSOLE_OIDC_CLIENT_ID needs AUTH_ISSUER to use https (plain http only to a loopback host), got ${JSON.stringify(issuer)}`,
+    );
+  }
 }
 
 function moveCutover(env: NodeJS.ProcessEnv): 'capture' | 'compare' {

@@ -8,7 +8,7 @@ import type { ServingServices } from '../plane/services.js';
 import { traceRequests } from '../tracing/request-spans.js';
 import { tracingOn } from '../tracing/spans.js';
 import { chain } from './chain.js';
-import { consoleAssets } from './console-assets.js';
+import { consoleRoutes } from './console-config.js';
 import { errorHandler, notFound } from './error-handler.js';
 import { assertStorableBody } from './json-input.js';
 import { listen } from './listen.js';
@@ -109,7 +109,7 @@ export function createApp(tp: ServingServices): Express {
   const devIssuer = tp.devIssuer;
   if (devIssuer) app.get('/.well-known/jwks.json', (_req, res) => res.json(devIssuer.jwks()));
   app.get(IMPERSONATION_JWKS_PATH, (_req, res) => res.json(tp.impersonation.jwks()));
-  app.use('/console', consoleAssets());
+  app.use('/console', consoleRoutes(tp.config.auth));
   app.use(notFound());
   app.use(errorHandler(tp.logger));
   return app;

@@ -15,7 +15,7 @@ const HASHED_ASSETS = /^\/assets\//;
  * console routes in the browser: /console/tenants/acme is a page of the console, not a file). index.html
  * is never cached, so a new build reaches the next page load; the hashed assets are cached for good.
  */
-export function consoleAssets(dir = CONSOLE_DIST_DIR): RequestHandler {
+export function consoleAssets(dir = CONSOLE_DIST_DIR, csp = CONSOLE_CSP): RequestHandler {
   const files = express.static(dir, {
     index: false,
     fallthrough: true,
@@ -29,7 +29,7 @@ export function consoleAssets(dir = CONSOLE_DIST_DIR): RequestHandler {
   });
   return (req, res, next) => {
     if (req.method !== 'GET' && req.method !== 'HEAD') return next();
-    res.setHeader('Content-Security-Policy', CONSOLE_CSP);
+    res.setHeader('Content-Security-Policy', csp);
     // /console without the slash: relative asset URLs resolve against /console/.
     if (req.originalUrl === '/console' || req.originalUrl.startsWith('/console?')) {
       res.redirect(301, '/console/');
