@@ -25,7 +25,7 @@ import type { Tenantplane } from '../src/tenantplane.js';
 import { rejection } from './support/async-helpers.js';
 import { ADMIN_KINDS } from './support/managed-admin.js';
 import { seedTenantRows, tenantQuery, tenantRows } from './support/tenant-rows.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
 
 /** One container record as the format lays it out: kind, u32 length, payload. */
 function record(kind: string, payload: Buffer): Buffer {
@@ -141,8 +141,22 @@ for (const admin of ADMIN_KINDS) {
       await seedTenantRows(plane.tp, tenantId, 3, 'later');
     };
 
+    /** The dedicated database's indexes and constraints, which a restore drops and builds again. */
+    const schemaOf = async () =>
+      (
+        await adminQuery<{ definition: string }>(
+          `${plane.prefix}_t_hooli`,
+          `SELECT indexdef AS definition FROM pg_indexes WHERE schemaname = 'public'
+           UNION ALL SELECT conname || ' ' || pg_get_constraintdef(oid) FROM pg_constraint
+            WHERE connamespace = 'public'::regnamespace
+           ORDER BY 1`,
+        )
+      ).rows.map((row) => row.definition);
+
     it('compresses with zstd unless told not to, names the codec in the header, and restores either', async () => {
       const before = await tenantRows(plane.tp, 'hooli');
+      const schema = await schemaOf();
+      expect(schema.length).to.be.greaterThan(8);
       const compressed = await backupTenant(deps, 'hooli', newArchiveId());
       const plain = await backupTenant(deps, 'hooli', newArchiveId(), { compress: false });
       expect((await readBackupHeader(deps, compressed)).codec).to.equal('zstd');
@@ -153,6 +167,7 @@ for (const admin of ADMIN_KINDS) {
         await disturb('hooli');
         await restoreTenant(deps, 'hooli', backup.id, { actor: TEST_ACTOR });
         expect(await tenantRows(plane.tp, 'hooli')).to.deep.equal(before);
+        expect(await schemaOf()).to.deep.equal(schema);
       }
     });
 
