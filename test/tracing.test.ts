@@ -5,6 +5,7 @@ import { expect } from 'chai';
 import { createLogger } from '../src/logging/logger.js';
 import { tracingOn } from '../src/tracing/spans.js';
 import { startTracing } from '../src/tracing/tracing-sdk.js';
+import { TEST_REDIS_URL } from './setup/hooks.js';
 import { type Answer, type ChildService, request, startTenantctl } from './support/child-service.js';
 import { finishedJob } from './support/job-status.js';
 import { logSink } from './support/log-sink.js';
@@ -95,24 +96,38 @@ describe('tracing over OTLP', function () {
 
   describe('with OTEL_EXPORTER_OTLP_ENDPOINT set', () => {
     let service: ChildService;
+    let worker: ChildService;
     const traceId = randomBytes(16).toString('hex');
     const callerSpanId = randomBytes(8).toString('hex');
 
     before(async () => {
-      service = await startTenantctl(
-        ['serve'],
+      // Jobs go through BullMQ to a tenantctl worker: the job's trace crosses processes in its data.
+      const traced = (serviceName: string) =>
         plane.cliEnv({
-          PORT: '0',
           LOG_LEVEL: 'debug',
+          REDIS_URL: TEST_REDIS_URL,
           OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
           OTEL_BSP_SCHEDULE_DELAY: '100',
-          OTEL_SERVICE_NAME: 'tenantplane-under-test',
-        }),
-        'tenantplane listening',
-      );
+          OTEL_SERVICE_NAME: serviceName,
+        });
+      const jobsPrefix = `tptrace${randomBytes(4).toString('hex')}`;
+      [service, worker] = await Promise.all([
+        startTenantctl(
+          ['serve'],
+          { ...traced('tenantplane-serve'), PORT: '0', JOBS_PREFIX: jobsPrefix },
+          'tenantplane listening',
+        ),
+        startTenantctl(
+          ['worker', '--health-port', '0'],
+          { ...traced('tenantplane-worker'), JOBS_PREFIX: jobsPrefix },
+          'worker started',
+          'healthPort',
+        ),
+      ]);
     });
     after(async () => {
       if (service) await stop(service);
+      if (worker) await stop(worker);
     });
 
     it('continues the caller trace with a server span whose children verify, look up, acquire and query', async () => {
@@ -129,7 +144,7 @@ describe('tracing over OTLP', function () {
       );
       expect(server.parentSpanId).to.equal(callerSpanId);
       expect(server.name).to.equal('GET /api/v1/deployments');
-      expect(server.serviceName).to.equal('tenantplane-under-test');
+      expect(server.serviceName).to.equal('tenantplane-serve');
       expect(server.attributes).to.include({
         'http.request.method': 'GET',
         'http.route': '/api/v1/deployments',
@@ -180,7 +195,7 @@ describe('tracing over OTLP', function () {
       });
     });
 
-    it('traces a job as a child of the request that queued it, with its statements', async () => {
+    it('traces a job a tenantctl worker runs from BullMQ as a child of the request that queued it, with its statements', async () => {
       const answer = await request(
         service.base,
         'POST',
@@ -198,6 +213,7 @@ describe('tracing over OTLP', function () {
 
       const job = await receiver.waitFor((spans) => spans.find((span) => span.name === 'job tenant-export'));
       expect(job.kind).to.equal(CONSUMER_KIND);
+      expect(job.serviceName).to.equal('tenantplane-worker');
       expect(job.attributes).to.include({
         'job.queue': 'tenant-export',
         'job.attempt': 1,
@@ -208,6 +224,7 @@ describe('tracing over OTLP', function () {
         .find((span) => span.spanId === job.parentSpanId && span.traceId === job.traceId);
       expect(queuing?.name).to.equal('POST /admin/v1/tenants/:id/exports');
       expect(queuing?.kind).to.equal(SERVER_KIND);
+      expect(queuing?.serviceName).to.equal('tenantplane-serve');
 
       const statements = await receiver.waitFor((spans) => {
         const found = descendants(spans, job).filter((span) => span.kind === CLIENT_KIND);
