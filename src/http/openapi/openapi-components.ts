@@ -377,7 +377,13 @@ const schemas: Record<string, OpenApiObject> = {
   BackupRequest: {
     type: 'object',
     additionalProperties: false,
-    properties: { compress: { type: 'boolean', default: false } },
+    properties: {
+      compress: {
+        type: 'boolean',
+        default: true,
+        description: 'rows compressed with zstd before encryption; false stores them as COPY text',
+      },
+    },
   },
   ExportAccepted: {
     allOf: [
