@@ -11,6 +11,7 @@ import {
   readContainer,
   writeContainer,
 } from '../src/backup/backup-container.js';
+import { requestBackup } from '../src/backup/backup-operations.js';
 import { readBackup, readBackupHeader, verifyBackup } from '../src/backup/backup-reader.js';
 import { DEFAULT_ROW_CODEC, ROW_BLOCK_BYTES } from '../src/backup/codec/row-codecs.js';
 import { createEncryptStream } from '../src/backup/envelope-format.js';
@@ -168,6 +169,22 @@ for (const admin of ADMIN_KINDS) {
         await restoreTenant(deps, 'hooli', backup.id, { actor: TEST_ACTOR });
         expect(await tenantRows(plane.tp, 'hooli')).to.deep.equal(before);
         expect(await schemaOf()).to.deep.equal(schema);
+      }
+    });
+
+    it('compresses a requested backup unless the request says compress: false (the CLI, the API, schedules)', async () => {
+      const own = plane.tp.backups.deps;
+      for (const { compress, codec } of [
+        { compress: undefined, codec: 'zstd' },
+        { compress: false, codec: 'none' },
+      ]) {
+        const queued = await requestBackup(plane.tp.backups, 'hooli', {
+          ...(compress === undefined ? {} : { compress }),
+          actor: TEST_ACTOR,
+        });
+        await plane.tp.jobs.wait(queued.queue, queued.jobId);
+        const backup = await own.backups.require('hooli', queued.requestId);
+        expect((await readBackupHeader(own, backup)).codec).to.equal(codec);
       }
     });
 
