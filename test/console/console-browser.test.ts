@@ -170,6 +170,20 @@ describe('operator console in a browser', function () {
     await checkPage(page, 'tenant-backups');
   });
 
+  it("views the tenant as its application does, the reason kept in the tenant's audit trail", async () => {
+    const { page } = tab;
+    await page
+      .getByLabel('Reason (recorded in the audit log)')
+      .fill('ticket 4711: customer sees wrong quota');
+    await page.getByRole('button', { name: 'View as tenant' }).click();
+    const view = page.getByRole('region', { name: 'acme-corp as its application sees it' });
+    await view.getByText('Acme Corporation').waitFor();
+    await view.getByText('enterprise').waitFor();
+    const trail = page.getByRole('table', { name: 'Audit trail of acme-corp' });
+    await trail.getByText('ticket 4711', { exact: false }).waitFor();
+    await checkPage(page, 'tenant-view-as');
+  });
+
   it('shows the fleet, the migrations and the audit log of what was done', async () => {
     const { page } = tab;
     await section(page, 'Fleet').click();
@@ -213,6 +227,7 @@ describe('operator console in a browser', function () {
       'Export rows',
       'Verify',
       'Restore…',
+      'View as tenant',
       'Change tier',
       'Suspend',
       'Delete acme-corp',

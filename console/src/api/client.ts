@@ -10,7 +10,9 @@ export const api = createClient<paths>({ baseUrl: window.location.origin });
 api.use({
   onRequest({ request }) {
     const token = currentToken();
-    if (token) request.headers.set('Authorization', `Bearer ${token}`);
+    // A request that brings its own token (a tenant's, when viewing as the tenant) keeps it.
+    if (token && !request.headers.has('Authorization'))
+      request.headers.set('Authorization', `Bearer ${token}`);
     return request;
   },
 });

@@ -6,6 +6,7 @@ import { AuditTable } from '../audit/audit-table';
 import { QuotaBars } from './quota-bars';
 import { TenantActions, TenantDeletion } from './tenant-actions';
 import { TenantBackups } from './tenant-backups';
+import { ViewAsTenant } from './view-as-tenant';
 
 export function TenantPage({ id, capabilities }: { id: string; capabilities: Capabilities }) {
   const tenant = useQuery({
@@ -47,6 +48,7 @@ export function TenantPage({ id, capabilities }: { id: string; capabilities: Cap
           <QuotaBars tenant={shown} />
           {capabilities.can.write && shown.status !== 'deleted' ? <TenantActions tenant={shown} /> : null}
           <TenantBackups id={id} tier={shown.tier} capabilities={capabilities} />
+          {capabilities.can.impersonate && shown.status === 'active' ? <ViewAsTenant tenantId={id} /> : null}
           {shown.status !== 'deleted' ? <TenantDeletion tenant={shown} capabilities={capabilities} /> : null}
           <section aria-labelledby="trail-heading">
             <h2 id="trail-heading">Audit trail</h2>
