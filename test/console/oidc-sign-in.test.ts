@@ -1,8 +1,13 @@
+import { once } from 'node:events';
+import type { AddressInfo } from 'node:net';
 import { expect } from 'chai';
+import express from 'express';
 import { decodeJwt } from 'jose';
 import type { Page } from 'playwright-core';
 import { loadConfig } from '../../src/config.js';
 import { ConfigError } from '../../src/errors/index.js';
+import { consoleRoutes } from '../../src/http/console-config.js';
+import { CONSOLE_CSP } from '../../src/http/security-headers.js';
 import {
   ensureConsoleBuilt,
   launchBrowser,
@@ -47,6 +52,22 @@ describe('console configuration for the identity provider', () => {
     expect(() =>
       loadConfig({ ...provider, CONSOLE_OIDC_CLIENT_ID: CLIENT_ID, CONSOLE_OIDC_SCOPE: 'openid "admin"' }),
     ).to.throw(ConfigError, /CONSOLE_OIDC_SCOPE/);
+  });
+
+  it("is null in the console's settings when not set, and the console's CSP reaches no other origin", async () => {
+    const server = express()
+      .use('/console', consoleRoutes(loadConfig({}).auth))
+      .listen(0, '127.0.0.1');
+    await once(server, 'listening');
+    try {
+      const base = `http://127.0.0.1:${(server.address() as AddressInfo).port}`;
+      const settings = await fetch(`${base}/console/config.json`);
+      expect(await settings.json()).to.deep.equal({ oidc: null });
+      const page = await fetch(`${base}/console/`);
+      expect(page.headers.get('content-security-policy')).to.equal(CONSOLE_CSP);
+    } finally {
+      server.close();
+    }
   });
 
   it('asks for openid and tenantplane:admin unless told otherwise', () => {
@@ -191,6 +212,22 @@ describe('console sign-in through the identity provider', function () {
     expect(await refusal.textContent()).to.include("The identity provider's token was not accepted");
     expect(await refusal.textContent()).to.include('admin scope');
     await page.getByRole('heading', { name: 'Sign in to the tenantplane console' }).waitFor();
+    expect(await storedToken(page)).to.equal(null);
+    expect(page.url()).to.equal(`${serve.base}/console/`);
+    await page.close();
+  });
+
+  it('reports a sign-in cancelled at the provider, and keeps nothing', async () => {
+    await browser.context.clearCookies();
+    const { page } = await browser.newPage();
+    await page.goto(`${serve.base}/console/`);
+    await page.getByRole('button', { name: /^Sign in with / }).click();
+    await page.getByRole('link', { name: '[ Cancel ]' }).click();
+    const refusal = page.getByRole('alert');
+    await refusal.waitFor();
+    expect(await refusal.textContent()).to.include(
+      'the identity provider refused: End-User aborted interaction',
+    );
     expect(await storedToken(page)).to.equal(null);
     expect(page.url()).to.equal(`${serve.base}/console/`);
     await page.close();
