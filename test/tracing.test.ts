@@ -2,9 +2,11 @@ import { randomBytes } from 'node:crypto';
 import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
+import { InlineJobQueue } from '../src/jobs/inline-job-queue.js';
+import { instrumentedHandlers } from '../src/jobs/instrumented-handlers.js';
 import { createLogger } from '../src/logging/logger.js';
-import { tracingOn } from '../src/tracing/spans.js';
-import { startTracing } from '../src/tracing/tracing-sdk.js';
+import { tracingOn, withSpan } from '../src/tracing/spans.js';
+import { startTracing, type TracingSdk } from '../src/tracing/tracing-sdk.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { type Answer, type ChildService, request, startTenantctl } from './support/child-service.js';
 import { finishedJob } from './support/job-status.js';
@@ -67,7 +69,7 @@ function requestLines(service: ChildService): Array<Record<string, unknown>> {
 }
 
 describe('tracing over OTLP', function () {
-  this.timeout(60000);
+  this.timeout(120000);
   let plane: TestPlane;
   let receiver: OtlpReceiver;
   let tenantToken: string;
@@ -264,6 +266,43 @@ describe('tracing over OTLP', function () {
         return found.length > 0 ? found : undefined;
       });
       expect(statements.map((span) => span.attributes['db.name'])).to.include(shard?.attributes['db.name']);
+    });
+  });
+
+  describe('an inline job queue (no REDIS_URL), in this process', () => {
+    let sdk: TracingSdk | undefined;
+
+    before(async () => {
+      // The exporter reads its endpoint from the process environment, as `tenantctl` does.
+      process.env.OTEL_EXPORTER_OTLP_ENDPOINT = receiver.endpoint;
+      process.env.OTEL_BSP_SCHEDULE_DELAY = '50';
+      sdk = await startTracing(process.env, plane.tp.logger);
+    });
+    after(async () => {
+      await sdk?.shutdown();
+      delete process.env.OTEL_EXPORTER_OTLP_ENDPOINT;
+      delete process.env.OTEL_BSP_SCHEDULE_DELAY;
+    });
+
+    it('runs a job under a span that is a child of the span that queued it', async () => {
+      const queue = new InlineJobQueue(
+        instrumentedHandlers({ 'traced-inline': async () => 'done' }, { recordJob: () => {} }),
+      );
+      const caller = await withSpan('queue the job', {}, async (span) => {
+        await queue.enqueue('traced-inline', { tenantId: 'traced-co' }, { jobId: 'inline-1', attempts: 1 });
+        return span!.spanContext();
+      });
+      expect(await queue.wait('traced-inline', 'inline-1')).to.equal('done');
+      await queue.close();
+      await sdk?.shutdown();
+      const job = await receiver.waitFor((spans) => spans.find((span) => span.name === 'job traced-inline'));
+      expect(job).to.include({ traceId: caller.traceId, parentSpanId: caller.spanId, kind: CONSUMER_KIND });
+      expect(job.attributes).to.include({
+        'job.queue': 'traced-inline',
+        'job.attempt': 1,
+        'tenant.id': 'traced-co',
+      });
+      expect(tracingOn(), 'shutting the SDK down turns tracing off again').to.equal(false);
     });
   });
 

@@ -12,8 +12,9 @@ import {
 /**
  * tenantplane's tracer. Until an SDK is registered (see startTracing) the API hands out its no-op tracer;
  * the helpers below do not even ask it then, so tracing that is off costs a boolean test per call site.
+ * Taken again whenever tracing starts or stops: the API's tracer keeps the provider it first found.
  */
-export const tracer = trace.getTracer('tenantplane');
+export let tracer = trace.getTracer('tenantplane');
 
 /** Attribute names that every tenant-scoped span carries. */
 export const TENANT_ID = 'tenant.id';
@@ -31,6 +32,7 @@ export function tracingOn(): boolean {
 
 export function setTracingOn(on: boolean): void {
   recording = on;
+  tracer = trace.getTracer('tenantplane');
 }
 
 /** The tenant a piece of work acts for, kept in the trace context so that every span under it says so. */
