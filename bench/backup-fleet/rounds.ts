@@ -33,8 +33,10 @@ export interface ScheduledResult {
   wallMs: number;
   backups: number;
   failed: number;
-  /** Tenants with more than one scheduled backup in the round (wanted: none). */
-  duplicated: number;
+  /** Tenants with two scheduled backups running at once (wanted: none). */
+  overlapping: number;
+  /** Tenants whose next daily slot came within the round, and were backed up for it too (after the first). */
+  nextSlot: number;
   /** Per server id. */
   perServer: Record<string, ServerRound>;
   connections: ConnectionPeaks;
@@ -125,15 +127,23 @@ export async function scheduledRound(
   } finally {
     connections = await sampler.stop();
   }
-  const requests = (await scheduled().select('tenant_id', 'state', 'created_at', 'finished_at')) as Array<{
+  const requests = (await scheduled()
+    .orderBy('created_at')
+    .select('tenant_id', 'state', 'created_at', 'finished_at')) as Array<{
     tenant_id: string;
     state: string;
     created_at: Date;
     finished_at: Date;
   }>;
-  const perTenant = new Map<string, number>();
+  // The round is each tenant's first scheduled backup; a tenant whose next daily slot fell within the
+  // round has a second one, which must start after its first ended, never beside it.
+  const byTenant = new Map<string, typeof requests>();
   for (const request of requests)
-    perTenant.set(request.tenant_id, (perTenant.get(request.tenant_id) ?? 0) + 1);
+    byTenant.set(request.tenant_id, [...(byTenant.get(request.tenant_id) ?? []), request]);
+  const firsts = [...byTenant.values()].map((mine) => mine[0]!);
+  const overlapping = [...byTenant.values()].filter((mine) =>
+    mine.some((request, i) => i > 0 && request.created_at < mine[i - 1]!.finished_at),
+  ).length;
   const perServer: Record<string, ServerRound> = {};
   for (const server of fleet.servers) {
     const mine = requests.filter((request) => fleet.serverOf.get(request.tenant_id) === server.id);
@@ -145,17 +155,18 @@ export async function scheduledRound(
       mostAtOnce = Math.max(mostAtOnce, running);
     }
     perServer[server.id] = {
-      backups: mine.length,
+      backups: firsts.filter((request) => fleet.serverOf.get(request.tenant_id) === server.id).length,
       mostAtOnce,
       cap: Math.max(1, Math.floor(server.maxConnections * SCHEDULED_BACKUP_SHARE)),
     };
   }
-  const lastFinish = Math.max(...requests.map((request) => request.finished_at.getTime()));
+  const lastFinish = Math.max(...firsts.map((request) => request.finished_at.getTime()));
   return {
     wallMs: lastFinish - startedAt.getTime(),
-    backups: requests.filter((request) => request.state === 'completed').length,
-    failed: requests.filter((request) => request.state === 'failed').length,
-    duplicated: [...perTenant.values()].filter((count) => count > 1).length,
+    backups: firsts.filter((request) => request.state === 'completed').length,
+    failed: firsts.filter((request) => request.state === 'failed').length,
+    overlapping,
+    nextSlot: [...byTenant.values()].filter((mine) => mine.length > 1).length,
     perServer,
     connections,
   };
