@@ -24,7 +24,10 @@ export function consoleRoutes(auth: AuthConfig, dir = CONSOLE_DIST_DIR): Router 
   const settings = consoleSettings(auth);
   const connectOrigins = settings.oidc ? [new URL(settings.oidc.issuer).origin] : [];
   const router = express.Router();
-  router.get('/config.json', (_req, res) => {
+  // A file of the console, computed from the configuration, like the console's other files not a route
+  // of the API (the OpenAPI document describes the API).
+  router.use((req, res, next) => {
+    if (req.path !== '/config.json' || (req.method !== 'GET' && req.method !== 'HEAD')) return next();
     res.setHeader('Cache-Control', 'no-cache');
     res.json(settings);
   });
