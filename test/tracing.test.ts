@@ -133,6 +133,14 @@ describe('tracing over OTLP', function () {
     });
 
     it('continues the caller trace with a server span whose children verify, look up, acquire and query', async () => {
+      const probeTraceId = randomBytes(16).toString('hex');
+      const probe = await tracedGet(
+        service.base,
+        '/health',
+        tenantToken,
+        `00-${probeTraceId}-${callerSpanId}-01`,
+      );
+      expect(probe.status).to.equal(200);
       const answer = await tracedGet(
         service.base,
         '/api/v1/deployments',
@@ -190,6 +198,8 @@ describe('tracing over OTLP', function () {
       expect(JSON.stringify(statement?.attributes)).not.to.include('traced-co"]');
       expect(Object.keys(statement?.attributes ?? {})).not.to.include('db.query.text');
 
+      // The probe, answered before the request, would have been exported by now: probes are not traced.
+      expect(receiver.spans().filter((span) => span.traceId === probeTraceId)).to.deep.equal([]);
       const line = requestLines(service).find((entry) => entry.trace_id === traceId);
       expect(line, 'the request log line carries the trace id').to.include({
         tenantId: 'traced-co',

@@ -3,14 +3,18 @@ import type { RequestHandler } from 'express';
 import { currentContext } from '../logging/request-context.js';
 import { TENANT_ID, TENANT_TIER, tracer } from './spans.js';
 
+/** Probes and scrapes: every few seconds from every load balancer and Prometheus, and nothing to see. */
+const UNTRACED_PATHS = new Set(['/health', '/ready', '/metrics']);
+
 /**
- * A server span for each request, continuing the caller's trace when it sent a W3C `traceparent`, and the
+ * A server span for each request (but probes and metric scrapes), continuing the caller's trace when it sent a W3C `traceparent`, and the
  * active span for everything the request does. Named and labelled like the request metrics, by route
  * pattern (never the raw path), with the tenant and its tier once the router found them. Mount it right
  * after `trackRequests`, and only while tracing runs (see tracingOn): off, it is not in the chain at all.
  */
 export function traceRequests(): RequestHandler {
   return (req, res, next) => {
+    if (UNTRACED_PATHS.has(req.path)) return next();
     const parent = propagation.extract(ROOT_CONTEXT, req.headers);
     const span = tracer.startSpan(
       req.method,
