@@ -139,6 +139,8 @@ export function returnedSignIn(): Promise<string> | null {
 }
 
 function readAuthorizationResponse(): AuthorizationResponse | null {
+  // Only the redirect URI carries the provider's answer: another page's query is its own business.
+  if (window.location.pathname !== new URL(redirectUri()).pathname) return null;
   const query = new URLSearchParams(window.location.search);
   const state = query.get('state');
   if (state === null || (!query.has('code') && !query.has('error'))) return null;
