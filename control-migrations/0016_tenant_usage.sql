@@ -23,9 +23,12 @@ CREATE TABLE tenant_usage (
 -- The CSV export and the retention read by hour across every tenant.
 CREATE INDEX tenant_usage_period_idx ON tenant_usage (period_start);
 
--- The hours the sampler has measured, one row each: the instance that inserts an hour's row samples it, so
--- several serving instances (or workers) sample each hour once.
+-- The sampler's progress through each hour, one row per hour: every tick (of whichever process) takes the
+-- next batch of live tenants by id after after_tenant and moves it on, so the hour is sampled once, in
+-- batches spread over ticks and processes; finished_at is set once no tenant is left.
 CREATE TABLE usage_sample_runs (
   period_start timestamptz PRIMARY KEY,
-  started_at timestamptz NOT NULL DEFAULT now()
+  after_tenant text NOT NULL DEFAULT '',
+  started_at timestamptz NOT NULL DEFAULT now(),
+  finished_at timestamptz
 );

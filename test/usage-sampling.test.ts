@@ -10,6 +10,7 @@ import type { TenantUsageReport } from '../src/usage/usage-report.js';
 import {
   startUsageSampling,
   USAGE_SAMPLE_QUEUE,
+  USAGE_SAMPLE_TICK_ID,
   type UsageSampleResult,
 } from '../src/usage/usage-sampler.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
@@ -31,7 +32,7 @@ describe('usage sampling on BullMQ workers, retention and tenantctl usage', func
   let jobsPrefix: string;
   let runs = 0;
 
-  const sample = async (data: { force?: boolean }) => {
+  const sample = async (data: { force?: boolean; batch?: number }) => {
     runs += 1;
     const jobId = `usage-sample-test-${runs}`;
     await plane.tp.jobs.enqueue(USAGE_SAMPLE_QUEUE, data, { jobId });
@@ -101,6 +102,12 @@ describe('usage sampling on BullMQ workers, retention and tenantctl usage', func
       if (rows[0]!.n === 3) break;
       await new Promise((resolve) => setTimeout(resolve, 200));
     }
+    // No further tick while the test takes batches itself.
+    const connection = new Redis(TEST_REDIS_URL, { maxRetriesPerRequest: null });
+    const ticks = new Queue(USAGE_SAMPLE_QUEUE, { connection, prefix: jobsPrefix });
+    await ticks.removeJobScheduler(USAGE_SAMPLE_TICK_ID);
+    await ticks.close();
+    connection.disconnect();
     sampled = await sample({ force: true });
   });
   after(async () => {
@@ -134,9 +141,12 @@ describe('usage sampling on BullMQ workers, retention and tenantctl usage', func
     expect(await storage('bravo')).to.be.greaterThan(await storage('alpha'));
   });
 
-  it('samples each hour once, unless forced', async () => {
-    const again = await sample({});
-    expect(again).to.deep.include({ period_start: null, tenants: 0 });
+  it('samples each hour once, in batches of tenants taken tick after tick, unless forced', async () => {
+    expect(sampled).to.deep.include({ tenants: 3, finished: true });
+    expect(await sample({})).to.deep.include({ period_start: null, tenants: 0 });
+    expect(await sample({ force: true, batch: 2 })).to.deep.include({ tenants: 2, finished: false });
+    expect(await sample({ batch: 2 })).to.deep.include({ tenants: 1, finished: true });
+    expect(await sample({ batch: 2 })).to.deep.include({ period_start: null, tenants: 0 });
   });
 
   it('deletes usage older than USAGE_RETENTION_DAYS', async () => {

@@ -1,39 +1,49 @@
 import type { Catalog } from '../catalog/catalog.js';
-import { placedTenants } from '../catalog/tenant-placements.js';
 import { recordTenantSizes } from '../catalog/tenant-sizes.js';
 import type { Config } from '../config.js';
 import type { JobHandler, JobQueue } from '../jobs/job-queue.js';
 import type { Logger } from '../logging/logger.js';
+import { claimSampleBatch, type PlacedForSample } from './sample-batches.js';
 import { measureTenantStorage } from './tenant-storage.js';
 import { HOUR_MS } from './usage-meter.js';
 import { deleteExpiredUsage, recordStorageSamples } from './usage-store.js';
 
-/** The usage sampler's tick: it samples each hour once, whichever process's tick comes first. */
+/** The usage sampler's tick: each takes the hour's next batch of tenants, whichever process it runs in. */
 export const USAGE_SAMPLE_QUEUE = 'usage-sample';
-/** How often the tick looks whether the hour has been sampled yet. */
+/** How often a process's tick takes a batch. */
 export const USAGE_SAMPLE_TICK_MS = 60_000;
-const TICK_ID = 'usage-sample-tick';
+/**
+ * Tenants one tick measures: 10,000 tenants take 20 ticks of one process, well inside the hour, and a tick
+ * holds a process's shutdown (which waits for its running tick) for one batch only.
+ */
+export const USAGE_SAMPLE_BATCH = 500;
+/** The tick's id: its BullMQ job scheduler's, or its inline timer's. */
+export const USAGE_SAMPLE_TICK_ID = 'usage-sample-tick';
 
 export interface UsageSampleData {
-  /** Sample the hour even if it was sampled already (the hour's storage is replaced). */
+  /** Sample the hour again from its first tenant (the storage recorded for it is replaced). */
   force?: boolean;
+  /** Tenants this tick measures (default USAGE_SAMPLE_BATCH). */
+  batch?: number;
 }
 
 export interface UsageSampleResult {
-  /** The hour sampled; null when another tick had sampled it already. */
+  /** The hour sampled; null when it had been sampled already (or another tick was taking a batch). */
   period_start: string | null;
   tenants: number;
-  /** Databases that could not be measured (their server down, say); the next hour tries again. */
+  /** Whether this tick took the hour's last tenants. */
+  finished: boolean;
+  /** Databases that could not be measured (their server down, say); their tenants wait for the next hour. */
   failed_databases: string[];
-  /** Hours of usage deleted by the retention. */
+  /** Hours of usage deleted by the retention (by the tick that finishes an hour). */
   expired: number;
 }
 
 /**
- * Claims the hour in usage_sample_runs (the first process to insert its row samples it), then measures
- * every live tenant's storage and rows, database after database over one admin connection at a time,
- * and records them in the hour's usage and in tenant_sizes (which placement weighs shards by). Then
- * deletes usage older than the retention.
+ * Takes the hour's next batch of live tenants (see claimSampleBatch) and measures their storage and rows,
+ * database after database over one admin connection at a time, recording them in the hour's usage and in
+ * tenant_sizes (which placement weighs shards by). The tick that finishes the hour deletes usage older
+ * than the retention.
  */
 export async function sampleUsage(
   deps: { catalog: Catalog; logger: Logger; retentionDays: number },
@@ -42,19 +52,12 @@ export async function sampleUsage(
   const { catalog, logger } = deps;
   const knex = catalog.knex;
   const period = new Date(Math.floor(Date.now() / HOUR_MS) * HOUR_MS);
-  const claimed = await knex.raw<{ rows: unknown[] }>(
-    `INSERT INTO usage_sample_runs (period_start) VALUES (?)
-     ON CONFLICT (period_start) DO ${data.force ? 'UPDATE SET started_at = now()' : 'NOTHING'}
-     RETURNING period_start`,
-    [period],
-  );
-  if (claimed.rows.length === 0) return { period_start: null, tenants: 0, failed_databases: [], expired: 0 };
-  const [shards, dedicated] = await Promise.all([
-    placedTenants(knex, { kind: 'shard' }),
-    placedTenants(knex, { kind: 'dedicated' }),
-  ]);
-  const byDatabase = new Map<string, typeof shards>();
-  for (const tenant of [...shards, ...dedicated]) {
+  const batch = await claimSampleBatch(knex, period, data.batch ?? USAGE_SAMPLE_BATCH, data.force);
+  if (batch.tenants.length === 0 && !batch.finished) {
+    return { period_start: null, tenants: 0, finished: false, failed_databases: [], expired: 0 };
+  }
+  const byDatabase = new Map<string, PlacedForSample[]>();
+  for (const tenant of batch.tenants) {
     const placed = byDatabase.get(tenant.databaseId);
     if (placed) placed.push(tenant);
     else byDatabase.set(tenant.databaseId, [tenant]);
@@ -62,11 +65,10 @@ export async function sampleUsage(
   const failed: string[] = [];
   let tenants = 0;
   for (const [databaseId, placed] of byDatabase) {
-    const first = placed[0]!;
     try {
       const measured = await measureTenantStorage(
         catalog,
-        first,
+        placed[0]!,
         placed.map((tenant) => tenant.tenantId),
       );
       await recordStorageSamples(knex, period, measured);
@@ -80,9 +82,15 @@ export async function sampleUsage(
       logger.warn({ err: error, databaseId }, 'usage sample of a database failed; the next hour retries');
     }
   }
-  const expired = await deleteExpiredUsage(knex, deps.retentionDays);
-  logger.info({ period, tenants, failed, expired }, 'usage sampled');
-  return { period_start: period.toISOString(), tenants, failed_databases: failed, expired };
+  const expired = batch.finished ? await deleteExpiredUsage(knex, deps.retentionDays) : 0;
+  logger.info({ period, tenants, finished: batch.finished, failed, expired }, 'usage sampled');
+  return {
+    period_start: period.toISOString(),
+    tenants,
+    finished: batch.finished,
+    failed_databases: failed,
+    expired,
+  };
 }
 
 /** The sampler's tick as a job: see sampleUsage. */
@@ -98,9 +106,13 @@ export function usageSampleHandlers(deps: {
 }
 
 /**
- * Makes the sampler run: with BullMQ one job scheduler that every worker sets, inline a timer in the
- * serving process (as the backup schedules do). Each tick samples the hour only if no tick did yet.
+ * Makes the sampler run: with BullMQ one job scheduler that every worker sets, inline a timer in each
+ * serving process (as the backup schedules do). Each tick takes the hour's next batch, if any is left.
  */
 export async function startUsageSampling(jobs: JobQueue): Promise<void> {
-  await jobs.repeat(USAGE_SAMPLE_QUEUE, { id: TICK_ID, everyMs: USAGE_SAMPLE_TICK_MS, data: {} });
+  await jobs.repeat(USAGE_SAMPLE_QUEUE, {
+    id: USAGE_SAMPLE_TICK_ID,
+    everyMs: USAGE_SAMPLE_TICK_MS,
+    data: {},
+  });
 }
