@@ -193,6 +193,19 @@ describe('operator console in a browser', function () {
     await section(page, 'Migrations').click();
     const databases = page.getByRole('table', { name: 'Migration status per database' });
     await databases.getByRole('cell', { name: 'tenant:acme-corp' }).waitFor();
+    // A dry run (the form's default) through the run's job, to its outcome per database.
+    expect(await page.getByLabel('Dry run (report what would run, change nothing)').isChecked()).to.equal(
+      true,
+    );
+    await page.getByRole('button', { name: 'Start run' }).click();
+    await page
+      .getByRole('status')
+      .filter({ hasText: 'Migration run' })
+      .getByText('completed')
+      .waitFor({ timeout: JOB_TIMEOUT_MS });
+    const outcome = page.getByRole('region', { name: 'Run outcome' });
+    // shard-a, shard-b and the dedicated databases of acme-corp and acme-copy.
+    await outcome.getByText(/, 4 databases, none failed\./).waitFor();
     await checkPage(page, 'migrations');
 
     await section(page, 'Audit log').click();

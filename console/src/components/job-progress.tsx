@@ -1,5 +1,5 @@
 import { useQuery } from '@tanstack/react-query';
-import { api, data } from '../api/client';
+import { api, data, type Schemas } from '../api/client';
 
 const FINISHED = new Set(['completed', 'failed']);
 
@@ -21,13 +21,14 @@ export function JobProgress({
 }: {
   jobId: string;
   label: string;
-  onFinished?: () => void;
+  /** Called with the finished job (completed or failed), its result included. */
+  onFinished?: (job: Schemas['Job']) => void;
 }) {
   const job = useQuery({
     queryKey: ['job', jobId],
     queryFn: async () => {
       const found = await data(api.GET('/admin/v1/jobs/{job_id}', { params: { path: { job_id: jobId } } }));
-      if (FINISHED.has(found.state)) onFinished?.();
+      if (FINISHED.has(found.state)) onFinished?.(found);
       return found;
     },
     refetchInterval: (query) => (query.state.data && FINISHED.has(query.state.data.state) ? false : 1000),

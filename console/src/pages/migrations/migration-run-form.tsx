@@ -1,8 +1,9 @@
 import { useMutation, useQueryClient } from '@tanstack/react-query';
 import { type FormEvent, useState } from 'react';
-import { api, data } from '../../api/client';
+import { api, data, type Schemas } from '../../api/client';
 import { ErrorMessage } from '../../components/error-message';
 import { JobProgress } from '../../components/job-progress';
+import { RunOutcome } from './run-outcome';
 
 /** Starts a fleet migration run (up) with its options, and follows the run's job until it finishes. */
 export function MigrationRunForm() {
@@ -11,6 +12,7 @@ export function MigrationRunForm() {
   const [canary, setCanary] = useState('0');
   const [concurrency, setConcurrency] = useState('4');
   const [jobId, setJobId] = useState<string | null>(null);
+  const [finished, setFinished] = useState<Schemas['Job'] | null>(null);
   const start = useMutation({
     mutationFn: () =>
       data(
@@ -23,7 +25,10 @@ export function MigrationRunForm() {
           },
         }),
       ),
-    onSuccess: (accepted) => setJobId(accepted.job_id),
+    onSuccess: (accepted) => {
+      setFinished(null);
+      setJobId(accepted.job_id);
+    },
   });
   const submit = (event: FormEvent) => {
     event.preventDefault();
@@ -69,11 +74,16 @@ export function MigrationRunForm() {
       <ErrorMessage error={start.error} />
       {jobId ? (
         <JobProgress
+          key={jobId}
           jobId={jobId}
           label="Migration run"
-          onFinished={() => void queries.invalidateQueries({ queryKey: ['migrations'] })}
+          onFinished={(job) => {
+            setFinished(job);
+            void queries.invalidateQueries({ queryKey: ['migrations'] });
+          }}
         />
       ) : null}
+      {finished ? <RunOutcome job={finished} /> : null}
     </section>
   );
 }
