@@ -244,6 +244,26 @@ for (const admin of ADMIN_KINDS) {
       });
     }
 
+    it('refuses a backup whose catalog row counts differ from its data, naming the table, the tenant as it was', async () => {
+      const backup = await backupTenant(deps, 'hooli', newArchiveId());
+      await disturb('hooli');
+      const current = await tenantRows(plane.tp, 'hooli');
+      const counts = { ...backup.rowCounts, users: backup.rowCounts!.users! + 1 };
+      await plane.tp
+        .knex('backups')
+        .where({ id: backup.id })
+        .update({ row_counts: JSON.stringify(counts) });
+      for (const attempt of [
+        () => verifyBackup(deps, 'hooli', backup.id),
+        () => restoreTenant(deps, 'hooli', backup.id, { actor: TEST_ACTOR }),
+      ]) {
+        const error = await rejection<TenantplaneError>(attempt());
+        expect(error.code).to.equal('backup_corrupt');
+        expect(error.message).to.match(/row counts: users \(\d+ in the data, \d+ in the catalog\)/);
+      }
+      expect(await tenantRows(plane.tp, 'hooli')).to.deep.equal(current);
+    });
+
     it('refuses a damaged compressed backup however late the damage, leaving the tenant as it was', async () => {
       const backup = await backupTenant(deps, 'hooli', newArchiveId());
       await disturb('hooli');

@@ -30,15 +30,16 @@ export async function completeBackup(deps: BackupReadDeps, tenantId: string, bac
 
 /**
  * Decrypts a backup object and yields its container records, each checked as it passes: the header against
- * the catalog row (tenant, backup, schema version) as it arrives, the trailer's row counts against the
- * catalog's. Once the iteration ends cleanly, the object's size and SHA-256 are checked against the catalog
- * too, so a consumer must treat everything as provisional until then (restore loads inside a transaction it
- * commits only then). `headerOnly` stops after the header, which checks the key and the first frames alone.
+ * the catalog row (tenant, backup, schema version) as it arrives, and with `catalogCounts` the trailer's
+ * row counts against the catalog's (a drill compares them table by table itself). Once the iteration ends
+ * cleanly, the object's size and SHA-256 are checked against the catalog too, so a consumer must treat
+ * everything as provisional until then (restore loads inside a transaction it commits only then).
+ * `headerOnly` stops after the header, which checks the key and the first frames alone.
  */
 export async function* readBackup(
   deps: BackupReadDeps,
   backup: BackupRecord,
-  options: { headerOnly?: boolean } = {},
+  options: { headerOnly?: boolean; catalogCounts?: boolean } = {},
 ): AsyncGenerator<ContainerRecord> {
   const raw: Readable = await deps.store.get(backup.objectKey);
   const hash = createHash('sha256');
@@ -64,8 +65,8 @@ export async function* readBackup(
         if (options.headerOnly) return;
         continue;
       }
-      if (record.kind === 'trailer' && backup.rowCounts && !sameCounts(backup.rowCounts, record.tables)) {
-        throw new BackupIntegrityError('the backup data and the catalog disagree on its row counts');
+      if (record.kind === 'trailer' && options.catalogCounts && backup.rowCounts) {
+        checkCounts(backup.rowCounts, record.tables);
       }
       yield record;
     }
@@ -109,7 +110,7 @@ export async function verifyBackup(
   const backup = await completeBackup(deps, tenantId, backupId);
   let header: ContainerHeader | undefined;
   let tables: Record<string, number> | undefined;
-  for await (const record of readBackup(deps, backup)) {
+  for await (const record of readBackup(deps, backup, { catalogCounts: true })) {
     if (record.kind === 'header') header = record.header;
     if (record.kind === 'trailer') tables = record.tables;
   }
@@ -119,7 +120,17 @@ export async function verifyBackup(
 }
 
 /** jsonb keeps its own key order, so counts are compared table by table. */
-function sameCounts(a: Record<string, number>, b: Record<string, number>): boolean {
-  const keys = Object.keys(a);
-  return keys.length === Object.keys(b).length && keys.every((key) => a[key] === b[key]);
+function checkCounts(catalog: Record<string, number>, data: Record<string, number>): void {
+  const tables = [...new Set([...Object.keys(catalog), ...Object.keys(data)])].sort();
+  const differ = tables.filter((table) => catalog[table] !== data[table]);
+  if (differ.length > 0) {
+    throw new BackupIntegrityError(
+      `the backup data and the catalog disagree on its row counts: ${differ
+        .map(
+          (table) =>
+            `${table} (${data[table] ?? 'none'} in the data, ${catalog[table] ?? 'none'} in the catalog)`,
+        )
+        .join(', ')}`,
+    );
+  }
 }

@@ -89,7 +89,7 @@ export async function restoreTenant(
     }
     const source = (load: (records: AsyncIterable<ContainerRecord>) => Promise<Record<string, number>>) =>
       same
-        ? load(readBackup(deps, backup))
+        ? load(readBackup(deps, backup, { catalogCounts: true }))
         : withScratchDatabase(
             {
               catalog: deps.catalog,
@@ -107,7 +107,7 @@ export async function restoreTenant(
                   // The scratch database is the tenant's alone, like a dedicated one: its indexes are
                   // built once after the load rather than row by row.
                   const rebuildIndexes = await clearTenantRows(client, 'dedicated', tenantId);
-                  await loadRecords(client, readBackup(deps, backup), {
+                  await loadRecords(client, readBackup(deps, backup, { catalogCounts: true }), {
                     tenantId,
                     sourceTenantId: tenantId,
                     exclusive: true,
