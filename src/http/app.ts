@@ -21,6 +21,7 @@ import { adminBackupSchedulesApi } from './routes/admin-backup-schedules.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminFleetApi } from './routes/admin-fleet.js';
 import { adminImpersonationsApi } from './routes/admin-impersonations.js';
+import { adminJobsApi } from './routes/admin-jobs.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
 import { adminPlacementApi } from './routes/admin-placement.js';
 import { adminServersApi } from './routes/admin-servers.js';
@@ -93,6 +94,7 @@ export function createApp(tp: ServingServices): Express {
     adminApi(tp),
     adminTiersApi(tp),
     adminMigrationsApi(tp),
+    adminJobsApi(tp),
     adminAuditApi(tp),
     adminServersApi(tp),
     adminPlacementApi(tp),

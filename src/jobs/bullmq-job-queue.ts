@@ -2,6 +2,7 @@ import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
 import { carryTraceContext } from '../tracing/job-spans.js';
+import { type JobListOptions, type ListedJob, pageOf, tenantOfJobData } from './job-listing.js';
 import {
   assertJobId,
   type EnqueueOptions,
@@ -20,6 +21,9 @@ export interface BullJobQueueOptions {
   queues: string[];
   logger: Logger;
 }
+
+/** Jobs read from Redis per request while listing. */
+const LIST_BATCH = 500;
 
 function connect(url: string, logger: Logger): Redis {
   // BullMQ's blocking commands need maxRetriesPerRequest null.
@@ -53,6 +57,18 @@ function snapshotOf(queue: string, job: Job, state: string): JobSnapshot {
     attempts: job.attemptsMade,
   };
 }
+
+/** BullMQ's own job lists behind each of the project's states ('prioritized' jobs are waiting too). */
+const BULL_TYPES: Record<
+  Exclude<JobState, 'unknown'>,
+  Array<'wait' | 'prioritized' | 'active' | 'completed' | 'failed' | 'delayed'>
+> = {
+  waiting: ['wait', 'prioritized'],
+  active: ['active'],
+  completed: ['completed'],
+  failed: ['failed'],
+  delayed: ['delayed'],
+};
 
 /** Jobs on BullMQ: enqueued here, run by `tenantctl worker` processes on any machine. */
 export class BullJobQueue implements JobQueue {
@@ -111,6 +127,46 @@ export class BullJobQueue implements JobQueue {
     const state = await this.#queue(queue).getJobState(jobId);
     const job = await this.#queue(queue).getJob(jobId);
     return job ? snapshotOf(queue, job, state) : undefined;
+  }
+
+  get queueNames(): readonly string[] {
+    return this.options.queues;
+  }
+
+  /**
+   * BullMQ keeps each state's jobs in its own list, ordered by when they entered it, not by when they were
+   * created: the page is cut from every job of the chosen queues and states, read a batch at a time. That
+   * is bounded by what the queues retain (finished jobs for 7 and 30 days).
+   */
+  async list(options: JobListOptions): Promise<ListedJob[]> {
+    const queues = options.queue === undefined ? this.options.queues : [options.queue];
+    const states = options.state === undefined ? Object.keys(BULL_TYPES) : [options.state];
+    const listed = new Map<string, ListedJob>();
+    for (const name of queues) {
+      const queue = this.#queue(name);
+      for (const state of states as Array<keyof typeof BULL_TYPES>) {
+        for (const type of BULL_TYPES[state] ?? []) {
+          for (let start = 0; ; start += LIST_BATCH) {
+            const jobs = await queue.getJobs([type], start, start + LIST_BATCH - 1);
+            for (const job of jobs) {
+              // A job removed since its list was read comes back empty.
+              if (!job?.id) continue;
+              // A job that moved to another list between two reads is listed once, as first seen.
+              const key = `${name}/${job.id}`;
+              if (listed.has(key)) continue;
+              listed.set(key, {
+                ...snapshotOf(name, job, state),
+                createdAt: job.timestamp,
+                finishedAt: state === 'completed' || state === 'failed' ? (job.finishedOn ?? null) : null,
+                tenantId: tenantOfJobData(job.data),
+              });
+            }
+            if (jobs.length < LIST_BATCH) break;
+          }
+        }
+      }
+    }
+    return pageOf(listed.values(), options);
   }
 
   async find(jobId: string): Promise<JobSnapshot | undefined> {

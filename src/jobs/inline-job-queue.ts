@@ -1,5 +1,6 @@
 import { setTimeout as sleep } from 'node:timers/promises';
 import { carryTraceContext } from '../tracing/job-spans.js';
+import { type JobListOptions, type ListedJob, pageOf, tenantOfJobData } from './job-listing.js';
 import {
   assertJobId,
   type EnqueueOptions,
@@ -13,6 +14,9 @@ import {
 interface InlineJob {
   snapshot: JobSnapshot;
   done: Promise<unknown>;
+  createdAt: number;
+  finishedAt: number | null;
+  tenantId: string | null;
 }
 
 /**
@@ -51,6 +55,13 @@ export class InlineJobQueue implements JobQueue {
       attempts: 0,
     };
     const attempts = options.attempts ?? 3;
+    const job: InlineJob = {
+      snapshot,
+      done: Promise.resolve(),
+      createdAt: Date.now(),
+      finishedAt: null,
+      tenantId: tenantOfJobData(data),
+    };
     const carried = carryTraceContext(data);
     const run = async () => {
       for (let attempt = 1; ; attempt++) {
@@ -65,11 +76,13 @@ export class InlineJobQueue implements JobQueue {
           });
           snapshot.state = 'completed';
           snapshot.error = null;
+          job.finishedAt = Date.now();
           return snapshot.result;
         } catch (error) {
           snapshot.error = (error as Error).message;
           if (attempt >= attempts) {
             snapshot.state = 'failed';
+            job.finishedAt = Date.now();
             throw error;
           }
           snapshot.state = 'delayed';
@@ -77,15 +90,29 @@ export class InlineJobQueue implements JobQueue {
         }
       }
     };
-    const done = run();
-    done.catch(() => {});
-    this.#jobs.set(key, { snapshot, done });
+    job.done = run();
+    job.done.catch(() => {});
+    this.#jobs.set(key, job);
     return id;
   }
 
   async get(queue: string, jobId: string): Promise<JobSnapshot | undefined> {
     const job = this.#jobs.get(`${queue}/${jobId}`);
     return job ? { ...job.snapshot } : undefined;
+  }
+
+  get queueNames(): readonly string[] {
+    return [...this.#handlers.keys()];
+  }
+
+  async list(options: JobListOptions): Promise<ListedJob[]> {
+    const listed = [...this.#jobs.values()].map((job) => ({
+      ...job.snapshot,
+      createdAt: job.createdAt,
+      finishedAt: job.finishedAt,
+      tenantId: job.tenantId,
+    }));
+    return pageOf(listed, options);
   }
 
   async find(jobId: string): Promise<JobSnapshot | undefined> {

@@ -1,3 +1,5 @@
+import type { JobListOptions, ListedJob } from './job-listing.js';
+
 /** The project's view of background jobs; BullMQ (with REDIS_URL) or inline execution sit behind it. */
 
 export type JobState = 'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'unknown';
@@ -45,6 +47,10 @@ export interface JobQueue {
   get(queue: string, jobId: string): Promise<JobSnapshot | undefined>;
   /** Finds a job by id in any queue this process knows. */
   find(jobId: string): Promise<JobSnapshot | undefined>;
+  /** The queues this process may enqueue to, list or look up. */
+  readonly queueNames: readonly string[];
+  /** A page of the jobs the queues hold, newest first (with BullMQ: every process's jobs). */
+  list(options: JobListOptions): Promise<ListedJob[]>;
   /** Resolves with the job's result once it completes; rejects with its error once it has failed for good. */
   wait(queue: string, jobId: string): Promise<unknown>;
   /** Jobs per queue and state, for metrics (with BullMQ: every process's jobs). */

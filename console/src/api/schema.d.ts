@@ -1869,6 +1869,52 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/admin/v1/jobs': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: {
+        query?: {
+          queue?: string;
+          state?: 'waiting' | 'active' | 'completed' | 'failed' | 'delayed';
+          limit?: number;
+          cursor?: string;
+        };
+        header?: never;
+        path?: never;
+        cookie?: never;
+      };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['JobPage'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
 }
 
 export interface components {
@@ -2138,5 +2184,17 @@ export interface components {
       bytes: number;
     };
     FleetShardList: { data: components['schemas']['FleetShard'][] };
+    ListedJob: {
+      id: string;
+      queue: string;
+      state: 'waiting' | 'active' | 'completed' | 'failed' | 'delayed' | 'unknown';
+      progress: Record<string, unknown>;
+      tenant_id: string | null;
+      created_at: string;
+      finished_at: string | null;
+      error: string | null;
+      error_code: string | null;
+    };
+    JobPage: { data: components['schemas']['ListedJob'][]; next_cursor: string | null };
   };
 }

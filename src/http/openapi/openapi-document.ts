@@ -4,6 +4,7 @@ import { backupDrillPaths, backupDrillSchemas } from './backup-drill-paths.js';
 import { backupSchedulePaths, backupScheduleSchemas } from './backup-schedule-paths.js';
 import { fleetPaths, fleetSchemas } from './fleet-paths.js';
 import { impersonationPaths, impersonationSchemas } from './impersonation-paths.js';
+import { jobsPaths, jobsSchemas } from './jobs-paths.js';
 import { components } from './openapi-components.js';
 import type { OpenApiObject } from './openapi-helpers.js';
 import { placementPaths, placementSchemas } from './placement-paths.js';
@@ -57,6 +58,7 @@ export function openApiDocument(version: string): OpenApiObject {
       ...impersonationPaths,
       ...usagePaths,
       ...fleetPaths,
+      ...jobsPaths,
     },
     components: {
       ...components,
@@ -69,6 +71,7 @@ export function openApiDocument(version: string): OpenApiObject {
         ...impersonationSchemas,
         ...usageSchemas,
         ...fleetSchemas,
+        ...jobsSchemas,
       },
     },
   };
