@@ -6,6 +6,7 @@ import { AuditTable } from '../audit/audit-table';
 import { QuotaBars } from './quota-bars';
 import { TenantActions, TenantDeletion } from './tenant-actions';
 import { TenantBackups } from './tenant-backups';
+import { TenantFeatures } from './tenant-features';
 import { ViewAsTenant } from './view-as-tenant';
 
 export function TenantPage({ id, capabilities }: { id: string; capabilities: Capabilities }) {
@@ -46,6 +47,7 @@ export function TenantPage({ id, capabilities }: { id: string; capabilities: Cap
             </dl>
           </section>
           <QuotaBars tenant={shown} />
+          <TenantFeatures tenant={shown} capabilities={capabilities} />
           {capabilities.can.write && shown.status !== 'deleted' ? <TenantActions tenant={shown} /> : null}
           <TenantBackups id={id} tier={shown.tier} capabilities={capabilities} />
           {capabilities.can.impersonate && shown.status === 'active' ? <ViewAsTenant tenantId={id} /> : null}
