@@ -6,6 +6,7 @@ import { ErrorMessage } from './components/error-message';
 import { Link, usePath } from './navigation';
 import { AuditPage } from './pages/audit/audit-page';
 import { FleetPage } from './pages/fleet/fleet-page';
+import { JobsPage } from './pages/jobs/jobs-page';
 import { MigrationsPage } from './pages/migrations/migrations-page';
 import { SignInPage } from './pages/sign-in/sign-in-page';
 import { TenantPage } from './pages/tenant/tenant-page';
@@ -15,6 +16,7 @@ const SECTIONS = [
   { path: '/tenants', label: 'Tenants' },
   { path: '/fleet', label: 'Fleet' },
   { path: '/migrations', label: 'Migrations' },
+  { path: '/jobs', label: 'Jobs' },
   { path: '/audit', label: 'Audit log' },
 ];
 
@@ -23,6 +25,7 @@ function Page({ path, capabilities }: { path: string; capabilities: Capabilities
   if (tenant) return <TenantPage id={tenant[1]!} capabilities={capabilities} />;
   if (path === '/fleet') return <FleetPage />;
   if (path === '/migrations') return <MigrationsPage capabilities={capabilities} />;
+  if (path === '/jobs') return <JobsPage />;
   if (path === '/audit') return <AuditPage />;
   return <TenantsPage />;
 }

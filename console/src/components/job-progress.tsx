@@ -3,7 +3,8 @@ import { api, data, type Schemas } from '../api/client';
 
 const FINISHED = new Set(['completed', 'failed']);
 
-function describe(progress: Record<string, unknown>): string {
+/** A job's progress object as text: its simple fields, named. */
+export function describeProgress(progress: Record<string, unknown>): string {
   return Object.entries(progress)
     .filter(([, value]) => ['string', 'number', 'boolean'].includes(typeof value))
     .map(([name, value]) => `${name.replaceAll('_', ' ')}: ${String(value)}`)
@@ -34,7 +35,7 @@ export function JobProgress({
     refetchInterval: (query) => (query.state.data && FINISHED.has(query.state.data.state) ? false : 1000),
   });
   const state = job.data?.state ?? 'waiting';
-  const details = job.data ? describe(job.data.progress ?? {}) : '';
+  const details = job.data ? describeProgress(job.data.progress ?? {}) : '';
   return (
     <div className={`job job-${state}`} role="status" aria-live="polite">
       <strong>{label}</strong>: <span className="job-state">{state}</span>
