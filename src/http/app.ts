@@ -20,6 +20,7 @@ import { adminBackupDrillsApi } from './routes/admin-backup-drills.js';
 import { adminBackupSchedulesApi } from './routes/admin-backup-schedules.js';
 import { adminBackupsApi } from './routes/admin-backups.js';
 import { adminFleetApi } from './routes/admin-fleet.js';
+import { adminFleetHealthApi } from './routes/admin-fleet-health.js';
 import { adminImpersonationsApi } from './routes/admin-impersonations.js';
 import { adminJobsApi } from './routes/admin-jobs.js';
 import { adminMigrationsApi } from './routes/admin-migrations.js';
@@ -104,6 +105,7 @@ export function createApp(tp: ServingServices): Express {
     adminUsageApi(tp),
     adminImpersonationsApi(tp),
     adminFleetApi(tp),
+    adminFleetHealthApi(tp),
   );
   if (metrics) app.get('/metrics', metricsEndpoint(metrics, tp.config.metrics.token));
   app.use(healthRoutes(tp));

@@ -1797,6 +1797,78 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/admin/v1/usage/tiers': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: { query?: { from?: string; to?: string }; header?: never; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['TierUsageReport'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
+  '/admin/v1/fleet/backups-overdue': {
+    parameters: { query?: never; header?: never; path?: never; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: never; path?: never; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['OverdueBackupList'] };
+        };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/admin/v1/fleet/servers': {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: {
@@ -2163,6 +2235,22 @@ export interface components {
       granularity: 'hour' | 'day';
       data: components['schemas']['UsagePeriod'][];
     };
+    TierHourUsage: {
+      tier: string;
+      period_start: string;
+      requests: number;
+      errors_4xx: number;
+      errors_5xx: number;
+    };
+    TierUsageReport: { from: string; to: string; data: components['schemas']['TierHourUsage'][] };
+    OverdueBackup: {
+      tenant_id: string;
+      tier: string;
+      last_backup_at: string | null;
+      age_seconds: number | null;
+      every_seconds: number;
+    };
+    OverdueBackupList: { data: components['schemas']['OverdueBackup'][] };
     FleetServer: {
       id: string;
       region: string | null;

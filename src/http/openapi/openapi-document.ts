@@ -11,6 +11,7 @@ import { placementPaths, placementSchemas } from './placement-paths.js';
 import { servicePaths } from './service-paths.js';
 import { tierPaths, tierSchemas } from './tier-paths.js';
 import { usagePaths, usageSchemas } from './usage-paths.js';
+import { usageTierPaths, usageTierSchemas } from './usage-tier-paths.js';
 
 /**
  * The OpenAPI 3.1 document of the whole HTTP API, served at `GET /openapi.json`. The tests compare its
@@ -57,6 +58,7 @@ export function openApiDocument(version: string): OpenApiObject {
       ...backupSchedulePaths,
       ...impersonationPaths,
       ...usagePaths,
+      ...usageTierPaths,
       ...fleetPaths,
       ...jobsPaths,
     },
@@ -70,6 +72,7 @@ export function openApiDocument(version: string): OpenApiObject {
         ...backupScheduleSchemas,
         ...impersonationSchemas,
         ...usageSchemas,
+        ...usageTierSchemas,
         ...fleetSchemas,
         ...jobsSchemas,
       },

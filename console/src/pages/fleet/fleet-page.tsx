@@ -3,6 +3,7 @@ import { api, data, type Schemas } from '../../api/client';
 import { ErrorMessage } from '../../components/error-message';
 import { Link } from '../../navigation';
 import { type MigrationState, migrationState } from '../migrations/migration-state';
+import { FleetHealth } from './fleet-health';
 
 function bytes(count: number): string {
   if (count < 1024 ** 2) return `${(count / 1024).toFixed(1)} KiB`;
@@ -115,6 +116,7 @@ export function FleetPage() {
           <Link to="/migrations">Per database</Link>
         </p>
       </section>
+      <FleetHealth />
     </>
   );
 }
