@@ -133,13 +133,16 @@ for (const admin of ADMIN_KINDS) {
       if (storeDir) await rm(storeDir, { recursive: true, force: true });
     });
 
+    let disturbed = 0;
     /** Changes the tenant's rows so that a restore has something to undo. */
     const disturb = async (tenantId: string) => {
       await tenantQuery(plane.tp, tenantId, 'DELETE FROM workflows WHERE tenant_id = $1', [tenantId]);
       await tenantQuery(plane.tp, tenantId, "UPDATE users SET name = 'changed' WHERE tenant_id = $1", [
         tenantId,
       ]);
-      await seedTenantRows(plane.tp, tenantId, 3, 'later');
+      // A tag of its own each time: a refused restore keeps the rows the last one added.
+      disturbed += 1;
+      await seedTenantRows(plane.tp, tenantId, 3, `later-${disturbed}`);
     };
 
     /** The dedicated database's indexes and constraints, which a restore drops and builds again. */
