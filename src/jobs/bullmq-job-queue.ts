@@ -2,7 +2,13 @@ import { type Job, Queue, QueueEvents, Worker } from 'bullmq';
 import { Redis } from 'ioredis';
 import type { Logger } from '../logging/logger.js';
 import { carryTraceContext } from '../tracing/job-spans.js';
-import { type JobListOptions, type ListedJob, pageOf, tenantOfJobData } from './job-listing.js';
+import {
+  type JobListOptions,
+  type JobPosition,
+  type ListedJob,
+  pageOf,
+  tenantOfJobData,
+} from './job-listing.js';
 import {
   assertJobId,
   type EnqueueOptions,
@@ -22,7 +28,7 @@ export interface BullJobQueueOptions {
   logger: Logger;
 }
 
-/** Jobs read from Redis per request while listing. */
+/** Creation times read from Redis per round trip while listing. */
 const LIST_BATCH = 500;
 
 function connect(url: string, logger: Logger): Redis {
@@ -135,38 +141,52 @@ export class BullJobQueue implements JobQueue {
 
   /**
    * BullMQ keeps each state's jobs in its own list, ordered by when they entered it, not by when they were
-   * created: the page is cut from every job of the chosen queues and states, read a batch at a time. That
-   * is bounded by what the queues retain (finished jobs for 7 and 30 days).
+   * created: the page is cut from the ids and creation times of every job of the chosen queues and states
+   * (bounded by what the queues retain: finished jobs for 7 and 30 days), and only its own jobs are read.
    */
   async list(options: JobListOptions): Promise<ListedJob[]> {
     const queues = options.queue === undefined ? this.options.queues : [options.queue];
-    const states = options.state === undefined ? Object.keys(BULL_TYPES) : [options.state];
-    const listed = new Map<string, ListedJob>();
+    const states = (options.state === undefined ? Object.keys(BULL_TYPES) : [options.state]) as Array<
+      keyof typeof BULL_TYPES
+    >;
+    const positions = new Map<string, JobPosition & { state: JobState }>();
     for (const name of queues) {
       const queue = this.#queue(name);
-      for (const state of states as Array<keyof typeof BULL_TYPES>) {
-        for (const type of BULL_TYPES[state] ?? []) {
-          for (let start = 0; ; start += LIST_BATCH) {
-            const jobs = await queue.getJobs([type], start, start + LIST_BATCH - 1);
-            for (const job of jobs) {
-              // A job removed since its list was read comes back empty.
-              if (!job?.id) continue;
-              // A job that moved to another list between two reads is listed once, as first seen.
-              const key = `${name}/${job.id}`;
-              if (listed.has(key)) continue;
-              listed.set(key, {
-                ...snapshotOf(name, job, state),
-                createdAt: job.timestamp,
-                finishedAt: state === 'completed' || state === 'failed' ? (job.finishedOn ?? null) : null,
-                tenantId: tenantOfJobData(job.data),
-              });
-            }
-            if (jobs.length < LIST_BATCH) break;
+      for (const state of states) {
+        for (const type of BULL_TYPES[state]) {
+          const ids = await queue.getRanges([type], 0, -1);
+          for (let start = 0; start < ids.length; start += LIST_BATCH) {
+            const batch = ids.slice(start, start + LIST_BATCH);
+            const pipeline = this.#connection.pipeline();
+            for (const id of batch) pipeline.hget(queue.toKey(id), 'timestamp');
+            const timestamps = (await pipeline.exec()) ?? [];
+            batch.forEach((id, index) => {
+              const [error, timestamp] = timestamps[index] ?? [];
+              // Gone since its list was read (removed once finished), or listed already under another state.
+              const key = `${name}/${id}`;
+              if (error || typeof timestamp !== 'string' || positions.has(key)) return;
+              positions.set(key, { createdAt: Number(timestamp), queue: name, id, state });
+            });
           }
         }
       }
     }
-    return pageOf(listed.values(), options);
+    const page = pageOf(positions.values(), options);
+    const jobs = await Promise.all(page.map(({ queue, id }) => this.#queue(queue).getJob(id)));
+    return page.flatMap((position, index) => {
+      const job = jobs[index];
+      // Removed between the two reads: left out, which leaves this one page short.
+      if (!job) return [];
+      const finished = position.state === 'completed' || position.state === 'failed';
+      return [
+        {
+          ...snapshotOf(position.queue, job, position.state),
+          createdAt: position.createdAt,
+          finishedAt: finished ? (job.finishedOn ?? null) : null,
+          tenantId: tenantOfJobData(job.data),
+        },
+      ];
+    });
   }
 
   async find(jobId: string): Promise<JobSnapshot | undefined> {

@@ -38,7 +38,10 @@ export function compareNewestFirst(a: JobPosition, b: JobPosition): number {
  * The page of `jobs` (any order) that `options` asks for. Positions never change once a job exists and new
  * jobs are newer than every page already read, so paging on visits each job once while jobs keep coming.
  */
-export function pageOf(jobs: Iterable<ListedJob>, options: JobListOptions): ListedJob[] {
+export function pageOf<T extends JobPosition & { state: JobState }>(
+  jobs: Iterable<T>,
+  options: JobListOptions,
+): T[] {
   const { after } = options;
   const chosen = [...jobs].filter(
     (job) =>
