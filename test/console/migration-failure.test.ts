@@ -1,6 +1,7 @@
 import { randomBytes } from 'node:crypto';
 import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
+import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import type { Page } from 'playwright-core';
 import { changeTierFeatures } from '../../src/catalog/feature-flags.js';
@@ -14,6 +15,7 @@ import {
   type TestBrowser,
 } from '../support/browser.js';
 import { type ChildService, startTenantctl } from '../support/child-service.js';
+import { callJson } from '../support/http-client.js';
 import { addManagedServer } from '../support/managed-admin.js';
 import {
   adminQuery,
@@ -31,7 +33,7 @@ const JOB_TIMEOUT_MS = 60000;
  * a catalog whose server has a managed-PostgreSQL admin: a fleet migration started from the Migrations
  * page fails on one tenant's database only, and the page marks that database failed with its error while
  * the others are up to date; a tenant's feature flags set from the Tenant page, and a viewer offered none
- * of it.
+ * of it; the Fleet page's traffic per tier as metered from real requests.
  */
 describe('operator console: a failing fleet migration and feature overrides', function () {
   this.timeout(120000);
@@ -78,6 +80,7 @@ ALTER TABLE deployments ADD COLUMN note text;
       RATE_LIMITS: 'off',
       SHUTDOWN_GRACE_MS: '2000',
       TENANT_MIGRATIONS_DIR: migrationsDir,
+      USAGE_FLUSH_INTERVAL_MS: '200',
     });
     [serve, worker] = await Promise.all([
       startTenantctl(['serve'], env, 'tenantplane listening'),
@@ -216,6 +219,37 @@ ALTER TABLE deployments ADD COLUMN note text;
     });
   });
 
+  it("shows on the Fleet page each tier's requests and errors of this hour, as metered from real requests", async () => {
+    const token = await plane.mint({ tenantId: 'steady-co' });
+    const statuses: number[] = [];
+    for (const url of ['/api/v1/deployments', '/api/v1/deployments', '/api/v1/deployments/no-such-one']) {
+      statuses.push((await callJson(serve.base, token, 'GET', url)).status);
+    }
+    expect(statuses).to.deep.equal([200, 200, 404]);
+    // serve flushes its counts every 200 ms: wait for them in the catalog, then open the page.
+    const metered = () =>
+      plane.tp.catalog.knex('tenant_usage').where({ tenant_id: 'steady-co' }).sum({ requests: 'requests' });
+    for (let attempt = 0; attempt < 100; attempt += 1) {
+      const [row] = await metered();
+      if (Number(row?.requests) >= 3) break;
+      await sleep(100);
+    }
+    const { page } = tab;
+    await section(page, 'Fleet').click();
+    const traffic = page.getByRole('table', { name: 'Traffic per tier' });
+    const enterprise = traffic
+      .getByRole('row')
+      .filter({ has: page.getByRole('cell', { name: 'enterprise' }) });
+    await enterprise.first().waitFor();
+    // One row per hour: the requests may straddle an hour's end, so the rows are added up.
+    const rows = await Promise.all((await enterprise.all()).map((row) => row.locator('td').allInnerTexts()));
+    const total = (column: number) =>
+      rows.reduce((sum, cells) => sum + Number.parseInt(cells[column]!, 10), 0);
+    expect([total(2), total(3), total(4)]).to.deep.equal([3, 1, 0]);
+    if (rows.length === 1) expect(rows[0]!.slice(3)).to.deep.equal(['1 (33.3 %)', '0 (0.0 %)']);
+    await page.getByText('None: every scheduled tenant is backed up.').waitFor();
+    await checkPage(page, 'fleet-health');
+  });
   it('shows a viewer the flags and offers no change', async () => {
     const viewer = await browser.newPage();
     const { page } = viewer;
