@@ -8,6 +8,8 @@ export interface InstanceShare {
   host: string;
   /** Its part of every server's router budget, in millionths. */
   sharePpm: number;
+  /** What its routers held per server id at its last heartbeat; a server it holds nothing on is absent. */
+  connections: Record<string, { inUse: number; idle: number }>;
 }
 
 /** A server with what is placed on it and how its connection budget is divided. */
@@ -38,13 +40,25 @@ export async function liveInstances(knex: Knex): Promise<InstanceShare[]> {
   const rows = await knex('instances')
     .whereRaw("heartbeat_at + lease_ms * interval '1 millisecond' > now()")
     .orderBy([{ column: 'kind' }, { column: 'started_at' }])
-    .select('id', 'kind', 'host', 'router_share_ppm');
+    .select('id', 'kind', 'host', 'router_share_ppm', 'connections');
   return rows.map(
-    (row: { id: string; kind: 'serve' | 'worker'; host: string; router_share_ppm: number }) => ({
+    (row: {
+      id: string;
+      kind: 'serve' | 'worker';
+      host: string;
+      router_share_ppm: number;
+      connections: Record<string, { in_use: number; idle: number }>;
+    }) => ({
       id: row.id,
       kind: row.kind,
       host: row.host,
       sharePpm: row.router_share_ppm,
+      connections: Object.fromEntries(
+        Object.entries(row.connections).map(([serverId, held]) => [
+          serverId,
+          { inUse: held.in_use, idle: held.idle },
+        ]),
+      ),
     }),
   );
 }

@@ -2,6 +2,7 @@ import { randomUUID } from 'node:crypto';
 import os from 'node:os';
 import type { Knex } from 'knex';
 import type { Logger } from '../logging/logger.js';
+import type { ServerConnectionStats } from '../routing/elastic-pool.js';
 import type { InstanceLease } from './instance-lease.js';
 
 /** A whole server budget, in the millionths that shares are counted in. */
@@ -13,6 +14,8 @@ export interface ShareHolder {
   setShare(ppm: number): void;
   /** Whether it holds no more than `ppm` allows on any server (so that share may be given up). */
   holdsWithin(ppm: number): boolean;
+  /** What it holds per server, recorded with each heartbeat for the Fleet view. */
+  serverStats?(): ServerConnectionStats[];
 }
 
 export interface InstanceRegistryOptions {
@@ -198,6 +201,15 @@ export class InstanceRegistry implements InstanceLease {
     this.#expiryTimer.unref();
   }
 
+  /** This instance's router connections per server, in use and idle, as the `connections` column keeps them. */
+  #connections(): string {
+    const byServer: Record<string, { in_use: number; idle: number }> = {};
+    for (const server of this.#holder?.serverStats?.() ?? []) {
+      byServer[server.serverId] = { in_use: server.open - server.idle, idle: server.idle };
+    }
+    return JSON.stringify(byServer);
+  }
+
   async #renewIn(trx: Knex.Transaction): Promise<{ recordedPpm: number; fairPpm: number }> {
     await trx.raw(REGISTRY_LOCK);
     const reaped = await trx.raw<{ rows: Array<{ id: string; kind: string; host: string; pid: number }> }>(
@@ -211,7 +223,7 @@ export class InstanceRegistry implements InstanceLease {
     }
     const renewed = await trx('instances')
       .where({ id: this.id })
-      .update({ heartbeat_at: trx.fn.now(), lease_ms: this.#leaseMs })
+      .update({ heartbeat_at: trx.fn.now(), lease_ms: this.#leaseMs, connections: this.#connections() })
       .returning<Array<{ router_share_ppm: number }>>('router_share_ppm');
     let recordedPpm = renewed[0]?.router_share_ppm;
     if (recordedPpm === undefined) {
@@ -223,6 +235,7 @@ export class InstanceRegistry implements InstanceLease {
         pid: process.pid,
         lease_ms: this.#leaseMs,
         router_share_ppm: 0,
+        connections: this.#connections(),
       });
       recordedPpm = 0;
     }

@@ -2258,7 +2258,16 @@ export interface components {
       max_connections: number;
       router_budget: number;
       router_budget_assigned: number;
-      instances: { instance_id: string; kind: 'serve' | 'worker'; host: string; may_hold: number }[];
+      connections_in_use: number;
+      connections_idle: number;
+      instances: {
+        instance_id: string;
+        kind: 'serve' | 'worker';
+        host: string;
+        may_hold: number;
+        in_use: number;
+        idle: number;
+      }[];
       shards: number;
       dedicated_databases: number;
       tenants: number;

@@ -9,7 +9,8 @@ export const fleetPaths: Record<string, OpenApiObject> = {
     get: {
       operationId: 'listFleetServers',
       tags: ['servers'],
-      summary: 'Servers with their placements and how their connection budget is divided among instances',
+      summary:
+        'Servers with their placements, how their connection budget is divided among instances and what each holds',
       responses: {
         '200': jsonResponse('every server', 'FleetServerList'),
         ...errorResponses(...COMMON_ERRORS),
@@ -39,6 +40,8 @@ export const fleetSchemas: Record<string, OpenApiObject> = {
       'max_connections',
       'router_budget',
       'router_budget_assigned',
+      'connections_in_use',
+      'connections_idle',
       'instances',
       'shards',
       'dedicated_databases',
@@ -51,17 +54,31 @@ export const fleetSchemas: Record<string, OpenApiObject> = {
       max_connections: { ...count, description: "the server's connection budget" },
       router_budget: { ...count, description: 'what all instances’ routers together may hold on it' },
       router_budget_assigned: { ...count, description: 'the sum of the live instances’ parts of it' },
+      connections_in_use: {
+        ...count,
+        description: 'router connections in use on it: the sum over live instances at their last heartbeat',
+      },
+      connections_idle: {
+        ...count,
+        description:
+          'router connections open and idle on it: the sum over live instances at their last heartbeat',
+      },
       instances: {
         type: 'array',
-        description: 'each live serve and worker process, and the connections its routers may hold here',
+        description: 'each live serve and worker process, the connections its routers may hold here and hold',
         items: {
           type: 'object',
-          required: ['instance_id', 'kind', 'host', 'may_hold'],
+          required: ['instance_id', 'kind', 'host', 'may_hold', 'in_use', 'idle'],
           properties: {
             instance_id: { type: 'string', format: 'uuid' },
             kind: { enum: ['serve', 'worker'] },
             host: { type: 'string' },
             may_hold: count,
+            in_use: { ...count, description: 'its router connections in use here at its last heartbeat' },
+            idle: {
+              ...count,
+              description: 'its router connections open and idle here at its last heartbeat',
+            },
           },
         },
       },

@@ -23,6 +23,8 @@ export function adminFleetApi(tp: { catalog: Pick<Catalog, 'knex'> }): Router {
           kind: instance.kind,
           host: instance.host,
           may_hold: Math.floor((server.routerBudget * instance.sharePpm) / MILLION),
+          in_use: instance.connections[server.id]?.inUse ?? 0,
+          idle: instance.connections[server.id]?.idle ?? 0,
         }));
         return {
           id: server.id,
@@ -31,6 +33,9 @@ export function adminFleetApi(tp: { catalog: Pick<Catalog, 'knex'> }): Router {
           max_connections: server.maxConnections,
           router_budget: server.routerBudget,
           router_budget_assigned: shares.reduce((sum, share) => sum + share.may_hold, 0),
+          // As of each live instance's last heartbeat; a lapsed instance's are not counted.
+          connections_in_use: shares.reduce((sum, share) => sum + share.in_use, 0),
+          connections_idle: shares.reduce((sum, share) => sum + share.idle, 0),
           instances: shares,
           shards: server.shards,
           dedicated_databases: server.dedicatedDatabases,

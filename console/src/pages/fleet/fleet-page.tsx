@@ -48,7 +48,7 @@ export function FleetPage() {
               <th scope="col">Server</th>
               <th scope="col">Region</th>
               <th scope="col">Connections</th>
-              <th scope="col">Router budget by instance</th>
+              <th scope="col">Router connections by instance</th>
               <th scope="col">Shards</th>
               <th scope="col">Dedicated</th>
               <th scope="col">Tenants</th>
@@ -63,14 +63,16 @@ export function FleetPage() {
                 </td>
                 <td>{server.region ?? 'none'}</td>
                 <td>
-                  {server.max_connections} max, {server.router_budget} for routers (
+                  {server.connections_in_use} in use, {server.connections_idle} idle of{' '}
+                  {server.max_connections} max; {server.router_budget} for routers (
                   {server.router_budget_assigned} assigned)
                 </td>
                 <td>
                   <ul className="plain">
                     {server.instances.map((instance) => (
                       <li key={instance.instance_id}>
-                        {instance.kind} on {instance.host}: {instance.may_hold}
+                        {instance.kind} on {instance.host}: {instance.in_use} in use, {instance.idle} idle,
+                        may hold {instance.may_hold}
                       </li>
                     ))}
                   </ul>
