@@ -7,6 +7,7 @@ import { QuotaBars } from './quota-bars';
 import { TenantActions, TenantDeletion } from './tenant-actions';
 import { TenantBackups } from './tenant-backups';
 import { TenantFeatures } from './tenant-features';
+import { TenantTraffic } from './tenant-traffic';
 import { ViewAsTenant } from './view-as-tenant';
 
 export function TenantPage({ id, capabilities }: { id: string; capabilities: Capabilities }) {
@@ -47,6 +48,7 @@ export function TenantPage({ id, capabilities }: { id: string; capabilities: Cap
             </dl>
           </section>
           <QuotaBars tenant={shown} />
+          <TenantTraffic id={id} />
           <TenantFeatures tenant={shown} capabilities={capabilities} />
           {capabilities.can.write && shown.status !== 'deleted' ? <TenantActions tenant={shown} /> : null}
           <TenantBackups id={id} tier={shown.tier} capabilities={capabilities} />
