@@ -1078,6 +1078,43 @@ export interface paths {
     patch?: never;
     trace?: never;
   };
+  '/admin/v1/jobs/{job_id}/events': {
+    parameters: { query?: never; header?: never; path: { job_id: string }; cookie?: never };
+    get: {
+      parameters: { query?: never; header?: never; path: { job_id: string }; cookie?: never };
+      requestBody?: never;
+      responses: {
+        200: { headers: { [name: string]: unknown }; content: { 'text/event-stream': string } };
+        400: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        401: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        403: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        404: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+        503: {
+          headers: { [name: string]: unknown };
+          content: { 'application/json': components['schemas']['Error'] };
+        };
+      };
+    };
+    put?: never;
+    post?: never;
+    delete?: never;
+    options?: never;
+    head?: never;
+    patch?: never;
+    trace?: never;
+  };
   '/admin/v1/migrations': {
     parameters: { query?: never; header?: never; path?: never; cookie?: never };
     get: {

@@ -138,6 +138,22 @@ export const adminPaths: Record<string, OpenApiObject> = {
       responses: { '200': jsonResponse('the job', 'Job'), ...errorResponses(...COMMON_ERRORS, 404) },
     }),
   },
+  '/admin/v1/jobs/{job_id}/events': {
+    parameters: [ref('parameters', 'JobId')],
+    get: operation('followJob', 'jobs', 'A job as server-sent events, until it finishes', {
+      description:
+        'A `data:` event with the job (as GET /admin/v1/jobs/{job_id}) at once, then one each time its state ' +
+        'or progress changes; the stream ends after the completed or failed state. `: keep-alive` comment ' +
+        'lines every 15 s.',
+      responses: {
+        '200': {
+          description: 'the job, then each change of it',
+          content: { 'text/event-stream': { schema: { type: 'string' } } },
+        },
+        ...errorResponses(...COMMON_ERRORS, 404),
+      },
+    }),
+  },
   '/admin/v1/migrations': {
     get: operation('getMigrationStatus', 'migrations', 'Per database: applied, pending, drift, last run', {
       responses: {

@@ -13,6 +13,7 @@ import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
 import { MIGRATION_RUN_QUEUE } from '../../migrations/migration-jobs.js';
 import { actorOf } from '../request-actor.js';
+import { type JobView, streamJobEvents } from './job-event-stream.js';
 
 function runOptions(req: Request): FleetRunOptions {
   const body = (req.body ?? {}) as Record<string, unknown>;
@@ -55,6 +56,27 @@ function runOptions(req: Request): FleetRunOptions {
   };
 }
 
+/** A job as GET /admin/v1/jobs/{id} and its event stream show it; undefined for an unknown job. */
+async function jobView(tp: AdminMigrationsDeps, id: string): Promise<JobView | undefined> {
+  // An export, backup or restore the queue has forgotten (removed once finished, or lost with an inline
+  // queue's process) answers from its request in the catalog.
+  const job = (await tp.jobs.find(id)) ?? (await tp.backups.requests.jobById(id));
+  if (!job) return undefined;
+  // The queue keeps a failed job's message only; an export's, backup's or restore's code is in its request.
+  let errorCode: string | null | undefined = null;
+  if (job.state === 'failed') {
+    errorCode = 'errorCode' in job ? job.errorCode : (await tp.backups.requests.jobById(job.id))?.errorCode;
+  }
+  return {
+    id: job.id,
+    state: job.state,
+    progress: job.progress,
+    result: job.result,
+    error: job.error,
+    error_code: errorCode ?? null,
+  };
+}
+
 /** What the fleet migration and job routes read, queue and record. */
 export interface AdminMigrationsDeps {
   migrations: Pick<FleetMigrations, 'status'>;
@@ -84,23 +106,13 @@ export function adminMigrationsApi(tp: AdminMigrationsDeps): Router {
   });
 
   router.get('/jobs/:id', async (req, res) => {
-    // An export, backup or restore the queue has forgotten (removed once finished, or lost with an inline
-    // queue's process) answers from its request in the catalog.
-    const job = (await tp.jobs.find(req.params.id)) ?? (await tp.backups.requests.jobById(req.params.id));
+    const job = await jobView(tp, req.params.id);
     if (!job) throw new NotFoundError('no such job', 'job_not_found');
-    // The queue keeps a failed job's message only; an export's, backup's or restore's code is in its request.
-    let errorCode: string | null | undefined = null;
-    if (job.state === 'failed') {
-      errorCode = 'errorCode' in job ? job.errorCode : (await tp.backups.requests.jobById(job.id))?.errorCode;
-    }
-    res.json({
-      id: job.id,
-      state: job.state,
-      progress: job.progress,
-      result: job.result,
-      error: job.error,
-      error_code: errorCode ?? null,
-    });
+    res.json(job);
+  });
+
+  router.get('/jobs/:id/events', async (req, res) => {
+    await streamJobEvents(req, res, (id) => jobView(tp, id));
   });
 
   return router;
