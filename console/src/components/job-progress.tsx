@@ -1,5 +1,7 @@
-import { useQuery } from '@tanstack/react-query';
+import { useQuery, useQueryClient } from '@tanstack/react-query';
+import { useEffect, useRef, useState } from 'react';
 import { api, data, type Schemas } from '../api/client';
+import { followJobEvents } from '../api/job-events';
 
 const FINISHED = new Set(['completed', 'failed']);
 
@@ -12,8 +14,9 @@ export function describeProgress(progress: Record<string, unknown>): string {
 }
 
 /**
- * A job's state and progress, asked again every second until it finishes (GET /admin/v1/jobs/{id});
- * announced politely to screen readers as it changes.
+ * A job's state and progress as they change, followed over its event stream (GET /admin/v1/jobs/{id}/events),
+ * or, if the stream cannot be opened or breaks, asked again every second until it finishes
+ * (GET /admin/v1/jobs/{id}); announced politely to screen readers as it changes.
  */
 export function JobProgress({
   jobId,
@@ -25,13 +28,34 @@ export function JobProgress({
   /** Called with the finished job (completed or failed), its result included. */
   onFinished?: (job: Schemas['Job']) => void;
 }) {
+  const queryClient = useQueryClient();
+  const [polling, setPolling] = useState(false);
+  // The latest callback, so a page passing a new function each render does not restart the stream.
+  const finishedRef = useRef(onFinished);
+  finishedRef.current = onFinished;
+
+  useEffect(() => {
+    const controller = new AbortController();
+    setPolling(false);
+    const onJob = (event: Schemas['Job']) => {
+      queryClient.setQueryData(['job', jobId], event);
+      if (FINISHED.has(event.state)) finishedRef.current?.(event);
+    };
+    const fallBack = () => {
+      if (!controller.signal.aborted) setPolling(true);
+    };
+    followJobEvents(jobId, onJob, controller.signal).then((finished) => finished || fallBack(), fallBack);
+    return () => controller.abort();
+  }, [jobId, queryClient]);
+
   const job = useQuery({
     queryKey: ['job', jobId],
     queryFn: async () => {
       const found = await data(api.GET('/admin/v1/jobs/{job_id}', { params: { path: { job_id: jobId } } }));
-      if (FINISHED.has(found.state)) onFinished?.(found);
+      if (FINISHED.has(found.state)) finishedRef.current?.(found);
       return found;
     },
+    enabled: polling,
     refetchInterval: (query) => (query.state.data && FINISHED.has(query.state.data.state) ? false : 1000),
   });
   const state = job.data?.state ?? 'waiting';
