@@ -1,4 +1,4 @@
-import type { Readable } from 'node:stream';
+import { pipeline, type Readable, Transform } from 'node:stream';
 import pg from 'pg';
 import { assertSlug, quoteIdent } from '../ids.js';
 import { copyOut } from '../postgres/copy-out.js';
@@ -36,6 +36,26 @@ export async function tableColumns(client: pg.Client, table: string): Promise<st
     [table],
   );
   return result.rows.map((row) => row.column_name);
+}
+
+/**
+ * The rows of a COPY, counted as they pass: one line each (COPY text escapes newlines inside values, and
+ * row_to_json writes none). COPY's own count is no use at the stream's end: pg-copy-streams ends the stream
+ * at CopyDone and reads the count from the CommandComplete that follows, so a reader taking it right after
+ * the last row may still see 0. Errors and an early destroy pass through as with the COPY stream itself.
+ */
+function countingRows(rows: Readable): Readable & { rowCount: number } {
+  let rowCount = 0;
+  const counter = new Transform({
+    transform(chunk: Buffer, _encoding, done) {
+      for (let at = chunk.indexOf(10); at !== -1; at = chunk.indexOf(10, at + 1)) rowCount += 1;
+      done(null, chunk);
+    },
+  });
+  pipeline(rows, counter, () => {});
+  return Object.defineProperty(counter, 'rowCount', { get: () => rowCount }) as Transform & {
+    rowCount: number;
+  };
 }
 
 /** The `SELECT` of one tenant's rows; the tenant id is a checked slug, quoted as a literal (COPY binds nothing). */
@@ -78,7 +98,7 @@ export async function withTenantSnapshot<T>(
               format === 'text'
                 ? `COPY (${select}) TO STDOUT`
                 : `COPY (SELECT row_to_json(r) FROM (${select}) r) TO STDOUT WITH (FORMAT csv, DELIMITER E'\\x02', QUOTE E'\\x01')`;
-            return copyOut(client, sql);
+            return countingRows(copyOut(client, sql));
           },
         });
       },
