@@ -11,11 +11,11 @@ import {
   launchBrowser,
   type RecordedPage,
   screenshot,
-  seriousAccessibilityViolations,
   TEST_RESULTS_DIR,
   type TestBrowser,
 } from '../support/browser.js';
 import { type ChildService, startTenantctl } from '../support/child-service.js';
+import { checkConsolePage, consoleSection } from '../support/console-pages.js';
 import { addManagedServer } from '../support/managed-admin.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from '../support/test-plane.js';
 import { seedCatalogTenants } from './seed-tenants.js';
@@ -76,17 +76,6 @@ describe('operator console in a browser', function () {
     await plane?.close();
   });
 
-  /** The page passes axe-core's serious and critical rules, and is kept as test-results/<name>.png. */
-  async function checkPage(page: Page, name: string): Promise<void> {
-    expect(await seriousAccessibilityViolations(page), `axe on ${name}`).to.deep.equal([]);
-    await screenshot(page, name);
-  }
-
-  /** A link of the console's section navigation (a page may link to a section too). */
-  function section(page: Page, name: string) {
-    return page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name });
-  }
-
   async function signIn(page: Page, token: string): Promise<void> {
     await page.getByLabel('Admin token').fill(token);
     await page.getByRole('button', { name: 'Sign in' }).click();
@@ -97,14 +86,14 @@ describe('operator console in a browser', function () {
     const answer = await page.goto(`${serve.base}/console/`);
     expect(answer?.headers()['content-security-policy']).to.include("script-src 'self'");
     await page.getByRole('heading', { name: 'Sign in to the tenantplane console' }).waitFor();
-    await checkPage(page, 'sign-in');
+    await checkConsolePage(page, 'sign-in');
 
     await signIn(page, adminToken);
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
     const rows = page.getByRole('table', { name: 'Tenants' }).getByRole('row');
     await rows.nth(50).waitFor();
     expect(await rows.count()).to.equal(51);
-    await checkPage(page, 'tenants');
+    await checkConsolePage(page, 'tenants');
 
     await page.getByLabel('Search id or name').fill('acme');
     await page.getByRole('button', { name: 'Search' }).click();
@@ -132,7 +121,7 @@ describe('operator console in a browser', function () {
     await page.getByText('dedicated tenant:acme-corp').waitFor();
     const tenant = await plane.tp.catalog.requireTenant('acme-corp');
     expect(tenant).to.include({ tier: 'enterprise', status: 'active', databaseId: 'tenant:acme-corp' });
-    await checkPage(page, 'tenant');
+    await checkConsolePage(page, 'tenant');
   });
 
   it('takes a backup and shows it complete', async () => {
@@ -167,7 +156,7 @@ describe('operator console in a browser', function () {
     });
     await page.getByRole('button', { name: 'Export rows' }).click();
     await finished('Export');
-    await checkPage(page, 'tenant-backups');
+    await checkConsolePage(page, 'tenant-backups');
   });
 
   it("views the tenant as its application does, the reason kept in the tenant's audit trail", async () => {
@@ -181,16 +170,16 @@ describe('operator console in a browser', function () {
     await view.getByText('enterprise').waitFor();
     const trail = page.getByRole('table', { name: 'Audit trail of acme-corp' });
     await trail.getByText('ticket 4711', { exact: false }).waitFor();
-    await checkPage(page, 'tenant-view-as');
+    await checkConsolePage(page, 'tenant-view-as');
   });
 
   it('shows the fleet, the migrations and the audit log of what was done', async () => {
     const { page } = tab;
-    await section(page, 'Fleet').click();
+    await consoleSection(page, 'Fleet').click();
     await page.getByRole('table', { name: 'Servers' }).getByRole('cell', { name: 'pg-main' }).waitFor();
-    await checkPage(page, 'fleet');
+    await checkConsolePage(page, 'fleet');
 
-    await section(page, 'Migrations').click();
+    await consoleSection(page, 'Migrations').click();
     const databases = page.getByRole('table', { name: 'Migration status per database' });
     await databases.getByRole('cell', { name: 'tenant:acme-corp' }).waitFor();
     // A dry run (the form's default) through the run's job, to its outcome per database.
@@ -206,12 +195,12 @@ describe('operator console in a browser', function () {
     const outcome = page.getByRole('region', { name: 'Run outcome' });
     // shard-a, shard-b and the dedicated databases of acme-corp and acme-copy.
     await outcome.getByText(/, 4 databases, none failed\./).waitFor();
-    await checkPage(page, 'migrations');
+    await checkConsolePage(page, 'migrations');
 
-    await section(page, 'Audit log').click();
+    await consoleSection(page, 'Audit log').click();
     const log = page.getByRole('table', { name: 'Audit log' });
     await log.getByRole('cell', { name: 'ops-alice' }).first().waitFor();
-    await checkPage(page, 'audit-log');
+    await checkConsolePage(page, 'audit-log');
     // Everything the console loaded came from the service's own origin, and nothing broke its CSP.
     const elsewhere = tab.requests.filter(
       (url) => !url.startsWith(`${serve.base}/`) && !url.startsWith('data:'),
@@ -258,7 +247,7 @@ describe('operator console in a browser', function () {
       }).then(async (response) => ({ status: response.status, code: (await response.json()).error.code }))`);
     expect(refused).to.deep.equal({ status: 403, code: 'insufficient_scope' });
     expect((await plane.tp.catalog.requireTenant('acme-corp')).status).to.equal('active');
-    await checkPage(page, 'tenant-as-viewer');
+    await checkConsolePage(page, 'tenant-as-viewer');
     await page.close();
   });
 

@@ -11,6 +11,7 @@ import {
   type TestBrowser,
 } from '../support/browser.js';
 import { type ChildService, startTenantctl } from '../support/child-service.js';
+import { openTenantPage, signInToConsole } from '../support/console-pages.js';
 import { callJson } from '../support/http-client.js';
 import { addManagedServer } from '../support/managed-admin.js';
 import { tenantQuery } from '../support/tenant-rows.js';
@@ -90,20 +91,6 @@ describe('operator console: view as tenant', function () {
     await plane?.close();
   });
 
-  async function signIn(page: Page, token: string): Promise<void> {
-    await page.goto(`${serve.base}/console/`);
-    await page.getByLabel('Admin token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
-  }
-
-  async function openTenant(page: Page, id: string): Promise<void> {
-    await page.getByLabel('Search id or name').fill(id);
-    await page.getByRole('button', { name: 'Search' }).click();
-    await page.getByRole('link', { name: id }).click();
-    await page.getByRole('heading', { name: `Tenant ${id}` }).waitFor();
-  }
-
   /** Asks for the impersonation from the Tenant page and answers the token the server granted. */
   async function viewAsTenant(page: Page): Promise<string> {
     await page.getByLabel('Reason (recorded in the audit log)').fill(REASON);
@@ -120,8 +107,8 @@ describe('operator console: view as tenant', function () {
 
   it("shows the tenant's rows under the banner, refuses a write, audits it all and forgets the token on End", async () => {
     const { page } = tab;
-    await signIn(page, supportToken);
-    await openTenant(page, TENANT);
+    await signInToConsole(page, serve.base, supportToken);
+    await openTenantPage(page, TENANT);
     const token = await viewAsTenant(page);
 
     const status = banner(page).getByRole('status');
@@ -234,8 +221,8 @@ describe('operator console: view as tenant', function () {
   it('does not offer a viewer to view as the tenant', async () => {
     const viewer = await browser.newPage();
     const { page } = viewer;
-    await signIn(page, viewerToken);
-    await openTenant(page, TENANT);
+    await signInToConsole(page, serve.base, viewerToken);
+    await openTenantPage(page, TENANT);
     await page.getByRole('table', { name: `Audit trail of ${TENANT}` }).waitFor();
     expect(await page.getByRole('button', { name: 'View as tenant' }).count()).to.equal(0);
     expect(await page.getByLabel('Reason (recorded in the audit log)').count()).to.equal(0);

@@ -3,18 +3,21 @@ import { rm, writeFile } from 'node:fs/promises';
 import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import type { Page } from 'playwright-core';
 import { changeTierFeatures } from '../../src/catalog/feature-flags.js';
 import { TEST_REDIS_URL } from '../setup/hooks.js';
 import {
   ensureConsoleBuilt,
   launchBrowser,
   type RecordedPage,
-  screenshot,
-  seriousAccessibilityViolations,
   type TestBrowser,
 } from '../support/browser.js';
 import { type ChildService, startTenantctl } from '../support/child-service.js';
+import {
+  checkConsolePage,
+  consoleSection,
+  openTenantPage,
+  signInToConsole,
+} from '../support/console-pages.js';
 import { callJson } from '../support/http-client.js';
 import { addManagedServer } from '../support/managed-admin.js';
 import {
@@ -101,34 +104,10 @@ ALTER TABLE deployments ADD COLUMN note text;
     if (migrationsDir) await rm(migrationsDir, { recursive: true, force: true });
   });
 
-  /** The page passes axe-core's serious and critical rules, and is kept as test-results/<name>.png. */
-  async function checkPage(page: Page, name: string): Promise<void> {
-    expect(await seriousAccessibilityViolations(page), `axe on ${name}`).to.deep.equal([]);
-    await screenshot(page, name);
-  }
-
-  function section(page: Page, name: string) {
-    return page.getByRole('navigation', { name: 'Sections' }).getByRole('link', { name });
-  }
-
-  async function signIn(page: Page, token: string): Promise<void> {
-    await page.goto(`${serve.base}/console/`);
-    await page.getByLabel('Admin token').fill(token);
-    await page.getByRole('button', { name: 'Sign in' }).click();
-    await page.getByRole('heading', { name: 'Tenants' }).waitFor();
-  }
-
-  async function openTenant(page: Page, id: string): Promise<void> {
-    await page.getByLabel('Search id or name').fill(id);
-    await page.getByRole('button', { name: 'Search' }).click();
-    await page.getByRole('link', { name: id }).click();
-    await page.getByRole('heading', { name: `Tenant ${id}` }).waitFor();
-  }
-
   it('marks the one database a fleet migration failed on, with its error, and the others up to date', async () => {
     const { page } = tab;
-    await signIn(page, adminToken);
-    await section(page, 'Migrations').click();
+    await signInToConsole(page, serve.base, adminToken);
+    await consoleSection(page, 'Migrations').click();
     const databases = page.getByRole('table', { name: 'Migration status per database' });
     const rowOf = (databaseId: string) =>
       databases.getByRole('row').filter({ has: page.getByRole('cell', { name: databaseId, exact: true }) });
@@ -161,14 +140,14 @@ ALTER TABLE deployments ADD COLUMN note text;
     expect(await hasNote(databaseOf('steady-co'))).to.equal(true);
     expect(await hasNote(`${plane.prefix}_s_shard_a`)).to.equal(true);
     expect(await hasNote(databaseOf('broken-co'))).to.equal(false);
-    await checkPage(page, 'migrations-failed');
+    await checkConsolePage(page, 'migrations-failed');
   });
 
   it("overrides a tier's flag for one tenant and shows it effective, refusing a malformed name", async () => {
     const { page } = tab;
-    await section(page, 'Tenants').click();
+    await consoleSection(page, 'Tenants').click();
     await page.getByRole('heading', { name: 'Tenants' }).waitFor();
-    await openTenant(page, 'steady-co');
+    await openTenantPage(page, 'steady-co');
     const flags = page.getByRole('table', { name: 'Feature flags' });
     const rowOf = (flag: string) =>
       flags.getByRole('row').filter({ has: page.getByRole('cell', { name: flag, exact: true }) });
@@ -210,7 +189,7 @@ ALTER TABLE deployments ADD COLUMN note text;
       .where({ action: 'tenant.set_features', tenant_id: 'steady-co', actor: 'token:ops-alice' })
       .count<{ count: string }[]>('* as count');
     expect(audited).to.deep.equal([{ count: '2' }]);
-    await checkPage(page, 'tenant-features');
+    await checkConsolePage(page, 'tenant-features');
 
     await page.getByRole('button', { name: 'Remove override of sso' }).click();
     await rowOf('sso').getByRole('cell', { name: 'tier', exact: true }).waitFor();
@@ -235,7 +214,7 @@ ALTER TABLE deployments ADD COLUMN note text;
       await sleep(100);
     }
     const { page } = tab;
-    await section(page, 'Fleet').click();
+    await consoleSection(page, 'Fleet').click();
     const traffic = page.getByRole('table', { name: 'Traffic per tier' });
     const enterprise = traffic
       .getByRole('row')
@@ -248,13 +227,13 @@ ALTER TABLE deployments ADD COLUMN note text;
     expect([total(2), total(3), total(4)]).to.deep.equal([3, 1, 0]);
     if (rows.length === 1) expect(rows[0]!.slice(3)).to.deep.equal(['1 (33.3 %)', '0 (0.0 %)']);
     await page.getByText('None: every scheduled tenant is backed up.').waitFor();
-    await checkPage(page, 'fleet-health');
+    await checkConsolePage(page, 'fleet-health');
   });
   it('shows a viewer the flags and offers no change', async () => {
     const viewer = await browser.newPage();
     const { page } = viewer;
-    await signIn(page, viewerToken);
-    await openTenant(page, 'steady-co');
+    await signInToConsole(page, serve.base, viewerToken);
+    await openTenantPage(page, 'steady-co');
     const flags = page.getByRole('table', { name: 'Feature flags' });
     await flags.getByRole('cell', { name: 'audit-export', exact: true }).waitFor();
     expect(await flags.getByRole('columnheader').allInnerTexts()).to.deep.equal([
