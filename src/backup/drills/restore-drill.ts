@@ -10,7 +10,7 @@ import type { BackupRecord } from '../backup-catalog.js';
 import type { ContainerHeader, ContainerRecord } from '../backup-container.js';
 import { completeBackup, readBackup } from '../backup-reader.js';
 import { withScratchDatabase } from '../scratch-database.js';
-import { loadRecords } from '../table-loader.js';
+import { clearTenantRows, loadRecords } from '../table-loader.js';
 import type { TableProgress } from '../tenant-export.js';
 import { locateTenant } from '../tenant-location.js';
 import type { RestoreDeps } from '../tenant-restore.js';
@@ -143,6 +143,9 @@ async function restoreIntoScratch(
         return withAdminClient(scratch.adminUrl, (client) =>
           inTenantTransaction(client, backup.tenantId, async () => {
             let header: ContainerHeader | undefined;
+            // Loaded as a restore into the tenant's own database is: indexes built once after the load,
+            // which also proves the unique ones hold.
+            const rebuildIndexes = await clearTenantRows(client, 'dedicated', backup.tenantId);
             await loadRecords(
               client,
               checkedRecords(readBackup(deps, backup), (seen) => (header = seen)),
@@ -153,6 +156,7 @@ async function restoreIntoScratch(
                 ...(onProgress ? { onProgress } : {}),
               },
             );
+            await rebuildIndexes();
             if (header?.schemaVersion !== backup.schemaVersion) {
               throw new BackupIntegrityError(
                 'the backup data and the catalog disagree on its schema version',
