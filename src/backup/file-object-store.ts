@@ -1,14 +1,26 @@
 import { randomBytes } from 'node:crypto';
 import { createWriteStream, type Dirent } from 'node:fs';
-import { link, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
+import { link, lstat, mkdir, open, readdir, rename, stat, unlink } from 'node:fs/promises';
 import path from 'node:path';
 import { type Readable, Transform } from 'node:stream';
 import { pipeline } from 'node:stream/promises';
 import { pathToFileURL } from 'node:url';
 import { NotFoundError, ObjectExistsError } from '../errors/index.js';
 import { assertObjectKey, assertObjectPrefix } from './object-key.js';
-import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store.js';
+import {
+  assertSweepCutoff,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+} from './object-store.js';
 import { RunningDigest } from './running-digest.js';
+
+/**
+ * The name of a put's temporary file, exactly as temporaryNameFor makes it: '.', the final name (key
+ * characters), 12 hex digits, '.partial'. No key segment starts with '.', so nothing stored matches.
+ */
+const TEMPORARY_NAME = /^\.[a-z0-9._-]+\.[0-9a-f]{12}\.partial$/;
 
 /**
  * Objects as files under a folder (`file:///path`). A put writes a hidden temporary file beside the final
@@ -28,10 +40,7 @@ export class FileObjectStore implements ObjectStore {
     const file = this.pathOf(key);
     const directory = path.dirname(file);
     await mkdir(directory, { recursive: true });
-    const temporary = path.join(
-      directory,
-      `.${path.basename(file)}.${randomBytes(6).toString('hex')}.partial`,
-    );
+    const temporary = path.join(directory, temporaryNameFor(file));
     const digest = new RunningDigest();
     const tap = new Transform({
       transform(chunk: Buffer, _encoding, callback) {
@@ -110,6 +119,27 @@ export class FileObjectStore implements ObjectStore {
   }
 
   /**
+   * Unlinks the temporary files of puts that never finished (their process was killed) last written before
+   * `olderThan`. A put under way keeps writing its file, so its mtime stays recent. Only names put() makes
+   * are looked at, and hidden folders (no key has one) are not entered.
+   */
+  async sweepAbandonedUploads(olderThan: Date): Promise<number> {
+    assertSweepCutoff(olderThan);
+    let removed = 0;
+    const walk = async (folder: string): Promise<void> => {
+      for (const entry of await entriesOf(folder)) {
+        const file = path.join(folder, entry.name);
+        if (entry.isDirectory() && !entry.name.startsWith('.')) await walk(file);
+        else if (entry.isFile() && TEMPORARY_NAME.test(entry.name)) {
+          if (await unlinkIfOlder(file, olderThan)) removed += 1;
+        }
+      }
+    };
+    await walk(this.root);
+    return removed;
+  }
+
+  /**
    * Gives the finished temporary file its final name, and no other, unless a file has it already: the
    * temporary name is gone once this resolves. link(2) never replaces
    * its target, so of writers racing for one key exactly one succeeds. A filesystem without hard links
@@ -131,6 +161,33 @@ export class FileObjectStore implements ObjectStore {
 
   private pathOf(key: string): string {
     return path.join(this.root, assertObjectKey(key));
+  }
+}
+
+/** Hidden beside the final name, unique per put, and matched by TEMPORARY_NAME. */
+function temporaryNameFor(file: string): string {
+  return `.${path.basename(file)}.${randomBytes(6).toString('hex')}.partial`;
+}
+
+/** The folder's entries; none when it is gone (a sweep racing a delete of the last object in it). */
+async function entriesOf(folder: string): Promise<Dirent[]> {
+  try {
+    return await readdir(folder, { withFileTypes: true });
+  } catch (error) {
+    if (isMissing(error)) return [];
+    throw error;
+  }
+}
+
+/** True when the file was last modified before `cutoff` and is now removed; a file already gone is fine. */
+async function unlinkIfOlder(file: string, cutoff: Date): Promise<boolean> {
+  try {
+    if ((await lstat(file)).mtimeMs >= cutoff.getTime()) return false;
+    await unlink(file);
+    return true;
+  } catch (error) {
+    if (isMissing(error)) return false;
+    throw error;
   }
 }
 

@@ -1,4 +1,5 @@
 import type { Readable } from 'node:stream';
+import { InvalidInputError } from '../errors/index.js';
 
 /** What a finished upload left behind. */
 export interface StoredObject {
@@ -43,11 +44,26 @@ export interface ObjectStore {
   list(prefix: string): Promise<ObjectInfo[]>;
   /** Removes the object; no error when it is already gone. */
   delete(key: string): Promise<void>;
+  /**
+   * Removes what puts that never finished left behind (a process killed mid-upload: the file store's hidden
+   * temporary files, S3's incomplete multipart uploads) if older than `olderThan`, and answers how many it
+   * removed. Stored objects are never touched; the cutoff is what keeps an upload still under way safe, so
+   * it must lie further back than any upload takes.
+   */
+  sweepAbandonedUploads(olderThan: Date): Promise<number>;
+}
+
+/** A sweep's cutoff: an invalid Date compares false with everything and would silently remove nothing. */
+export function assertSweepCutoff(olderThan: Date): Date {
+  if (!(olderThan instanceof Date) || Number.isNaN(olderThan.getTime())) {
+    throw new InvalidInputError('the cutoff of a sweep of abandoned uploads must be a valid Date');
+  }
+  return olderThan;
 }
 
 /**
  * The store with every put made write-once (`ifAbsent`): what is stored through it is never replaced,
- * however often or concurrently the same key is written. Reads, lists and deletes pass through.
+ * however often or concurrently the same key is written. Reads, lists, deletes and sweeps pass through.
  */
 export function writeOnce(store: ObjectStore): ObjectStore {
   return {
@@ -57,5 +73,6 @@ export function writeOnce(store: ObjectStore): ObjectStore {
     head: (key) => store.head(key),
     list: (prefix) => store.list(prefix),
     delete: (key) => store.delete(key),
+    sweepAbandonedUploads: (olderThan) => store.sweepAbandonedUploads(olderThan),
   };
 }

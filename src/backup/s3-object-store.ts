@@ -8,6 +8,7 @@ import {
   DeleteObjectCommand,
   GetObjectCommand,
   HeadObjectCommand,
+  ListMultipartUploadsCommand,
   PutObjectCommand,
   paginateListObjectsV2,
   S3Client,
@@ -23,13 +24,26 @@ import {
 } from '../errors/index.js';
 import { awsErrorName, awsStatus, isTransientAwsError } from './aws-errors.js';
 import { assertObjectKey, assertObjectPrefix } from './object-key.js';
-import type { ObjectInfo, ObjectStore, PutOptions, StoredObject } from './object-store.js';
+import {
+  assertSweepCutoff,
+  type ObjectInfo,
+  type ObjectStore,
+  type PutOptions,
+  type StoredObject,
+} from './object-store.js';
 import { RunningDigest } from './running-digest.js';
 
 const MIB = 1024 * 1024;
 /** S3's smallest part (but the last) and most parts per upload. */
 const MIN_PART_BYTES = 5 * MIB;
 const MAX_PARTS = 10_000;
+
+/** An incomplete multipart upload as ListMultipartUploads reports it. */
+interface OpenUpload {
+  key: string;
+  uploadId: string;
+  initiated: Date;
+}
 
 export interface S3ObjectStoreOptions {
   bucket: string;
@@ -203,8 +217,61 @@ export class S3ObjectStore implements ObjectStore {
     );
   }
 
+  /**
+   * Aborts the multipart uploads under the store's prefix started before `olderThan`: those of processes
+   * killed mid-put (a put that fails aborts its own). Their parts are billed until aborted, and a bucket
+   * may have no lifecycle rule (AbortIncompleteMultipartUpload) to do it.
+   */
+  async sweepAbandonedUploads(olderThan: Date): Promise<number> {
+    assertSweepCutoff(olderThan);
+    let removed = 0;
+    for await (const upload of this.openUploads()) {
+      if (upload.initiated.getTime() >= olderThan.getTime()) continue;
+      if (await this.abortUpload(upload)) removed += 1;
+    }
+    return removed;
+  }
+
   close(): void {
     this.client.destroy();
+  }
+
+  /**
+   * Every incomplete multipart upload under the prefix, page by page. The markers name the last upload
+   * seen, not a position, so aborting uploads between pages skips none.
+   */
+  private async *openUploads(): AsyncGenerator<OpenUpload> {
+    // With its '/', the prefix `tp` never reaches the uploads of a store at `tp2`.
+    const prefix = this.prefix ? `${this.prefix}/` : undefined;
+    let markers: { KeyMarker?: string; UploadIdMarker?: string } = {};
+    for (;;) {
+      const page = await this.call('list multipart uploads', () =>
+        this.client.send(
+          new ListMultipartUploadsCommand({ Bucket: this.bucket, Prefix: prefix, ...markers }),
+        ),
+      );
+      for (const upload of page.Uploads ?? []) {
+        if (upload.Key === undefined || upload.UploadId === undefined || upload.Initiated === undefined)
+          continue;
+        yield { key: upload.Key, uploadId: upload.UploadId, initiated: upload.Initiated };
+      }
+      // A truncated page without a marker to go on from would list the first page again, forever.
+      if (!page.IsTruncated || page.NextKeyMarker === undefined) return;
+      markers = { KeyMarker: page.NextKeyMarker, UploadIdMarker: page.NextUploadIdMarker };
+    }
+  }
+
+  /** True when this call aborted it; false when it was completed or aborted meanwhile. */
+  private async abortUpload(upload: OpenUpload): Promise<boolean> {
+    try {
+      await this.client.send(
+        new AbortMultipartUploadCommand({ Bucket: this.bucket, Key: upload.key, UploadId: upload.uploadId }),
+      );
+      return true;
+    } catch (error) {
+      if (awsErrorName(error) === 'NoSuchUpload' || awsStatus(error) === 404) return false;
+      throw this.mapped(`abort upload of ${upload.key}`, error);
+    }
   }
 
   /** Doubles every 1,000 parts so no body can reach S3's 10,000-part limit (8 MiB parts: 1.9 TiB+). */
