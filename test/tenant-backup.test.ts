@@ -135,6 +135,15 @@ for (const admin of ADMIN_KINDS) {
           WHERE relname IN ('users', 'deployments', 'workflows', 'audit_events')`,
       );
       expect(security.rows[0]!.forced).to.equal(true);
+      // The tables were truncated in the restore's transaction, so their rows went in frozen: every page
+      // of every restored table is all-frozen in the visibility map.
+      await adminQuery(`${plane.prefix}_t_initech`, 'CREATE EXTENSION IF NOT EXISTS pg_visibility');
+      const unfrozen = await adminQuery<{ table: string; pages: number }>(
+        `${plane.prefix}_t_initech`,
+        `SELECT t AS table, (SELECT count(*) FROM pg_visibility_map(t::regclass) WHERE NOT all_frozen)::int AS pages
+           FROM unnest(ARRAY['users', 'deployments', 'workflows', 'audit_events']) AS t`,
+      );
+      expect(unfrozen.rows.filter((row) => row.pages > 0)).to.deep.equal([]);
     });
 
     it('restores into a new tenant with the tenant id rewritten', async () => {

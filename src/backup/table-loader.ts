@@ -11,25 +11,47 @@ import type { ContainerRecord } from './backup-container.js';
 import type { TableProgress } from './tenant-export.js';
 import type { TenantSnapshot } from './tenant-snapshot.js';
 
+/** What clearTenantRows did, and what to run once the rows are loaded. */
+export interface ClearedRows {
+  /**
+   * Tables truncated in the caller's transaction, which COPY may therefore fill with rows already frozen
+   * (`COPY … FREEZE`): the index builds and the first reads after the restore then skip the per-row
+   * commit checks and hint-bit writes (about 5-10% of a restore's time). Like the TRUNCATE itself, this
+   * shows the new rows to transactions older than the restore, which the fence keeps away.
+   */
+  freezable: ReadonlySet<string>;
+  /** Builds the indexes the clearing dropped (nothing when it dropped none). */
+  rebuildIndexes(): Promise<void>;
+}
+
 /**
  * Removes a tenant's rows ahead of a restore, inside the caller's transaction: on a shard only its rows,
- * in a dedicated database every tenant table (they hold nothing else), which TRUNCATE does fastest.
- * Returns what to run once the rows are loaded.
+ * in a dedicated (or scratch) database every tenant table (they hold nothing else), which TRUNCATE does
+ * fastest, dropping their indexes until the load is done.
  */
 export async function clearTenantRows(
   client: pg.Client,
   placement: Placement,
   tenantId: string,
-): Promise<() => Promise<void>> {
+): Promise<ClearedRows> {
   const tables = await tenantTables(client);
   if (tables.length === 0 || placement === 'shard') {
     for (const table of tables) {
       await client.query(`DELETE FROM ${quoteIdent(table)} WHERE tenant_id = $1`, [assertSlug(tenantId)]);
     }
-    return async () => {};
+    return { freezable: new Set(), rebuildIndexes: async () => {} };
   }
   await client.query(`TRUNCATE ${tables.map(quoteIdent).join(', ')}`);
-  return deferIndexes(client, tables);
+  // COPY FREEZE takes plain tables only (not a partitioned parent).
+  const plain = await client.query<{ name: string }>(
+    `SELECT c.relname AS name FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+      WHERE n.nspname = 'public' AND c.relname = ANY($1) AND c.relkind = 'r'`,
+    [tables],
+  );
+  return {
+    freezable: new Set(plain.rows.map((row) => row.name)),
+    rebuildIndexes: await deferIndexes(client, tables),
+  };
 }
 
 /**
@@ -88,6 +110,8 @@ export async function loadRecords(
     sourceTenantId: string;
     /** The database holds no other tenant's rows and the transaction may lock its tables (never a shard). */
     exclusive: boolean;
+    /** Tables truncated in this transaction (ClearedRows.freezable): rows COPYed straight in go in frozen. */
+    freezable?: ReadonlySet<string>;
     onProgress?: TableProgress;
   },
 ): Promise<Record<string, number>> {
@@ -133,7 +157,8 @@ export async function loadRecords(
             : {}),
         });
         copyFailure = undefined;
-        copy = client.query(copyFrom(`COPY ${load.copyInto} FROM STDIN`));
+        const freeze = load.path !== 'staged' && options.freezable?.has(table) === true;
+        copy = client.query(copyFrom(`COPY ${load.copyInto} FROM STDIN${freeze ? ' WITH (FREEZE)' : ''}`));
         // The server may end the COPY (its session terminated, a shutdown) while this loop waits for the
         // backup's next record, when nothing else listens to the stream: an 'error' event without a listener
         // would end the process. The error is kept and thrown at the next write or end instead.

@@ -106,13 +106,14 @@ export async function restoreTenant(
                 inTenantTransaction(client, tenantId, async () => {
                   // The scratch database is the tenant's alone, like a dedicated one: its indexes are
                   // built once after the load rather than row by row.
-                  const rebuildIndexes = await clearTenantRows(client, 'dedicated', tenantId);
+                  const cleared = await clearTenantRows(client, 'dedicated', tenantId);
                   await loadRecords(client, readBackup(deps, backup, { catalogCounts: true }), {
                     tenantId,
                     sourceTenantId: tenantId,
                     exclusive: true,
+                    freezable: cleared.freezable,
                   });
-                  await rebuildIndexes();
+                  await cleared.rebuildIndexes();
                 }),
               );
               await scratch.migrate();
@@ -160,15 +161,16 @@ function loadInto(
 ): Promise<Record<string, number>> {
   return withAdminClient(target.adminUrl, (client) =>
     inTenantTransaction(client, target.tenantId, async () => {
-      const rebuildIndexes = await clearTenantRows(client, target.placement, target.tenantId);
+      const cleared = await clearTenantRows(client, target.placement, target.tenantId);
       const counts = await loadRecords(client, records, {
         tenantId: target.tenantId,
         sourceTenantId,
         // A dedicated database's tables are the tenant's alone, and locked by the truncate already.
         exclusive: target.placement === 'dedicated',
+        freezable: cleared.freezable,
         ...(onProgress ? { onProgress } : {}),
       });
-      await rebuildIndexes();
+      await cleared.rebuildIndexes();
       await beforeCommit();
       return counts;
     }),

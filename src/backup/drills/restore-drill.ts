@@ -145,7 +145,7 @@ async function restoreIntoScratch(
             let header: ContainerHeader | undefined;
             // Loaded as a restore into the tenant's own database is: indexes built once after the load,
             // which also proves the unique ones hold.
-            const rebuildIndexes = await clearTenantRows(client, 'dedicated', backup.tenantId);
+            const cleared = await clearTenantRows(client, 'dedicated', backup.tenantId);
             await loadRecords(
               client,
               checkedRecords(readBackup(deps, backup), (seen) => (header = seen)),
@@ -153,10 +153,11 @@ async function restoreIntoScratch(
                 tenantId: backup.tenantId,
                 sourceTenantId: backup.tenantId,
                 exclusive: true,
+                freezable: cleared.freezable,
                 ...(onProgress ? { onProgress } : {}),
               },
             );
-            await rebuildIndexes();
+            await cleared.rebuildIndexes();
             if (header?.schemaVersion !== backup.schemaVersion) {
               throw new BackupIntegrityError(
                 'the backup data and the catalog disagree on its schema version',
