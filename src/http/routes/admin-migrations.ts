@@ -13,6 +13,7 @@ import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
 import { MIGRATION_RUN_QUEUE } from '../../migrations/migration-jobs.js';
 import { actorOf } from '../request-actor.js';
+import { readQueue } from './admin-jobs.js';
 import { type JobView, streamJobEvents } from './job-event-stream.js';
 
 function runOptions(req: Request): FleetRunOptions {
@@ -60,7 +61,7 @@ function runOptions(req: Request): FleetRunOptions {
 async function jobView(tp: AdminMigrationsDeps, id: string): Promise<JobView | undefined> {
   // An export, backup or restore the queue has forgotten (removed once finished, or lost with an inline
   // queue's process) answers from its request in the catalog.
-  const job = (await tp.jobs.find(id)) ?? (await tp.backups.requests.jobById(id));
+  const job = (await readQueue(tp.jobs, tp.jobs.find(id))) ?? (await tp.backups.requests.jobById(id));
   if (!job) return undefined;
   // The queue keeps a failed job's message only; an export's, backup's or restore's code is in its request.
   let errorCode: string | null | undefined = null;
@@ -80,7 +81,7 @@ async function jobView(tp: AdminMigrationsDeps, id: string): Promise<JobView | u
 /** What the fleet migration and job routes read, queue and record. */
 export interface AdminMigrationsDeps {
   migrations: Pick<FleetMigrations, 'status'>;
-  jobs: Pick<JobQueue, 'enqueue' | 'find'>;
+  jobs: Pick<JobQueue, 'enqueue' | 'find' | 'reachable'>;
   catalog: Pick<Catalog, 'audit'>;
   /** Export, backup and restore requests, which answer for jobs the queue has forgotten. */
   backups: { requests: Pick<BackupRequests, 'jobById'> };
