@@ -97,6 +97,9 @@ export class BullJobQueue implements JobQueue {
     let queue = this.#queues.get(name);
     if (!queue) {
       queue = new Queue(name, { connection: this.#connection, prefix: this.#prefix });
+      // BullMQ re-emits its connection's errors here and prints each one when nobody listens: every
+      // reconnect attempt of an outage. connect()'s listener already reports the outage once.
+      queue.on('error', () => {});
       this.#queues.set(name, queue);
     }
     return queue;
@@ -108,6 +111,7 @@ export class BullJobQueue implements JobQueue {
       const connection = connect(this.options.redisUrl, this.options.logger);
       this.#connections.push(connection);
       events = new QueueEvents(name, { connection, prefix: this.#prefix });
+      events.on('error', () => {}); // as the queue's, above
       this.#events.set(name, events);
       await events.waitUntilReady();
     }
