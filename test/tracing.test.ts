@@ -1,5 +1,4 @@
 import { randomBytes } from 'node:crypto';
-import http from 'node:http';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
 import { InlineJobQueue } from '../src/jobs/inline-job-queue.js';
@@ -8,35 +7,21 @@ import { createLogger } from '../src/logging/logger.js';
 import { tracingOn, withSpan } from '../src/tracing/spans.js';
 import { startTracing, type TracingSdk } from '../src/tracing/tracing-sdk.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
-import { type Answer, type ChildService, request, startTenantctl } from './support/child-service.js';
+import { type ChildService, request, startTenantctl } from './support/child-service.js';
 import { finishedJob } from './support/job-status.js';
 import { logSink } from './support/log-sink.js';
-import { addManagedServer } from './support/managed-admin.js';
 import { type OtlpReceiver, type ReceivedSpan, startOtlpReceiver } from './support/otlp-receiver.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
-
-const SERVER_KIND = 2;
-const CLIENT_KIND = 3;
-const CONSUMER_KIND = 5;
-
-/** A GET with a W3C traceparent, as a caller that is itself traced sends it, on a connection of its own. */
-function tracedGet(base: string, path: string, token: string, traceparent: string): Promise<Answer> {
-  return new Promise((resolve, reject) => {
-    const req = http.get(
-      `${base}${path}`,
-      { agent: false, headers: { authorization: `Bearer ${token}`, traceparent } },
-      (res) => {
-        let body = '';
-        res.setEncoding('utf8');
-        res.on('data', (chunk: string) => {
-          body += chunk;
-        });
-        res.on('end', () => resolve({ status: res.statusCode ?? 0, body }));
-      },
-    );
-    req.on('error', reject);
-  });
-}
+import type { TestPlane } from './support/test-plane.js';
+import {
+  CLIENT_KIND,
+  CONSUMER_KIND,
+  createTracedPlane,
+  SERVER_KIND,
+  startTracedServe,
+  terminate,
+  tracedEnv,
+  tracedGet,
+} from './support/traced-serve.js';
 
 /** Polls until `find` finds something (a log line written once the response has gone). */
 async function soon<T>(find: () => T | undefined): Promise<T> {
@@ -77,18 +62,11 @@ describe('tracing over OTLP', function () {
   const log = logSink();
 
   async function stop(service: ChildService): Promise<void> {
-    service.child.kill('SIGTERM');
-    expect(await service.exited).to.equal(0);
+    expect(await terminate(service), service.stderr()).to.equal(0);
   }
 
   before(async () => {
-    plane = await createTestPlane({ logger: createLogger('debug', log.stream) });
-    // The production case: an admin role without superuser, as managed PostgreSQL gives.
-    await addManagedServer(plane, 'pg-main');
-    await plane.tp.shards.add({ id: 'shard-traced', serverId: 'pg-main' }, TEST_ACTOR);
-    await plane.tp.tenants.create({ id: 'traced-co', tier: 'pro' }, TEST_ACTOR);
-    tenantToken = await plane.mint({ tenantId: 'traced-co' });
-    adminToken = await plane.mint({ admin: true });
+    ({ plane, tenantToken, adminToken } = await createTracedPlane(createLogger('debug', log.stream)));
     receiver = await startOtlpReceiver();
   });
   after(async () => {
@@ -104,24 +82,12 @@ describe('tracing over OTLP', function () {
 
     before(async () => {
       // Jobs go through BullMQ to a tenantctl worker: the job's trace crosses processes in its data.
-      const traced = (serviceName: string) =>
-        plane.cliEnv({
-          LOG_LEVEL: 'debug',
-          REDIS_URL: TEST_REDIS_URL,
-          OTEL_EXPORTER_OTLP_ENDPOINT: receiver.endpoint,
-          OTEL_BSP_SCHEDULE_DELAY: '100',
-          OTEL_SERVICE_NAME: serviceName,
-        });
-      const jobsPrefix = `tptrace${randomBytes(4).toString('hex')}`;
+      const jobs = { REDIS_URL: TEST_REDIS_URL, JOBS_PREFIX: `tptrace${randomBytes(4).toString('hex')}` };
       [service, worker] = await Promise.all([
-        startTenantctl(
-          ['serve'],
-          { ...traced('tenantplane-serve'), PORT: '0', JOBS_PREFIX: jobsPrefix },
-          'tenantplane listening',
-        ),
+        startTracedServe(plane, receiver.endpoint, jobs),
         startTenantctl(
           ['worker', '--health-port', '0'],
-          { ...traced('tenantplane-worker'), JOBS_PREFIX: jobsPrefix },
+          tracedEnv(plane, receiver.endpoint, 'tenantplane-worker', jobs),
           'worker started',
           'healthPort',
         ),

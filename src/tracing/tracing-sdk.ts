@@ -3,9 +3,20 @@ import { type Logger, redactUrl } from '../logging/logger.js';
 import { tracePostgresStatements } from './postgres-statements.js';
 import { setTracingOn } from './spans.js';
 
+/**
+ * How long shutting tracing down waits for the last spans to be exported. An unreachable collector makes the
+ * exporter retry, and one that never answers makes it wait, for up to OTEL_EXPORTER_OTLP_TIMEOUT (10 s)
+ * per export: without a bound that would use up the whole shutdown grace period (SHUTDOWN_GRACE_MS, 10 s by
+ * default), and `serve` would exit 1 as if requests had been cut.
+ */
+export const TRACING_SHUTDOWN_WAIT_MS = 5000;
+
 /** The running SDK, as startTracing returns it. */
 export interface TracingSdk {
-  /** Exports the spans still buffered, then stops recording. */
+  /**
+   * Exports the spans still buffered, then stops recording; waits at most TRACING_SHUTDOWN_WAIT_MS for the
+   * collector, then goes on without those spans (the exporter's own timeout ends its requests later).
+   */
   shutdown(): Promise<void>;
 }
 
@@ -57,11 +68,21 @@ export async function startTracing(env: NodeJS.ProcessEnv, logger: Logger): Prom
       stopped ??= (async () => {
         setTracingOn(false);
         stopStatements();
+        let timer: NodeJS.Timeout | undefined;
+        const late = new Promise<'late'>((resolve) => {
+          timer = setTimeout(() => resolve('late'), TRACING_SHUTDOWN_WAIT_MS).unref();
+        });
         try {
-          await provider.shutdown();
+          if ((await Promise.race([provider.shutdown(), late])) === 'late')
+            logger.warn(
+              { waitedMs: TRACING_SHUTDOWN_WAIT_MS },
+              'tracing: the collector did not take the last spans in time; shutting down without them',
+            );
         } catch (error) {
           // Spans that could not be delivered are lost; shutting down goes on.
           logger.warn({ err: error }, 'tracing: could not export the last spans');
+        } finally {
+          clearTimeout(timer);
         }
         trace.disable();
         context.disable();
