@@ -1,15 +1,9 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { BACKUP_SCHEDULE_QUEUE } from '../src/backup/schedules/schedule-tick.js';
 import type { BullJobQueue } from '../src/jobs/bullmq-job-queue.js';
 import type { Tenantplane } from '../src/tenantplane.js';
-import { TEST_REDIS_URL } from './setup/hooks.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { openWorkerPlane, type WorkerPlane } from './support/worker-plane.js';
 
 const SCHEDULED = ['w-one', 'w-two', 'w-three', 'w-four'];
 const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
@@ -20,40 +14,23 @@ const sleep = (ms: number) => new Promise((resolve) => setTimeout(resolve, ms));
  */
 describe('backup schedules on two BullMQ workers', function () {
   this.timeout(90000);
-  const jobsPrefix = `tpsched${randomBytes(4).toString('hex')}`;
+  let workerPlane: WorkerPlane;
   let plane: TestPlane<Tenantplane>;
-  let storeDir: string;
-  const workers: ChildProcess[] = [];
 
   before(async () => {
-    storeDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-sched-'));
-    const env = { REDIS_URL: TEST_REDIS_URL, BACKUP_URL: `file://${storeDir}` };
-    plane = await createTestPlane({ serveTraffic: false, jobsPrefix }, env);
+    workerPlane = await openWorkerPlane('sched');
+    plane = workerPlane.plane;
     await plane.addServer('pg-main', 20);
     await plane.tp.shards.add({ id: 'shard-w', serverId: 'pg-main' }, TEST_ACTOR);
     for (const id of SCHEDULED) await plane.tp.tenants.create({ id, tier: 'pro' }, TEST_ACTOR);
     await plane.tp.tenants.create({ id: 'w-starter', tier: 'starter' }, TEST_ACTOR);
-    for (let i = 0; i < 2; i += 1) {
-      workers.push(
-        spawn(process.execPath, ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--concurrency', '4'], {
-          env: plane.cliEnv({ ...env, JOBS_PREFIX: jobsPrefix, LOG_LEVEL: 'warn' }),
-          stdio: 'ignore',
-        }),
-      );
-    }
+    for (let i = 0; i < 2; i += 1) workerPlane.startWorker(4);
     const queue = plane.tp.jobs as BullJobQueue;
     for (let i = 0; i < 400 && (await queue.workerCount(BACKUP_SCHEDULE_QUEUE)) < 2; i += 1) await sleep(100);
     expect(await queue.workerCount(BACKUP_SCHEDULE_QUEUE)).to.equal(2);
   });
   after(async () => {
-    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
-    await plane.close();
-    await rm(storeDir, { recursive: true, force: true });
-    // The job scheduler would stay in Redis: this run's keys go.
-    const redis = new Redis(TEST_REDIS_URL);
-    const keys = await redis.keys(`${jobsPrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await workerPlane?.close();
   });
 
   it('backs up each tenant of the tier once per slot, never twice at once, within the budget', async () => {

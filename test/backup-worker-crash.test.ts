@@ -1,18 +1,12 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { setTimeout as sleep } from 'node:timers/promises';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { verifyBackup } from '../src/backup/backup-reader.js';
 import { BACKUP_SCHEDULE_QUEUE } from '../src/backup/schedules/schedule-tick.js';
 import type { BullJobQueue } from '../src/jobs/bullmq-job-queue.js';
 import type { Tenantplane } from '../src/tenantplane.js';
-import { TEST_REDIS_URL } from './setup/hooks.js';
 import { addManagedServer } from './support/managed-admin.js';
-import { adminQuery, createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { adminQuery, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { openWorkerPlane, type WorkerPlane } from './support/worker-plane.js';
 
 /** Rows of the tenant's backup: enough that its upload is caught under way. */
 const ROWS = 60_000;
@@ -36,30 +30,10 @@ interface RequestRow {
  */
 describe('a worker killed mid scheduled backup', function () {
   this.timeout(240000);
-  const jobsPrefix = `tpcrash${randomBytes(4).toString('hex')}`;
+  let workerPlane: WorkerPlane;
   let plane: TestPlane<Tenantplane>;
-  let storeDir: string;
-  const workers: ChildProcess[] = [];
-
-  const startWorker = () => {
-    const worker = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--concurrency', '1'],
-      {
-        env: plane.cliEnv({
-          REDIS_URL: TEST_REDIS_URL,
-          JOBS_PREFIX: jobsPrefix,
-          BACKUP_URL: `file://${storeDir}`,
-          LOG_LEVEL: 'warn',
-        }),
-        stdio: 'ignore',
-      },
-    );
-    workers.push(worker);
-    return worker;
-  };
-  const filesInStore = async () =>
-    readdir(path.join(storeDir, 'backups', 'heavy')).catch(() => [] as string[]);
+  const startWorker = () => workerPlane.startWorker();
+  const filesInStore = () => workerPlane.backupFiles('heavy');
   const requests = (): Promise<RequestRow[]> =>
     plane.tp
       .knex('backup_requests')
@@ -77,11 +51,8 @@ describe('a worker killed mid scheduled backup', function () {
   }
 
   before(async () => {
-    storeDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-crash-'));
-    plane = await createTestPlane(
-      { serveTraffic: false, jobsPrefix },
-      { REDIS_URL: TEST_REDIS_URL, BACKUP_URL: `file://${storeDir}` },
-    );
+    workerPlane = await openWorkerPlane('crash');
+    plane = workerPlane.plane;
     await addManagedServer(plane, 'pg-main');
     await plane.tp.tenants.create({ id: 'heavy', tier: 'enterprise' }, TEST_ACTOR);
     await adminQuery(
@@ -92,13 +63,7 @@ describe('a worker killed mid scheduled backup', function () {
     );
   });
   after(async () => {
-    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
-    await plane.close();
-    await rm(storeDir, { recursive: true, force: true });
-    const redis = new Redis(TEST_REDIS_URL);
-    const keys = await redis.keys(`${jobsPrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await workerPlane?.close();
   });
 
   it('leaves nothing half-done, redoes the backup on the next worker, and backs up the next slot once', async () => {

@@ -1,52 +1,24 @@
-import { type ChildProcess, spawn } from 'node:child_process';
-import { randomBytes } from 'node:crypto';
-import { mkdtemp, readdir, rm } from 'node:fs/promises';
-import os from 'node:os';
-import path from 'node:path';
 import { expect } from 'chai';
 import { BACKUP_QUEUE } from '../src/backup/backup-jobs.js';
 import { requestBackup } from '../src/backup/backup-operations.js';
 import { verifyBackup } from '../src/backup/backup-reader.js';
 import type { Tenantplane } from '../src/tenantplane.js';
-import { TEST_REDIS_URL } from './setup/hooks.js';
 import { tenantQuery } from './support/tenant-rows.js';
-import { createTestPlane, TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { TEST_ACTOR, type TestPlane } from './support/test-plane.js';
+import { openWorkerPlane, type WorkerPlane } from './support/worker-plane.js';
 
 const ROWS = 150_000;
 
 describe('a backup worker killed mid-upload', function () {
   this.timeout(180000);
+  let workerPlane: WorkerPlane;
   let plane: TestPlane<Tenantplane>;
-  let storeDir: string;
-  const jobsPrefix = `tpkill${randomBytes(4).toString('hex')}`;
-  const workers: ChildProcess[] = [];
-
-  const startWorker = () => {
-    const worker = spawn(
-      process.execPath,
-      ['--import', 'tsx', 'src/cli/main.ts', 'worker', '--concurrency', '1'],
-      {
-        env: plane.cliEnv({
-          REDIS_URL: TEST_REDIS_URL,
-          JOBS_PREFIX: jobsPrefix,
-          BACKUP_URL: `file://${storeDir}`,
-          LOG_LEVEL: 'warn',
-        }),
-        stdio: 'ignore',
-      },
-    );
-    workers.push(worker);
-    return worker;
-  };
-  const tenantDir = () => path.join(storeDir, 'backups', 'heavy');
-  const filesInStore = async () => readdir(tenantDir()).catch(() => [] as string[]);
+  const startWorker = () => workerPlane.startWorker();
+  const filesInStore = () => workerPlane.backupFiles('heavy');
 
   before(async () => {
-    storeDir = await mkdtemp(path.join(os.tmpdir(), 'tenantplane-kill-'));
-    plane = await createTestPlane(
-      { serveTraffic: false, jobsPrefix },
-      { REDIS_URL: TEST_REDIS_URL, BACKUP_URL: `file://${storeDir}` },
-    );
+    workerPlane = await openWorkerPlane('kill');
+    plane = workerPlane.plane;
     await plane.addServer();
     await plane.tp.tenants.create({ id: 'heavy', tier: 'enterprise' }, TEST_ACTOR);
     await tenantQuery(
@@ -59,9 +31,7 @@ describe('a backup worker killed mid-upload', function () {
     );
   });
   after(async () => {
-    for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
-    await plane.close();
-    await rm(storeDir, { recursive: true, force: true });
+    await workerPlane?.close();
   });
 
   it('leaves nothing that looks complete, and the retry on another worker finishes the backup', async () => {
