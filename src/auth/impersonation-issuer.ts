@@ -1,7 +1,7 @@
 import { randomUUID } from 'node:crypto';
 import { decodeJwt, type JSONWebKeySet } from 'jose';
 import type { DevIssuer } from './dev-issuer.js';
-import type { ImpersonationKeys } from './impersonation-keys.js';
+import type { ImpersonationKeyRing } from './impersonation-keys.js';
 import { signToken } from './sign-token.js';
 
 /** `iss` of impersonation tokens when an external identity provider issues every other token. */
@@ -60,15 +60,16 @@ export function devImpersonationIssuer(dev: DevIssuer): ImpersonationIssuer {
 /**
  * With an external identity provider, tenantplane cannot have it sign tokens for an operator: it signs
  * them with its own key from the catalog, under its own `iss` and the provider's audience, and publishes
- * the public key for applications to trust beside the provider's.
+ * the public keys for applications to trust beside the provider's: the newest key signs, and keys a
+ * rotation replaced stay published while tokens they signed may still be in use (see impersonation-keys.ts).
  */
-export function keyImpersonationIssuer(keys: ImpersonationKeys, audience: string): ImpersonationIssuer {
+export function keyImpersonationIssuer(keys: ImpersonationKeyRing, audience: string): ImpersonationIssuer {
   return {
     issuer: IMPERSONATION_ISSUER,
     audience,
     async mint(tenantId, operator) {
       const jti = randomUUID();
-      const token = await signToken(keys.signing, {
+      const token = await signToken(await keys.signingKey(), {
         issuer: IMPERSONATION_ISSUER,
         audience,
         subject: `tenant:${tenantId}`,
@@ -77,6 +78,6 @@ export function keyImpersonationIssuer(keys: ImpersonationKeys, audience: string
       });
       return grant(token, jti);
     },
-    jwks: () => structuredClone(keys.jwks),
+    jwks: () => keys.jwks(),
   };
 }

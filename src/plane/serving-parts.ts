@@ -4,7 +4,8 @@ import {
   type ImpersonationIssuer,
   keyImpersonationIssuer,
 } from '../auth/impersonation-issuer.js';
-import { loadImpersonationKeys } from '../auth/impersonation-keys.js';
+import { ImpersonationKeyRing } from '../auth/impersonation-keys.js';
+import { withImpersonationTokens } from '../auth/impersonation-verifier.js';
 import type { TokenVerifier } from '../auth/principal.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -68,13 +69,20 @@ export async function openRoutingParts(
   registry.attach(tenantRouter.pools);
   if (config.auth.jwksUrl && config.auth.issuer && config.auth.audience) {
     // The provider signs every token but impersonation tokens, which tenantplane signs with its own key.
-    const keys = await loadImpersonationKeys(catalog.knex, parts.secrets);
+    // Its keys are re-read when the change channel says anything may have changed (a rotation notifies it).
+    const keys = await ImpersonationKeyRing.open(catalog.knex, parts.secrets, logger);
+    directory.on('changed', (tenantId) => {
+      if (tenantId === ALL_TENANTS) keys.refresh();
+    });
     const impersonation = keyImpersonationIssuer(keys, config.auth.audience);
-    const verifier = createTokenVerifier({
+    const provider = createTokenVerifier({
       issuer: config.auth.issuer,
       audience: config.auth.audience,
       keys: { jwksUrl: config.auth.jwksUrl },
-      otherIssuers: [{ issuer: impersonation.issuer, jwks: keys.jwks }],
+      verifiedTokenCacheSize: config.auth.tokenCacheSize,
+    });
+    const verifier = withImpersonationTokens(provider, keys, {
+      audience: config.auth.audience,
       verifiedTokenCacheSize: config.auth.tokenCacheSize,
     });
     return { directory, router: tenantRouter, verifier, devIssuer: undefined, impersonation };
