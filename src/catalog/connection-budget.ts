@@ -6,3 +6,8 @@
  */
 export const ROUTER_BUDGET_SHARE = 0.8;
 export const MIGRATION_BUDGET_SHARE = 0.2;
+
+/** The connections every instance's routers together may hold on a server: their share, at least one. */
+export function routerBudget(maxConnections: number, share = ROUTER_BUDGET_SHARE): number {
+  return Math.max(1, Math.floor(maxConnections * share));
+}

@@ -1,5 +1,5 @@
 import type { Knex } from 'knex';
-import { ROUTER_BUDGET_SHARE } from './connection-budget.js';
+import { routerBudget } from './connection-budget.js';
 
 /** A live `serve` or `worker` process and the connections its routers may hold on each server. */
 export interface InstanceShare {
@@ -84,7 +84,7 @@ export async function serverFleet(knex: Knex): Promise<ServerFleetView[]> {
       draining: row.draining as boolean,
       maxConnections,
       // As the routers work it out (src/routing/tenant-router.ts): at least one connection.
-      routerBudget: Math.max(1, Math.floor(maxConnections * ROUTER_BUDGET_SHARE)),
+      routerBudget: routerBudget(maxConnections),
       shards: row.shards as number,
       dedicatedDatabases: row.dedicated as number,
       tenants: row.tenants as number,

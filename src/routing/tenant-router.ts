@@ -1,6 +1,6 @@
 import knexFactory, { type Knex } from 'knex';
 import type { Catalog } from '../catalog/catalog.js';
-import { ROUTER_BUDGET_SHARE } from '../catalog/connection-budget.js';
+import { ROUTER_BUDGET_SHARE, routerBudget } from '../catalog/connection-budget.js';
 import type { TenantRoute } from '../catalog/records.js';
 import type { TenantDirectory } from '../catalog/tenant-directory.js';
 import { ForbiddenError, UnavailableError } from '../errors/index.js';
@@ -73,7 +73,7 @@ export class TenantRouter {
         databaseName: route.databaseName,
         serverId: route.serverId,
         poolSize: route.placement === 'shard' ? this.#shardPoolSize : route.poolSize,
-        serverBudget: Math.max(1, Math.floor(route.serverMaxConnections * this.#budgetShare)),
+        serverBudget: routerBudget(route.serverMaxConnections, this.#budgetShare),
         // A dedicated database's connections act as its tenant from the start (see TenantDatabase).
         ...(route.placement === 'dedicated' ? { tenantId } : {}),
       },
