@@ -52,7 +52,7 @@ describe('scratch databases left by a killed drill', function () {
         const { rows } = await adminQuery<{ datname: string }>(
           'postgres',
           `SELECT datname FROM pg_stat_activity
-            WHERE datname LIKE $1 AND state = 'active' AND query LIKE 'COPY % FROM STDIN'`,
+            WHERE datname LIKE $1 AND state = 'active' AND query LIKE 'COPY % FROM STDIN%'`,
           [scratchPattern()],
         );
         if (rows.length > 0) {

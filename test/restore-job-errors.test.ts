@@ -55,7 +55,7 @@ describe('a restore job whose server goes away mid-load', function () {
     const { rows } = await adminQuery<{ n: number }>(
       'postgres',
       `SELECT count(*)::int AS n FROM pg_stat_activity
-        WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY % FROM STDIN'`,
+        WHERE datname = $1 AND state = 'active' AND query LIKE 'COPY % FROM STDIN%'`,
       [database()],
     );
     return rows[0]!.n > 0;
