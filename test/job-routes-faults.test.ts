@@ -96,6 +96,27 @@ function countFinds(tp: ServingTenantplane): { reads: Map<string, number>; resto
   return { reads, restore: () => (jobs.find = find) };
 }
 
+/**
+ * After an outage ended a stream of `endedId`: a new stream of `newId` opens, first shows `state`, and
+ * polls four times (three poll intervals at least), while the ended stream's job is read no more (its
+ * poll timer stopped).
+ */
+async function expectNewStreamAndEndedOneQuiet(
+  stream: { base: string; token: string; counted: ReturnType<typeof countFinds> },
+  ended: { id: string; readsAtEnd: number },
+  fresh: { id: string; state: string },
+): Promise<void> {
+  const { base, token, counted } = stream;
+  const again = await openStream(base, token, fresh.id);
+  try {
+    expect(await within(again.next(), 10000, 'the first event after the outage')).to.include(fresh);
+    await until(() => (counted.reads.get(fresh.id) ?? 0) >= 5, 'the new stream to poll');
+  } finally {
+    again.abort();
+  }
+  expect(counted.reads.get(ended.id) ?? 0, 'reads of the ended stream').to.equal(ended.readsAtEnd);
+}
+
 describe('job list and job event stream when Redis goes away (a test-owned redis-server)', function () {
   this.timeout(90000);
   let redis: OwnRedis;
@@ -193,20 +214,10 @@ describe('job list and job event stream when Redis goes away (a test-owned redis
 
       await redis.start();
       await enqueue('followed-after-outage');
-      const again = await openStream(base, viewer, 'followed-after-outage');
-      try {
-        expect(await within(again.next(), 10000, 'the first event after the outage')).to.include({
-          id: 'followed-after-outage',
-          state: 'waiting',
-        });
-        // Four polls of the new stream (three poll intervals at least): an old stream whose poll timer
-        // still ran would have read its job again in that time.
-        await until(() => (counted.reads.get('followed-after-outage') ?? 0) >= 5, 'the new stream to poll');
-      } finally {
-        again.abort();
-      }
-      expect(counted.reads.get('followed-through-outage') ?? 0, 'reads of the ended stream').to.equal(
-        readsAtEnd,
+      await expectNewStreamAndEndedOneQuiet(
+        { base, token: viewer, counted },
+        { id: 'followed-through-outage', readsAtEnd },
+        { id: 'followed-after-outage', state: 'waiting' },
       );
     } finally {
       counted.restore();
@@ -303,18 +314,10 @@ describe('job list and job event stream when the control database goes away (thr
       const readsAtEnd = counted.reads.get('request-through-outage') ?? 0;
 
       await request('request-after-outage');
-      const again = await openStream(base, viewer, 'request-after-outage');
-      try {
-        expect(await within(again.next(), 10000, 'the first event after the outage')).to.include({
-          id: 'request-after-outage',
-          state: 'unknown',
-        });
-        await until(() => (counted.reads.get('request-after-outage') ?? 0) >= 5, 'the new stream to poll');
-      } finally {
-        again.abort();
-      }
-      expect(counted.reads.get('request-through-outage') ?? 0, 'reads of the ended stream').to.equal(
-        readsAtEnd,
+      await expectNewStreamAndEndedOneQuiet(
+        { base, token: viewer, counted },
+        { id: 'request-through-outage', readsAtEnd },
+        { id: 'request-after-outage', state: 'unknown' },
       );
     } finally {
       counted.restore();
