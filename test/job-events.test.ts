@@ -1,11 +1,12 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { type RunningWorkers, startWorkers } from '../src/jobs/bullmq-job-queue.js';
 import { InlineJobQueue } from '../src/jobs/inline-job-queue.js';
 import type { JobHandler } from '../src/jobs/job-queue.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { callJson } from './support/http-client.js';
+import { removeQueueKeys } from './support/redis-keys.js';
+import { eventsOf } from './support/server-sent-events.js';
 import { createTestPlane, type TestPlane } from './support/test-plane.js';
 
 /** Lets a job go one step further each time the test releases it, whichever comes first. */
@@ -53,27 +54,6 @@ interface StreamedJob {
   error_code: string | null;
 }
 
-/** The `data:` events of a server-sent event stream, in order, until the server ends it. */
-async function* eventsOf(body: ReadableStream<Uint8Array>): AsyncGenerator<StreamedJob> {
-  const reader = body.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = '';
-  for (;;) {
-    const { value, done } = await reader.read();
-    if (done) return;
-    buffered += value;
-    const events = buffered.split('\n\n');
-    buffered = events.pop() ?? '';
-    for (const event of events) {
-      const data = event
-        .split('\n')
-        .filter((line) => line.startsWith('data: '))
-        .map((line) => line.slice(6))
-        .join('\n');
-      if (data) yield JSON.parse(data) as StreamedJob;
-    }
-  }
-}
-
 interface Setup {
   plane: TestPlane;
   /** A queue whose jobs run steppedHandler. */
@@ -119,7 +99,7 @@ function followsJobs(kind: string, setUp: () => Promise<Setup>) {
       expect(response.headers.get('x-accel-buffering')).to.equal('no');
       const seen: StreamedJob[] = [];
       const released = new Set<number>();
-      for await (const job of eventsOf(response.body!)) {
+      for await (const job of eventsOf<StreamedJob>(response.body!)) {
         seen.push(job);
         const done = typeof job.progress === 'object' ? job.progress?.done : undefined;
         if (done !== undefined && !released.has(done)) {
@@ -183,7 +163,7 @@ function followsJobs(kind: string, setUp: () => Promise<Setup>) {
       try {
         const controller = new AbortController();
         const response = await open(id, controller.signal);
-        const events = eventsOf(response.body!);
+        const events = eventsOf<StreamedJob>(response.body!);
         expect((await events.next()).value?.id).to.equal(id);
         // Reads go on while the client listens…
         while (reads < 3) await new Promise((resolve) => setTimeout(resolve, 50));
@@ -222,10 +202,7 @@ followsJobs('BullMQ', async () => {
     async close() {
       await workers.close();
       await plane.close();
-      const redis = new Redis(TEST_REDIS_URL);
-      const keys = await redis.keys(`${jobsPrefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
+      await removeQueueKeys(jobsPrefix);
     },
   };
 });

@@ -7,6 +7,7 @@ import type { ServingTenantplane } from '../src/tenantplane.js';
 import { callJson } from './support/http-client.js';
 import { type OwnRedis, startOwnRedis } from './support/own-redis.js';
 import { type PgProxy, startPgProxy } from './support/pg-proxy.js';
+import { eventsOf } from './support/server-sent-events.js';
 import { createTestPlane, type TestPlane } from './support/test-plane.js';
 
 /** A queue of the plane's that no worker takes from here: its jobs stay waiting, so their streams stay open. */
@@ -54,32 +55,15 @@ async function openStream(base: string, token: string, id: string): Promise<Even
     throw new Error(`the event stream of ${id} answered ${response.status}: ${await response.text()}`);
   }
   expect(response.headers.get('content-type')).to.match(/^text\/event-stream/);
-  const reader = response.body!.pipeThrough(new TextDecoderStream()).getReader();
-  let buffered = '';
-  const ready: string[] = [];
+  const events = eventsOf<{ id: string; state: string }>(response.body!);
   return {
     async next() {
-      for (;;) {
-        const event = ready.shift();
-        if (event !== undefined) return JSON.parse(event);
-        const { value, done } = await reader.read();
-        if (done) return undefined;
-        buffered += value;
-        const events = buffered.split('\n\n');
-        buffered = events.pop() ?? '';
-        for (const text of events) {
-          // Comment lines (keep-alives) carry no data.
-          const data = text
-            .split('\n')
-            .filter((line) => line.startsWith('data: '))
-            .map((line) => line.slice(6));
-          if (data.length > 0) ready.push(data.join('\n'));
-        }
-      }
+      const event = await events.next();
+      return event.done ? undefined : event.value;
     },
     abort() {
       controller.abort();
-      reader.cancel().catch(() => {});
+      events.return(undefined).catch(() => {});
     },
   };
 }

@@ -1,11 +1,11 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import { type RunningWorkers, startWorkers } from '../src/jobs/bullmq-job-queue.js';
 import { InlineJobQueue } from '../src/jobs/inline-job-queue.js';
 import type { JobHandler } from '../src/jobs/job-queue.js';
 import { TEST_REDIS_URL } from './setup/hooks.js';
 import { callJson } from './support/http-client.js';
+import { removeQueueKeys } from './support/redis-keys.js';
 import { createTestPlane, type TestPlane } from './support/test-plane.js';
 
 /** Completes, or fails with "boom" when its data says so. */
@@ -150,10 +150,7 @@ listsJobs('BullMQ', async () => {
     async close() {
       await workers.close();
       await plane.close();
-      const redis = new Redis(TEST_REDIS_URL);
-      const keys = await redis.keys(`${jobsPrefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
+      await removeQueueKeys(jobsPrefix);
     },
   };
 });

@@ -1,6 +1,5 @@
 import { randomBytes } from 'node:crypto';
 import { expect } from 'chai';
-import { Redis } from 'ioredis';
 import type { Page } from 'playwright-core';
 import { type RunningWorkers, startWorkers } from '../../src/jobs/bullmq-job-queue.js';
 import { TEST_REDIS_URL } from '../setup/hooks.js';
@@ -14,6 +13,7 @@ import {
 } from '../support/browser.js';
 import { type ChildService, startTenantctl } from '../support/child-service.js';
 import { addManagedServer } from '../support/managed-admin.js';
+import { removeQueueKeys } from '../support/redis-keys.js';
 import { createTestPlane, TEST_ACTOR, type TestPlane } from '../support/test-plane.js';
 
 /** Jobs that wait (no worker runs this queue here): more than one page of the list. */
@@ -81,10 +81,7 @@ describe('console Jobs page in a browser', function () {
     }
     await workers?.close();
     await plane?.close();
-    const redis = new Redis(TEST_REDIS_URL);
-    const keys = await redis.keys(`${jobsPrefix}:*`);
-    if (keys.length > 0) await redis.del(...keys);
-    redis.disconnect();
+    await removeQueueKeys(jobsPrefix);
   });
 
   function jobRows(page: Page) {

@@ -3,9 +3,9 @@ import { randomBytes } from 'node:crypto';
 import { mkdtemp, readdir, rm } from 'node:fs/promises';
 import os from 'node:os';
 import path from 'node:path';
-import { Redis } from 'ioredis';
 import type { Tenantplane } from '../../src/tenantplane.js';
 import { TEST_REDIS_URL } from '../setup/hooks.js';
+import { removeQueueKeys } from './redis-keys.js';
 import { createTestPlane, type TestPlane } from './test-plane.js';
 
 /** A plane on BullMQ (its own Redis key prefix) with a file store, and `tenantctl worker`s beside it. */
@@ -43,11 +43,7 @@ export async function openWorkerPlane(name: string): Promise<WorkerPlane> {
       for (const worker of workers) if (worker.exitCode === null) worker.kill('SIGKILL');
       await plane.close();
       await rm(storeDir, { recursive: true, force: true });
-      // Job schedulers and finished jobs would stay in Redis: this plane's keys go.
-      const redis = new Redis(TEST_REDIS_URL);
-      const keys = await redis.keys(`${jobsPrefix}:*`);
-      if (keys.length > 0) await redis.del(...keys);
-      redis.disconnect();
+      await removeQueueKeys(jobsPrefix);
     },
   };
 }
