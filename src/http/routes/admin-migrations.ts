@@ -9,11 +9,11 @@ import {
   UnknownFieldError,
 } from '../../errors/index.js';
 import type { JobQueue } from '../../jobs/job-queue.js';
+import { readQueue } from '../../jobs/queue-read.js';
 import type { FleetMigrations } from '../../migrations/fleet-migrations.js';
 import type { FleetRunOptions } from '../../migrations/fleet-runner.js';
 import { MIGRATION_RUN_QUEUE } from '../../migrations/migration-jobs.js';
 import { actorOf } from '../request-actor.js';
-import { readQueue } from './admin-jobs.js';
 import { type JobView, streamJobEvents } from './job-event-stream.js';
 
 function runOptions(req: Request): FleetRunOptions {
