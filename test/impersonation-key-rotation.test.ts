@@ -3,8 +3,8 @@ import http, { type Server } from 'node:http';
 import { promisify } from 'node:util';
 import { expect } from 'chai';
 import { decodeProtectedHeader } from 'jose';
+import { IMPERSONATION_ISSUER } from '../src/auth/impersonation-issuer.js';
 import { IMPERSONATION_KEY_RETENTION_SECONDS, ImpersonationKeyRing } from '../src/auth/impersonation-keys.js';
-import { withImpersonationTokens } from '../src/auth/impersonation-verifier.js';
 import { createTokenVerifier } from '../src/auth/token-verifier.js';
 import { SecretBox } from '../src/catalog/secret-box.js';
 import { TenantplaneError } from '../src/errors/index.js';
@@ -154,11 +154,12 @@ describe('Impersonation key rotation', function () {
     // A process that hears of no rotation: a token from one that did still verifies, after one re-read.
     const secrets = await SecretBox.fromKeyFile(plane.dataDir);
     const ring = await ImpersonationKeyRing.open(plane.tp.knex, secrets);
-    const verifier = withImpersonationTokens(
-      createTokenVerifier({ issuer: ISSUER, audience: AUDIENCE, keys: { jwksUrl: jwksServer.url } }),
-      ring,
-      { audience: AUDIENCE },
-    );
+    const verifier = createTokenVerifier({
+      issuer: ISSUER,
+      audience: AUDIENCE,
+      keys: { jwksUrl: jwksServer.url },
+      otherIssuers: [{ issuer: IMPERSONATION_ISSUER, keys: ring }],
+    });
     const rotated = await tenantctl('impersonation', 'rotate-key', '--json');
     expect(rotated.code, rotated.stderr).to.equal(0);
     const { kid } = JSON.parse(rotated.stdout);

@@ -10,9 +10,10 @@ import {
 import type { Knex } from 'knex';
 import type { SecretBox } from '../catalog/secret-box.js';
 import { ALL_TENANTS, TENANT_CHANGED_CHANNEL } from '../catalog/tenant-directory.js';
-import { ConfigError } from '../errors/index.js';
+import { ConfigError, UnauthenticatedError, UnavailableError } from '../errors/index.js';
 import type { Logger } from '../logging/logger.js';
 import { IMPERSONATION_MAX_SECONDS } from './impersonation-issuer.js';
+import type { KeySource } from './key-source.js';
 import type { SigningKey } from './sign-token.js';
 
 /** Serialises the first start of several processes, and rotations, so they all agree on the newest key. */
@@ -149,7 +150,7 @@ export async function rotateImpersonationKey(deps: {
  *   signing key is never older than that even if every notification were missed.
  * A read that fails keeps the keys held so far (logged): they were all trusted a moment ago.
  */
-export class ImpersonationKeyRing {
+export class ImpersonationKeyRing implements KeySource {
   readonly #knex: Knex;
   readonly #secrets: SecretBox;
   readonly #logger: Logger | undefined;
@@ -157,8 +158,6 @@ export class ImpersonationKeyRing {
   /** The public keys by kid, newest first; a kept key keeps its object, as verifier caches compare them. */
   #keys: Map<string, JWK>;
   #loadedAt: number;
-  /** Bumped whenever the set of keys changes. */
-  #version = 0;
   #running: Promise<void> | undefined;
   #queued: Promise<void> | undefined;
   #unknownKidRead: Promise<void> | undefined;
@@ -201,9 +200,26 @@ export class ImpersonationKeyRing {
     return this.#keys.get(kid);
   }
 
-  /** Changes whenever the set of keys does. */
-  get version(): number {
-    return this.#version;
+  /**
+   * The public key for `kid`, as a token verifier's key source: a kid not held here waits for the ring to
+   * re-read the catalog (see reloadForUnknownKid), as another process may have signed with a key added a
+   * moment ago. Refuses a kid the catalog does not hold either (401), and answers 503 when the catalog
+   * cannot be read.
+   */
+  async getKey(kid: string): Promise<JWK> {
+    if (!this.#keys.has(kid)) {
+      try {
+        await this.reloadForUnknownKid();
+      } catch (error) {
+        throw new UnavailableError('the impersonation keys cannot be read right now', 'unavailable', {
+          cause: error,
+        });
+      }
+    }
+    const jwk = this.#keys.get(kid);
+    if (jwk === undefined)
+      throw new UnauthenticatedError('token is signed by an unknown key', 'invalid_token');
+    return jwk;
   }
 
   /**
@@ -266,7 +282,6 @@ export class ImpersonationKeyRing {
           { impersonationKeys: { signing: loaded.signing.kid, trusted: [...loaded.keys.keys()] } },
           'impersonation keys changed',
         );
-        this.#version += 1;
       }
       this.#signing = loaded.signing;
       this.#keys = loaded.keys;

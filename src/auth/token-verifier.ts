@@ -33,11 +33,12 @@ export interface TokenVerifierOptions {
    */
   keys: { jwksUrl: string } | { jwks: JSONWebKeySet };
   /**
-   * Further issuers whose tokens are accepted, each with its own keys held in memory (tenantplane's
-   * impersonation key beside an identity provider). A token is checked only against the keys of the
-   * issuer its `iss` names, so no issuer can sign for another. Default none.
+   * Further issuers whose tokens are accepted, each with its own keys: held in memory (`jwks`), or a key
+   * source whose keys may change (tenantplane's impersonation keys beside an identity provider, which
+   * rotate). A token is checked only against the keys of the issuer its `iss` names, so no issuer can sign
+   * for another. Default none.
    */
-  otherIssuers?: ReadonlyArray<{ issuer: string; jwks: JSONWebKeySet }>;
+  otherIssuers?: ReadonlyArray<{ issuer: string } & ({ jwks: JSONWebKeySet } | { keys: KeySource })>;
   /** Allowed clock skew, in seconds, when checking `exp` and `nbf`. Default 30. */
   clockToleranceSeconds?: number;
   /** Accepted `alg` header values; only RS256 and ES256 may be listed. Default ['RS256', 'ES256']. */
@@ -205,12 +206,12 @@ function otherIssuersOption(value: unknown, issuer: string): Map<string, KeySour
   const sources = new Map<string, KeySource>();
   if (value === undefined) return sources;
   if (!Array.isArray(value)) throw new TypeError('otherIssuers must be an array');
-  for (const other of value as Array<{ issuer?: unknown; jwks?: JSONWebKeySet }>) {
+  for (const other of value as Array<{ issuer?: unknown; jwks?: JSONWebKeySet; keys?: KeySource }>) {
     const name = requireString('otherIssuers[].issuer', other?.issuer);
     if (name === issuer || sources.has(name)) {
       throw new TypeError(`otherIssuers names the issuer ${JSON.stringify(name)} twice`);
     }
-    sources.set(name, createLocalKeySource(other.jwks as JSONWebKeySet));
+    sources.set(name, other.keys ?? createLocalKeySource(other.jwks as JSONWebKeySet));
   }
   return sources;
 }

@@ -5,7 +5,6 @@ import {
   keyImpersonationIssuer,
 } from '../auth/impersonation-issuer.js';
 import { ImpersonationKeyRing } from '../auth/impersonation-keys.js';
-import { withImpersonationTokens } from '../auth/impersonation-verifier.js';
 import type { TokenVerifier } from '../auth/principal.js';
 import { createTokenVerifier } from '../auth/token-verifier.js';
 import type { Catalog } from '../catalog/catalog.js';
@@ -75,14 +74,13 @@ export async function openRoutingParts(
       if (tenantId === ALL_TENANTS) keys.refresh();
     });
     const impersonation = keyImpersonationIssuer(keys, config.auth.audience);
-    const provider = createTokenVerifier({
+    // The key ring is the impersonation issuer's key source: a verification remembered for a key it no
+    // longer holds is checked afresh (and refused), and an unknown kid makes it re-read the catalog.
+    const verifier = createTokenVerifier({
       issuer: config.auth.issuer,
       audience: config.auth.audience,
       keys: { jwksUrl: config.auth.jwksUrl },
-      verifiedTokenCacheSize: config.auth.tokenCacheSize,
-    });
-    const verifier = withImpersonationTokens(provider, keys, {
-      audience: config.auth.audience,
+      otherIssuers: [{ issuer: impersonation.issuer, keys }],
       verifiedTokenCacheSize: config.auth.tokenCacheSize,
     });
     return { directory, router: tenantRouter, verifier, devIssuer: undefined, impersonation };
