@@ -6,10 +6,13 @@ import { decodeProtectedHeader } from 'jose';
 import { IMPERSONATION_ISSUER } from '../src/auth/impersonation-issuer.js';
 import { IMPERSONATION_KEY_RETENTION_SECONDS, ImpersonationKeyRing } from '../src/auth/impersonation-keys.js';
 import { createTokenVerifier } from '../src/auth/token-verifier.js';
+import { connectControlDatabase } from '../src/catalog/control-database.js';
 import { SecretBox } from '../src/catalog/secret-box.js';
 import { TenantplaneError } from '../src/errors/index.js';
 import type { ServingTenantplane } from '../src/tenantplane.js';
+import { rejection } from './support/async-helpers.js';
 import { AUDIENCE, closer, fakeIdentityProvider, ISSUER, listen } from './support/identity-provider.js';
+import { startPgProxy } from './support/pg-proxy.js';
 import { createTestPlane, type TestPlane } from './support/test-plane.js';
 
 const run = promisify(execFile);
@@ -172,6 +175,50 @@ describe('Impersonation key rotation', function () {
     const principal = await verifier.verify(token);
     expect(principal.actor).to.equal('frank');
     expect(ring.current(kid)).to.not.equal(undefined);
+  });
+
+  it('answers 503 for an unknown kid while the catalog is away, keeping the keys it holds, and trusts the new key once it is back', async () => {
+    // A process whose catalog connections go through a proxy the test cuts.
+    const proxy = await startPgProxy();
+    const knex = connectControlDatabase(proxy.url(`${plane.prefix}_control`), 2);
+    try {
+      const secrets = await SecretBox.fromKeyFile(plane.dataDir);
+      const ring = await ImpersonationKeyRing.open(knex, secrets);
+      const verifier = createTokenVerifier({
+        issuer: ISSUER,
+        audience: AUDIENCE,
+        keys: { jwksUrl: jwksServer.url },
+        otherIssuers: [{ issuer: IMPERSONATION_ISSUER, keys: ring }],
+      });
+      const held = (await plane.tp.impersonation.mint('acme', 'grace')).token;
+      expect(ring.current(kidOf(held)), 'the ring holds the signing key').to.not.equal(undefined);
+      const rotated = await tenantctl('impersonation', 'rotate-key', '--json');
+      expect(rotated.code, rotated.stderr).to.equal(0);
+      const { kid } = JSON.parse(rotated.stdout);
+      let token = '';
+      await eventually('the serving process signs with the new key', async () => {
+        token = (await plane.tp.impersonation.mint('acme', 'grace')).token;
+        return kidOf(token) === kid;
+      });
+
+      proxy.cut(() => true);
+      const refused = await rejection<TenantplaneError>(verifier.verify(token));
+      expect(refused.code).to.equal('unavailable');
+      expect((await verifier.verify(held)).actor, 'a token of a key still held').to.equal('grace');
+
+      proxy.release();
+      await eventually('the new key trusted once the catalog is back', async () => {
+        try {
+          return (await verifier.verify(token)).actor === 'grace';
+        } catch {
+          return false;
+        }
+      });
+    } finally {
+      proxy.release();
+      await knex.destroy();
+      await proxy.close();
+    }
   });
 
   it('exits 2 on bad usage', async () => {

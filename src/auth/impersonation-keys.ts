@@ -248,15 +248,18 @@ export class ImpersonationKeyRing implements KeySource {
    * such read every UNKNOWN_KID_READ_INTERVAL_MS; the kid is known afterwards if it is in the catalog.
    */
   reloadForUnknownKid(): Promise<void> {
-    this.#unknownKidRead ??= (async () => {
-      const wait = this.#lastUnknownKidReadAt + UNKNOWN_KID_READ_INTERVAL_MS - performance.now();
-      if (wait > 0) await new Promise((resolve) => setTimeout(resolve, wait).unref());
+    if (this.#unknownKidRead) return this.#unknownKidRead;
+    const wait = this.#lastUnknownKidReadAt + UNKNOWN_KID_READ_INTERVAL_MS - performance.now();
+    // Always resolved later than this call (a then callback never runs at once), so the read is recorded
+    // below before it forgets itself: one that forgot itself first would be handed out for good.
+    const read = new Promise((resolve) => setTimeout(resolve, Math.max(0, wait)).unref()).then(() => {
       this.#lastUnknownKidReadAt = performance.now();
       // From here on a new caller needs a later read: this one may have started before its token's key existed.
       this.#unknownKidRead = undefined;
-      await this.reload();
-    })();
-    return this.#unknownKidRead;
+      return this.reload();
+    });
+    this.#unknownKidRead = read;
+    return read;
   }
 
   /** Starts a reload in the background, logging a failure (for change notifications). */
